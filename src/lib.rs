@@ -1,0 +1,1 @@
+//! corio: a hand-built stackful coroutine runtime (work in progress).
