@@ -1,0 +1,160 @@
+//! The thread-local "where am I": the runtime that owns this thread right now,
+//! and the coroutine that is running on it.
+//!
+//! Two pointers, both plain `Cell`s in a `thread_local!` with a `const`
+//! initialiser (no lazy-init check, no destructor), because `yield_now` reads
+//! them on every switch.
+//!
+//! - [`RUNTIME`] points at the [`Core`] of the runtime whose `block_on` (or
+//!   `Drop`) is running on this thread. It is set by [`enter_runtime`] and put
+//!   back by the guard it returns, so it is valid exactly while that `Core` is
+//!   borrowed by the `Runtime` method that set it.
+//! - [`CURRENT`] points at the [`TaskContext`] on the stack of the coroutine
+//!   that is running. The coroutine itself sets it when it starts, clears it
+//!   right before it switches out and restores it right after it is resumed
+//!   ([`suspend`]). So whenever it is non-null, the code reading it is running
+//!   on that coroutine's stack and the context is alive. The scheduler never
+//!   has to touch it, which keeps the switch path short.
+
+use std::cell::Cell;
+use std::ptr;
+
+use corosensei::Yielder;
+
+use crate::scheduler::{Core, Suspend, Wake};
+use crate::task::TaskId;
+
+thread_local! {
+    /// The runtime driving this thread, or null. See the module docs.
+    static RUNTIME: Cell<*const Core> = const { Cell::new(ptr::null()) };
+    /// The running coroutine's context, or null. See the module docs.
+    static CURRENT: Cell<*const TaskContext<'static>> = const { Cell::new(ptr::null()) };
+}
+
+/// What a running coroutine knows about itself. Lives on the coroutine's own
+/// stack, in the frame of its root function, for as long as the coroutine runs.
+pub(crate) struct TaskContext<'a> {
+    /// Used to switch back to the scheduler.
+    pub(crate) yielder: &'a Yielder<Wake, Suspend>,
+    /// This task's id, handed out to whoever will wake it (joins, channels).
+    pub(crate) id: TaskId,
+}
+
+/// Puts the runtime back when dropped, also while unwinding.
+pub(crate) struct RuntimeGuard {
+    /// What [`RUNTIME`] held before; restored on drop.
+    previous: *const Core,
+}
+
+impl Drop for RuntimeGuard {
+    fn drop(&mut self) {
+        RUNTIME.with(|r| r.set(self.previous));
+    }
+}
+
+/// Makes `core` the current runtime of this thread until the guard is dropped.
+///
+/// The caller keeps `core` borrowed for the guard's whole life, which is what
+/// makes [`with_core`]'s dereference sound.
+pub(crate) fn enter_runtime(core: &Core) -> RuntimeGuard {
+    let previous = RUNTIME.with(|r| r.replace(core));
+    RuntimeGuard { previous }
+}
+
+/// Whether a runtime is driving this thread right now.
+pub(crate) fn in_runtime() -> bool {
+    RUNTIME.with(|r| !r.get().is_null())
+}
+
+/// Runs `f` with the current runtime.
+///
+/// # Panics
+///
+/// Panics with a message naming `what` when no corio runtime drives this
+/// thread.
+pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
+    let core = RUNTIME.with(|r| r.get());
+    if core.is_null() {
+        no_runtime(what);
+    }
+    // SAFETY: RUNTIME is non-null only between `enter_runtime` and the drop of
+    // its guard, while the caller of `enter_runtime` keeps the `Core` borrowed
+    // (module docs), and only this thread can read it.
+    f(unsafe { &*core })
+}
+
+/// Like [`with_core`], but `None` outside a runtime instead of a panic.
+pub(crate) fn try_with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
+    let core = RUNTIME.with(|r| r.get());
+    // SAFETY: as in `with_core`.
+    (!core.is_null()).then(|| f(unsafe { &*core }))
+}
+
+#[cold]
+#[inline(never)]
+fn no_runtime(what: &str) -> ! {
+    panic!(
+        "{what} needs a corio runtime, but none is running on this thread; \
+         call it from code running inside corio::run or Runtime::block_on"
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn not_in_coroutine(what: &str) -> ! {
+    if in_runtime() {
+        panic!(
+            "{what} must be called from a corio coroutine, but it was called from \
+             the scheduler's own stack (for example from a destructor the runtime \
+             ran); move the call into a coroutine"
+        )
+    }
+    no_runtime(what)
+}
+
+/// Marks `ctx` as the running coroutine. Called once by a coroutine's root
+/// function before it runs user code.
+pub(crate) fn set_current(ctx: &TaskContext<'_>) {
+    CURRENT.with(|c| c.set(ptr::from_ref(ctx).cast()));
+}
+
+/// Marks that no coroutine is running. Called by a coroutine's root function
+/// right before it returns.
+pub(crate) fn clear_current() {
+    CURRENT.with(|c| c.set(ptr::null()));
+}
+
+/// The id of the running coroutine.
+///
+/// # Panics
+///
+/// Panics with a message naming `what` outside a coroutine.
+pub(crate) fn current_id(what: &str) -> TaskId {
+    let ctx = CURRENT.with(|c| c.get());
+    if ctx.is_null() {
+        not_in_coroutine(what);
+    }
+    // SAFETY: a non-null CURRENT points at the running coroutine's context,
+    // which lives on the stack we are running on (module docs).
+    unsafe { (*ctx).id }
+}
+
+/// Switches from the running coroutine to the scheduler, telling it why, and
+/// returns how the coroutine was woken.
+///
+/// # Panics
+///
+/// Panics with a message naming `what` outside a coroutine.
+#[inline]
+pub(crate) fn suspend(what: &str, reason: Suspend) -> Wake {
+    let ctx = CURRENT.with(|c| c.replace(ptr::null()));
+    if ctx.is_null() {
+        not_in_coroutine(what);
+    }
+    // SAFETY: a non-null CURRENT points at the running coroutine's context,
+    // which lives on the stack we are running on (module docs). It stays alive
+    // across the switch because this frame is on that same stack.
+    let wake = unsafe { (*ctx).yielder.suspend(reason) };
+    CURRENT.with(|c| c.set(ctx));
+    wake
+}

@@ -1,0 +1,178 @@
+//! The I/O reactor: a `mio::Poll` and, for every registered socket, which
+//! coroutine waits to read it and which to write it.
+//!
+//! # How "would block" becomes "suspend"
+//!
+//! A socket is registered once, for both readable and writable, edge-triggered
+//! (mio's only mode). An operation always tries the syscall first; only on
+//! `WouldBlock` does the coroutine suspend with `Suspend::Io { token, .. }`,
+//! and the scheduler files it here as the socket's reader or writer. The
+//! next readiness edge wakes it, and it tries the syscall again.
+//!
+//! Because every wait starts right after a syscall said `WouldBlock`, the
+//! edge that ends it is always one that happens *after* the wait began, so no
+//! readiness is lost and no readiness state needs to be cached. A wake-up
+//! that turns out to be spurious costs one more `WouldBlock` and one more wait.
+//! Events for a socket nobody waits on are simply dropped.
+//!
+//! # Implementation notes
+//!
+//! Registrations live in a `Slab`; the key is the `mio::Token`. Sockets hold
+//! an `Rc<Reactor>`, so a socket that outlives its runtime can still
+//! deregister itself, and a socket can tell when it is used from another
+//! runtime than its own.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::time::Duration;
+
+use mio::{Events, Interest, Poll, Registry, Token};
+use slab::Slab;
+
+use crate::task::TaskId;
+
+/// Events fetched by one `epoll_wait` at most; more wait for the next poll.
+const EVENTS_PER_POLL: usize = 1024;
+
+/// Who waits on one registered socket.
+#[derive(Default)]
+struct Source {
+    /// The coroutine waiting for it to become readable.
+    reader: Option<TaskId>,
+    /// The coroutine waiting for it to become writable.
+    writer: Option<TaskId>,
+}
+
+/// One runtime's poller and registrations. See the module docs.
+pub(crate) struct Reactor {
+    /// The poller. Borrowed mutably only by [`Reactor::poll`], which runs on
+    /// the scheduler's stack while no coroutine runs.
+    poll: RefCell<Poll>,
+    /// A handle to register sockets with, usable while `poll` is not
+    /// borrowed; kept apart so registering never touches the `RefCell`.
+    registry: Registry,
+    /// The buffer `epoll_wait` fills.
+    events: RefCell<Events>,
+    /// Registered sockets by token.
+    sources: RefCell<Slab<Source>>,
+    /// How many coroutines wait on a socket right now. While it is non-zero,
+    /// an idle runtime blocks in the poller instead of reporting a deadlock.
+    waiters: Cell<usize>,
+}
+
+impl Reactor {
+    /// Creates the poller (`epoll_create1`).
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        Ok(Reactor {
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(Events::with_capacity(EVENTS_PER_POLL)),
+            sources: RefCell::new(Slab::new()),
+            waiters: Cell::new(0),
+        })
+    }
+
+    /// Registers a socket for readable and writable edges; returns its token.
+    pub(crate) fn register(&self, source: &mut impl mio::event::Source) -> io::Result<usize> {
+        let token = self.sources.borrow_mut().insert(Source::default());
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self.registry.register(source, Token(token), interest) {
+            self.sources.borrow_mut().remove(token);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    /// Deregisters a socket that is being closed. A coroutine still waiting on
+    /// it (only possible through unsafe fd games) is forgotten here; its
+    /// timer, if any, still wakes it.
+    pub(crate) fn deregister(&self, token: usize, source: &mut impl mio::event::Source) {
+        // An error here means the fd is already gone from epoll; closing it
+        // removes it anyway.
+        let _ = self.registry.deregister(source);
+        let mut sources = self.sources.borrow_mut();
+        if let Some(entry) = sources.try_remove(token) {
+            let stale = entry.reader.is_some() as usize + entry.writer.is_some() as usize;
+            self.waiters.set(self.waiters.get() - stale);
+        }
+    }
+
+    /// Files `task` as the coroutine waiting on `token` for `interest`.
+    pub(crate) fn set_waiter(&self, token: usize, interest: Interest, task: TaskId) {
+        let mut sources = self.sources.borrow_mut();
+        let source = sources
+            .get_mut(token)
+            .expect("a coroutine waits only on a socket it holds, which stays registered");
+        let slot = if interest.is_readable() {
+            &mut source.reader
+        } else {
+            &mut source.writer
+        };
+        if slot.replace(task).is_none() {
+            self.waiters.set(self.waiters.get() + 1);
+        }
+    }
+
+    /// Forgets `task` as a waiter on `token`, if it still is one (it woke for
+    /// another reason, such as its timeout).
+    pub(crate) fn clear_waiter(&self, token: usize, interest: Interest, task: TaskId) {
+        let mut sources = self.sources.borrow_mut();
+        let Some(source) = sources.get_mut(token) else {
+            return;
+        };
+        let slot = if interest.is_readable() {
+            &mut source.reader
+        } else {
+            &mut source.writer
+        };
+        if *slot == Some(task) {
+            *slot = None;
+            self.waiters.set(self.waiters.get() - 1);
+        }
+    }
+
+    /// Whether any coroutine waits on a socket.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.get() > 0
+    }
+
+    /// Waits up to `timeout` (`None`: forever) for readiness, and appends the
+    /// coroutines to wake to `woken`, in event order. Returns the number of
+    /// events. `EINTR` counts as an empty poll.
+    pub(crate) fn poll(&self, timeout: Option<Duration>, woken: &mut Vec<TaskId>) -> usize {
+        let mut poll = self.poll.borrow_mut();
+        let mut events = self.events.borrow_mut();
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return 0;
+            }
+            // epoll_wait fails only for programming errors (bad fd, bad
+            // buffer); nothing sensible can continue.
+            panic!("corio: epoll_wait failed: {e}");
+        }
+        let mut sources = self.sources.borrow_mut();
+        let mut count = 0;
+        for event in events.iter() {
+            count += 1;
+            let Some(source) = sources.get_mut(event.token().0) else {
+                continue;
+            };
+            let failed = event.is_error();
+            if event.is_readable() || event.is_read_closed() || failed {
+                if let Some(task) = source.reader.take() {
+                    self.waiters.set(self.waiters.get() - 1);
+                    woken.push(task);
+                }
+            }
+            if event.is_writable() || event.is_write_closed() || failed {
+                if let Some(task) = source.writer.take() {
+                    self.waiters.set(self.waiters.get() - 1);
+                    woken.push(task);
+                }
+            }
+        }
+        count
+    }
+}

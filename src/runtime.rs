@@ -1,0 +1,366 @@
+//! The runtime: one scheduler, one reactor and one stack pool, driven by the
+//! OS thread that calls [`Runtime::block_on`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::panic;
+use std::rc::Rc;
+
+use slab::Slab;
+
+use crate::Stats;
+use crate::context;
+use crate::reactor::Reactor;
+use crate::scheduler::{Core, StatCells};
+use crate::stack::{self, StackPool};
+use crate::task::{self, NotSend};
+use crate::timer::Timers;
+
+/// Scheduler ticks (coroutine resumes) between two non-blocking reactor polls
+/// while the run queue never empties. A tick costs a few nanoseconds and a
+/// poll a few hundred, so 61 keeps polling under a few percent of a busy
+/// loop's time while a ready socket waits at most 61 resumes for service.
+/// (Prime, as tokio's equivalent, so it does not beat in step with a loop of
+/// tasks of some round count.)
+pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
+
+/// A corio runtime: runs coroutines on the thread that calls
+/// [`block_on`](Runtime::block_on).
+///
+/// A runtime belongs to one OS thread (`Runtime` is not `Send`); for several
+/// cores, run one runtime per thread.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<corio::Runtime>();
+/// ```
+///
+/// Dropping a runtime unwinds every coroutine still parked or queued in it:
+/// their destructors run and their stacks go back to the OS.
+///
+/// # Examples
+///
+/// ```
+/// use corio::Runtime;
+///
+/// let mut rt = Runtime::new()?;
+/// let answer = rt.block_on(|| {
+///     let h = corio::spawn(|| 6 * 7);
+///     h.join().unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// println!("{} switches", rt.stats().switches);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    /// The scheduler state, boxed so its address (published in a
+    /// thread-local while `block_on` runs) stays put.
+    core: Box<Core>,
+    /// Coroutines are pinned to this thread.
+    _not_send: NotSend,
+}
+
+impl Runtime {
+    /// Creates a runtime with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// The OS error if the poller cannot be created (for example too many
+    /// open files).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rt = corio::Runtime::new()?;
+    /// assert_eq!(rt.block_on(|| 1 + 1), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = corio::Runtime::builder().stack_size(64 * 1024).build()?;
+    /// # drop(rt);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `f` as the root coroutine, and every coroutine it spawns, until
+    /// `f` returns; returns what `f` returned.
+    ///
+    /// Other coroutines still running when `f` returns stay in the runtime:
+    /// a later `block_on` continues them, and dropping the runtime unwinds
+    /// them.
+    ///
+    /// # Panics
+    ///
+    /// - If `f` panics, the panic continues out of `block_on` (with the same
+    ///   payload). The runtime stays usable.
+    /// - If every coroutine is blocked and nothing can ever wake one, panics
+    ///   with a deadlock report instead of hanging.
+    /// - If called from inside a corio runtime on the same thread (that would
+    ///   freeze every coroutine of the outer one): spawn instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rt = corio::Runtime::new()?;
+    /// let v = rt.block_on(|| vec![1, 2, 3]);
+    /// assert_eq!(v.len(), 3);
+    /// let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     rt.block_on(|| panic!("root failed"))
+    /// }));
+    /// assert!(caught.is_err());
+    /// assert_eq!(rt.block_on(|| "still usable"), "still usable");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn block_on<F, T>(&mut self, f: F) -> T
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        if context::in_runtime() {
+            panic!(
+                "Runtime::block_on was called from inside a corio runtime on the same \
+                 thread; it would stop every coroutine of the outer runtime. Use \
+                 corio::spawn and JoinHandle::join instead"
+            );
+        }
+        let core: &Core = &self.core;
+        let _entered = context::enter_runtime(core);
+        let root = task::spawn_on(core, f, Some("root".into()), None)
+            .unwrap_or_else(|e| panic!("corio: could not create the root coroutine: {e}"));
+        let root_id = root.id();
+        if let Err(payload) =
+            panic::catch_unwind(panic::AssertUnwindSafe(|| core.run_until(root_id)))
+        {
+            // A deadlock: the root is parked, its stack holds what it
+            // captured. Unwind it before the panic leaves this frame.
+            drop(core.take_task(root_id));
+            panic::resume_unwind(payload);
+        }
+        match root.into_result() {
+            Ok(value) => value,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// A snapshot of this runtime's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rt = corio::Runtime::new()?;
+    /// rt.block_on(|| corio::yield_now());
+    /// assert_eq!(rt.stats().switches, 2); // start the root, resume it after the yield
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Destructors of the coroutines may wake or spawn others: keep the
+        // runtime reachable while they run, and go on until none is left.
+        let core: &Core = &self.core;
+        let _entered = context::enter_runtime(core);
+        let mut unwound = 0usize;
+        while let Some(task) = core.take_any_task() {
+            drop(task);
+            unwound += 1;
+        }
+        if unwound > 0 {
+            log::debug!("runtime dropped: unwound {unwound} coroutine(s)");
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("stack_size", &self.core.default_stack_size)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and creates a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let mut rt = corio::Runtime::builder()
+///     .stack_size(128 * 1024)
+///     .event_interval(31)
+///     .build()?;
+/// rt.block_on(|| ());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    /// Default stack size of the runtime's coroutines, before validation.
+    stack_size: usize,
+    /// See [`DEFAULT_EVENT_INTERVAL`].
+    event_interval: u32,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            stack_size: stack::DEFAULT_STACK_SIZE,
+            event_interval: DEFAULT_EVENT_INTERVAL,
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: a 256 KiB stack per coroutine and
+    /// [`DEFAULT_EVENT_INTERVAL`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = corio::runtime::Builder::new().build()?;
+    /// # drop(rt);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Sets the stack size, in bytes, of coroutines that do not choose their
+    /// own with [`task::Builder::stack_size`](crate::task::Builder::stack_size).
+    /// Rounded up to whole pages. Only the pages a coroutine touches cost
+    /// memory; the size is a limit, not an allocation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = corio::Runtime::builder().stack_size(1 << 20).build()?;
+    /// # drop(rt);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Sets how many coroutine resumes may pass between two non-blocking
+    /// polls for I/O and timers while the run queue stays busy (see
+    /// [`DEFAULT_EVENT_INTERVAL`]). Smaller serves sockets sooner under load;
+    /// larger spends less time polling.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = corio::Runtime::builder().event_interval(1).build()?; // poll after every resume
+    /// # drop(rt);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn event_interval(mut self, ticks: u32) -> Builder {
+        self.event_interval = ticks;
+        self
+    }
+
+    /// Creates the runtime.
+    ///
+    /// # Errors
+    ///
+    /// - `ErrorKind::InvalidInput` if the stack size is out of range or the
+    ///   event interval is 0; the message gives the allowed values.
+    /// - The OS error if the poller cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    ///
+    /// let err = corio::Runtime::builder().stack_size(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// println!("{err}"); // says which sizes are allowed
+    /// ```
+    pub fn build(self) -> io::Result<Runtime> {
+        let stack_size = stack::validate_stack_size(self.stack_size)?;
+        if self.event_interval == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "event_interval must be at least 1 (scheduler ticks between two \
+                 non-blocking I/O polls); the default is 61",
+            ));
+        }
+        crate::overflow::install();
+        let core = Core {
+            run_queue: RefCell::new(VecDeque::new()),
+            tasks: RefCell::new(Slab::new()),
+            next_serial: Cell::new(1),
+            stacks: RefCell::new(StackPool::new()),
+            default_stack_size: stack_size,
+            event_interval: self.event_interval,
+            stats: StatCells::default(),
+            reactor: Rc::new(Reactor::new()?),
+            timers: RefCell::new(Timers::default()),
+        };
+        Ok(Runtime {
+            core: Box::new(core),
+            _not_send: NotSend::default(),
+        })
+    }
+}
+
+/// Runs `f` on a new default runtime and returns its result; the runtime is
+/// dropped afterwards (any coroutine still parked is unwound).
+///
+/// # Panics
+///
+/// If `f` panics, or the runtime cannot be created, or on deadlock (see
+/// [`Runtime::block_on`]).
+///
+/// # Examples
+///
+/// ```
+/// let n = corio::run(|| {
+///     let a = corio::spawn(|| 1);
+///     let b = corio::spawn(|| 2);
+///     a.join().unwrap() + b.join().unwrap()
+/// });
+/// assert_eq!(n, 3);
+/// ```
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let mut rt =
+        Runtime::new().unwrap_or_else(|e| panic!("corio::run could not create a runtime: {e}"));
+    rt.block_on(f)
+}
+
+/// The counters of the runtime driving this thread.
+///
+/// # Panics
+///
+/// Panics if called outside a corio runtime; use [`Runtime::stats`] there.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(|| {
+///     let before = corio::stats().switches;
+///     corio::yield_now();
+///     assert_eq!(corio::stats().switches, before + 1);
+/// });
+/// ```
+pub fn stats() -> Stats {
+    context::with_core("corio::stats", Core::stats)
+}

@@ -1,0 +1,460 @@
+//! The scheduler: a FIFO run queue of coroutines, the loop that resumes them,
+//! and what it does with the reason each one gives for stopping.
+//!
+//! # Ownership is the state machine
+//!
+//! A task is a boxed [`Task`] that is always in exactly one place:
+//!
+//! ```text
+//!   spawn ──► run_queue ──pop──► (the loop's hands, running) ──Suspend::Yield──► run_queue
+//!                ▲                        │
+//!                │ wake(id)               ├─ Park / Io / Sleep ──► tasks[key] = Parked(task)
+//!                └────── tasks[key] ◄─────┘
+//!                                         └─ returned ──► stack back to the pool, slot freed
+//! ```
+//!
+//! The loop owns the running task outright, so resuming it needs no borrow of
+//! anything shared: a coroutine is free to spawn (which grows the slab and the
+//! queue) while it runs. Every `RefCell` borrow below is taken and released
+//! between switches, never held across one.
+//!
+//! A yield touches only the run queue: pop the front, resume, push the back.
+//! The `tasks` slab is for lookups by [`TaskId`] (wake-ups) and is touched
+//! only when a task parks, wakes, or ends.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Instant;
+
+use corosensei::{Coroutine, CoroutineResult};
+use slab::Slab;
+
+use crate::Stats;
+use crate::reactor::Reactor;
+use crate::stack::{PooledStack, StackPool};
+use crate::task::TaskId;
+use crate::timer::{TimerKey, Timers};
+
+/// Why a coroutine handed control back to the scheduler. The coroutine only
+/// *describes* what it waits for; the scheduler registers the wait after the
+/// switch, on its own stack.
+#[derive(Debug)]
+pub(crate) enum Suspend {
+    /// Run me again after everyone already queued.
+    Yield,
+    /// Somebody holds my id and will [`Core::wake`] me; `Blocker` says who,
+    /// for the deadlock report.
+    Park(Blocker),
+    /// Wake me when `token` is ready for `interest`, or at `deadline`.
+    Io {
+        /// The reactor token of the socket.
+        token: usize,
+        /// Readable or writable.
+        interest: mio::Interest,
+        /// A read/write timeout, if one is set.
+        deadline: Option<Instant>,
+    },
+    /// Wake me at this instant.
+    Sleep(Instant),
+}
+
+/// What a parked coroutine waits on, for the deadlock report.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Blocker {
+    /// `JoinHandle::join` on this task.
+    Join(TaskId),
+    /// `Receiver::recv` on an empty channel.
+    ChannelRecv,
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Blocker::Join(id) => write!(f, "joining {id}"),
+            Blocker::ChannelRecv => f.write_str("receiving on an empty channel"),
+        }
+    }
+}
+
+/// How a parked coroutine was woken: the value `suspend` returns to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// What it waited for may have happened (a spurious wake is possible:
+    /// the coroutine re-checks its condition).
+    Notified,
+    /// Its deadline passed first.
+    TimedOut,
+}
+
+/// The coroutine type every task runs in.
+pub(crate) type TaskCoroutine = Coroutine<Wake, Suspend, (), PooledStack>;
+
+/// A spawned coroutine and what the scheduler needs to know about it.
+pub(crate) struct Task {
+    /// Key in `Core::tasks` plus the serial that makes stale ids harmless.
+    pub(crate) id: TaskId,
+    /// The coroutine; its root function catches panics, so resuming it never
+    /// unwinds into the scheduler.
+    pub(crate) coroutine: TaskCoroutine,
+    /// Passed to the coroutine on its next resume.
+    pub(crate) wake: Wake,
+    /// The name given with `task::Builder::name`, for logs and reports.
+    pub(crate) name: Option<Box<str>>,
+}
+
+impl Task {
+    fn describe(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} '{name}'", self.id),
+            None => self.id.to_string(),
+        }
+    }
+}
+
+/// What a slab slot holds. A task that is queued or running is not in its
+/// slot (the queue or the loop owns it); the slot stays to reserve the key and
+/// to say, through `serial`, which task the key currently belongs to.
+pub(crate) struct Slot {
+    /// The serial of the task that owns this key; a wake-up whose id carries
+    /// another serial is stale and ignored.
+    pub(crate) serial: u64,
+    /// Where the task is.
+    pub(crate) state: SlotState,
+}
+
+/// See [`Slot`].
+pub(crate) enum SlotState {
+    /// In the run queue or running.
+    Scheduled,
+    /// Parked, waiting for a wake-up.
+    Parked(Box<Parked>),
+}
+
+/// A parked task and every registration that can wake it, so that whichever
+/// fires first can cancel the others.
+pub(crate) struct Parked {
+    /// The task itself.
+    pub(crate) task: Box<Task>,
+    /// What it waits on (for the deadlock report).
+    pub(crate) on: ParkedOn,
+    /// Its timer, if it has a deadline.
+    pub(crate) timer: Option<TimerKey>,
+}
+
+/// What a parked task waits on.
+pub(crate) enum ParkedOn {
+    /// Someone holding its id (join, channel).
+    Blocker(Blocker),
+    /// A socket's readiness.
+    Io(usize, mio::Interest),
+    /// Only a timer.
+    Sleep,
+}
+
+/// The state of one runtime, shared by the scheduler loop and by the code
+/// running in its coroutines (through [`crate::context`]).
+///
+/// Everything is `Cell`/`RefCell`: a runtime is confined to one thread, so a
+/// lock would only cost time. Borrows never outlive a switch.
+pub(crate) struct Core {
+    /// Tasks ready to run, in the order they became ready.
+    pub(crate) run_queue: RefCell<VecDeque<Box<Task>>>,
+    /// Every live task's slot, keyed by `TaskId::key`.
+    pub(crate) tasks: RefCell<Slab<Slot>>,
+    /// Next task serial; never reused within a runtime.
+    pub(crate) next_serial: Cell<u64>,
+    /// Free stacks, reused by the next spawn.
+    pub(crate) stacks: RefCell<StackPool>,
+    /// Stack size for tasks that do not ask for their own.
+    pub(crate) default_stack_size: usize,
+    /// Scheduler ticks between two non-blocking reactor polls while the run
+    /// queue is busy.
+    pub(crate) event_interval: u32,
+    /// Counters for experiments.
+    pub(crate) stats: StatCells,
+    /// The mio poller and socket registrations.
+    pub(crate) reactor: std::rc::Rc<Reactor>,
+    /// Deadlines of sleeping or timed-out waits.
+    pub(crate) timers: RefCell<Timers>,
+}
+
+/// [`Stats`] as cells, bumped on the hot path.
+#[derive(Default)]
+pub(crate) struct StatCells {
+    pub(crate) switches: Cell<u64>,
+    pub(crate) spawned: Cell<u64>,
+    pub(crate) completed: Cell<u64>,
+    pub(crate) polls: Cell<u64>,
+    pub(crate) events: Cell<u64>,
+}
+
+fn bump(cell: &Cell<u64>, by: u64) {
+    cell.set(cell.get() + by);
+}
+
+impl Core {
+    /// A snapshot of the counters.
+    pub(crate) fn stats(&self) -> Stats {
+        let s = &self.stats;
+        Stats {
+            switches: s.switches.get(),
+            spawned: s.spawned.get(),
+            completed: s.completed.get(),
+            polls: s.polls.get(),
+            events: s.events.get(),
+        }
+    }
+
+    /// Reserves a slot for a new task and returns its id.
+    pub(crate) fn reserve_id(&self) -> TaskId {
+        let serial = self.next_serial.get();
+        self.next_serial.set(serial + 1);
+        let key = self.tasks.borrow_mut().insert(Slot {
+            serial,
+            state: SlotState::Scheduled,
+        });
+        TaskId::new(key, serial)
+    }
+
+    /// Gives back a slot reserved by [`Core::reserve_id`] whose task was never
+    /// created (its stack could not be had).
+    pub(crate) fn release_id(&self, id: TaskId) {
+        self.tasks.borrow_mut().remove(id.key());
+    }
+
+    /// Queues a freshly built task at the back of the run queue.
+    pub(crate) fn schedule_new(&self, task: Box<Task>) {
+        bump(&self.stats.spawned, 1);
+        log::trace!("spawn {}", task.describe());
+        self.run_queue.borrow_mut().push_back(task);
+    }
+
+    /// Moves a parked task to the back of the run queue, cancelling whatever
+    /// else could have woken it. A stale id, or a task that is not parked, is
+    /// ignored: wake-ups are idempotent.
+    pub(crate) fn wake(&self, id: TaskId, how: Wake) {
+        let state = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(slot) = tasks.get_mut(id.key()) else {
+                return;
+            };
+            if slot.serial != id.serial() {
+                return;
+            }
+            std::mem::replace(&mut slot.state, SlotState::Scheduled)
+        };
+        // Not parked (queued or running already): nothing to do.
+        let Some(mut task) = self.unpark(state) else {
+            return;
+        };
+        log::trace!("wake {} ({how:?})", task.describe());
+        task.wake = how;
+        self.run_queue.borrow_mut().push_back(task);
+    }
+
+    /// Files a task that just suspended with `reason`.
+    fn park(&self, mut task: Box<Task>, reason: Suspend) {
+        let (on, deadline) = match reason {
+            Suspend::Yield => {
+                task.wake = Wake::Notified;
+                self.run_queue.borrow_mut().push_back(task);
+                return;
+            }
+            Suspend::Park(blocker) => (ParkedOn::Blocker(blocker), None),
+            Suspend::Io {
+                token,
+                interest,
+                deadline,
+            } => {
+                self.reactor.set_waiter(token, interest, task.id);
+                (ParkedOn::Io(token, interest), deadline)
+            }
+            Suspend::Sleep(deadline) => (ParkedOn::Sleep, Some(deadline)),
+        };
+        let id = task.id;
+        let timer = deadline.map(|at| self.timers.borrow_mut().insert(at, id));
+        log::trace!("park {}", task.describe());
+        let mut tasks = self.tasks.borrow_mut();
+        let slot = tasks
+            .get_mut(id.key())
+            .expect("a running task keeps its slot until it returns");
+        slot.state = SlotState::Parked(Box::new(Parked { task, on, timer }));
+    }
+
+    /// A task returned: recycle its stack and free its slot.
+    fn finish(&self, task: Box<Task>) {
+        let Task { id, coroutine, .. } = *task;
+        log::trace!("finish {id}");
+        bump(&self.stats.completed, 1);
+        self.stacks.borrow_mut().give_back(coroutine.into_stack());
+        self.tasks.borrow_mut().remove(id.key());
+    }
+
+    /// Runs tasks until the task `root` has returned.
+    ///
+    /// # Panics
+    ///
+    /// Panics with a deadlock report when `root` is blocked and nothing can
+    /// ever wake any task.
+    pub(crate) fn run_until(&self, root: TaskId) {
+        let mut ticks: u32 = 0;
+        loop {
+            let next = self.run_queue.borrow_mut().pop_front();
+            let Some(mut task) = next else {
+                // Nothing runnable: wait for I/O or the next timer.
+                if !self.wait_for_events() {
+                    self.deadlock(root);
+                }
+                continue;
+            };
+            bump(&self.stats.switches, 1);
+            let wake = task.wake;
+            match task.coroutine.resume(wake) {
+                CoroutineResult::Yield(reason) => self.park(task, reason),
+                CoroutineResult::Return(()) => {
+                    let done = task.id == root;
+                    self.finish(task);
+                    if done {
+                        return;
+                    }
+                }
+            }
+            ticks = ticks.wrapping_add(1);
+            if ticks % self.event_interval == 0 {
+                self.poll_ready_events();
+            }
+        }
+    }
+
+    /// While the run queue is busy: take whatever I/O and timers are ready,
+    /// without waiting. Costs nothing when there is nothing to watch.
+    fn poll_ready_events(&self) {
+        let has_timers = !self.timers.borrow().is_empty();
+        if self.reactor.has_waiters() {
+            self.poll(Some(std::time::Duration::ZERO));
+        }
+        if has_timers {
+            self.fire_timers(Instant::now());
+        }
+    }
+
+    /// The run queue is empty: block in the reactor until an event or the
+    /// nearest deadline. Returns `false` when nothing at all can wake a task.
+    fn wait_for_events(&self) -> bool {
+        let next_deadline = self.timers.borrow().next_deadline();
+        let has_io = self.reactor.has_waiters();
+        match next_deadline {
+            None if !has_io => return false,
+            None => self.poll(None),
+            Some(at) => {
+                // With no socket registered this is a plain timed sleep; one
+                // syscall either way.
+                let now = Instant::now();
+                if at > now {
+                    self.poll(Some(at - now));
+                }
+                self.fire_timers(Instant::now());
+            }
+        }
+        true
+    }
+
+    /// One `epoll_wait`, then wake every task whose socket became ready.
+    fn poll(&self, timeout: Option<std::time::Duration>) {
+        bump(&self.stats.polls, 1);
+        let mut woken = Vec::new();
+        let events = self.reactor.poll(timeout, &mut woken);
+        bump(&self.stats.events, events as u64);
+        // Borrows of the reactor are released: now wake, in event order.
+        for id in woken {
+            self.wake(id, Wake::Notified);
+        }
+    }
+
+    /// Wakes every task whose deadline is at or before `now`, earliest first,
+    /// ties in the order the timers were set.
+    fn fire_timers(&self, now: Instant) {
+        loop {
+            let due = self.timers.borrow_mut().pop_due(now);
+            match due {
+                Some(id) => self.wake(id, Wake::TimedOut),
+                None => break,
+            }
+        }
+    }
+
+    #[cold]
+    fn deadlock(&self, root: TaskId) -> ! {
+        let tasks = self.tasks.borrow();
+        let mut lines = Vec::new();
+        for (_, slot) in tasks.iter() {
+            if let SlotState::Parked(parked) = &slot.state {
+                let who = if parked.task.id == root {
+                    format!("{} (the root passed to block_on)", parked.task.describe())
+                } else {
+                    parked.task.describe()
+                };
+                let on = match &parked.on {
+                    ParkedOn::Blocker(b) => b.to_string(),
+                    ParkedOn::Io(token, _) => format!("waiting on socket token {token}"),
+                    ParkedOn::Sleep => "sleeping".to_string(),
+                };
+                lines.push(format!("  {who}: {on}"));
+            }
+        }
+        let count = lines.len();
+        drop(tasks);
+        panic!(
+            "corio deadlock: {count} coroutine(s) are blocked and nothing (no timer, \
+             no socket, no other thread) can ever wake any of them:\n{}\n\
+             Check for a join on a task that waits for its joiner, or a recv on a \
+             channel whose senders are all held by blocked coroutines.",
+            lines.join("\n")
+        )
+    }
+
+    /// Takes a parked task out of the runtime (to unwind it), cancelling its
+    /// registrations.
+    pub(crate) fn take_task(&self, id: TaskId) -> Option<Box<Task>> {
+        let mut tasks = self.tasks.borrow_mut();
+        let slot = tasks.get(id.key())?;
+        if slot.serial != id.serial() || !matches!(slot.state, SlotState::Parked(_)) {
+            return None;
+        }
+        let state = tasks.remove(id.key()).state;
+        drop(tasks);
+        self.unpark(state)
+    }
+
+    /// Cancels the registrations of a parked task and hands it over.
+    fn unpark(&self, state: SlotState) -> Option<Box<Task>> {
+        let SlotState::Parked(parked) = state else {
+            return None;
+        };
+        let Parked { task, on, timer } = *parked;
+        if let Some(key) = timer {
+            self.timers.borrow_mut().cancel(key);
+        }
+        if let ParkedOn::Io(token, interest) = on {
+            self.reactor.clear_waiter(token, interest, task.id);
+        }
+        Some(task)
+    }
+
+    /// Takes every task out of the runtime (queued first, then parked), for
+    /// teardown. Returns `None` once there are none left.
+    pub(crate) fn take_any_task(&self) -> Option<Box<Task>> {
+        if let Some(task) = self.run_queue.borrow_mut().pop_front() {
+            return Some(task);
+        }
+        let mut tasks = self.tasks.borrow_mut();
+        let key = tasks
+            .iter()
+            .find(|(_, slot)| matches!(slot.state, SlotState::Parked(_)))
+            .map(|(key, _)| key)?;
+        let state = tasks.remove(key).state;
+        drop(tasks);
+        self.unpark(state)
+    }
+}
