@@ -29,6 +29,11 @@ thread_local! {
     static RUNTIME: Cell<*const Core> = const { Cell::new(ptr::null()) };
     /// The running coroutine's context, or null. See the module docs.
     static CURRENT: Cell<*const TaskContext<'static>> = const { Cell::new(ptr::null()) };
+    /// True while the running coroutine was resumed by another coroutine
+    /// that is running the scheduler's fast path on its own stack
+    /// ([`Core::host_yield`]). Such a coroutine must switch back to its host
+    /// rather than host others itself, so hosting is never nested.
+    static HOSTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// What a running coroutine knows about itself. Lives on the coroutine's own
@@ -137,6 +142,32 @@ pub(crate) fn current_id(what: &str) -> TaskId {
     // SAFETY: a non-null CURRENT points at the running coroutine's context,
     // which lives on the stack we are running on (module docs).
     unsafe { (*ctx).id }
+}
+
+/// Whether the running coroutine may run the scheduler's fast path itself:
+/// it is a coroutine, and it was resumed by the scheduler loop, not by a host.
+#[inline]
+pub(crate) fn may_host() -> bool {
+    !HOSTED.with(|h| h.get()) && CURRENT.with(|c| !c.get().is_null())
+}
+
+/// The running coroutine's context pointer, for a host to restore after the
+/// coroutines it resumed have cleared it (see [`Core::host_yield`]).
+#[inline]
+pub(crate) fn current_raw() -> *const TaskContext<'static> {
+    CURRENT.with(|c| c.get())
+}
+
+/// Restores a pointer taken with [`current_raw`] by the same coroutine.
+#[inline]
+pub(crate) fn restore_current(ctx: *const TaskContext<'static>) {
+    CURRENT.with(|c| c.set(ctx));
+}
+
+/// Marks whether the coroutine about to be resumed is hosted (see [`HOSTED`]).
+#[inline]
+pub(crate) fn set_hosted(hosted: bool) {
+    HOSTED.with(|h| h.set(hosted));
 }
 
 /// Switches from the running coroutine to the scheduler, telling it why, and

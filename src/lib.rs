@@ -52,6 +52,8 @@
 //! |---|---|
 //! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`] |
 //! | [`task`] | [`spawn`], [`JoinHandle`], [`task::Builder`], [`yield_now`], [`TaskId`] |
+//! | [`sync`] | [`channel`](sync::channel) between coroutines |
+//! | `time` | [`sleep`], [`sleep_until`] |
 //! | `scheduler` | the run queue and the loop (private) |
 //! | `stack` | the stack pool and guard-page arenas (private) |
 //! | `overflow` | the stack-overflow reporter (private) |
@@ -74,11 +76,14 @@ mod reactor;
 pub mod runtime;
 mod scheduler;
 mod stack;
+pub mod sync;
 pub mod task;
+mod time;
 mod timer;
 
 pub use runtime::{Runtime, run, stats};
 pub use task::{JoinHandle, TaskId, spawn, yield_now};
+pub use time::{sleep, sleep_until};
 
 /// Counters of one runtime, for experiments: how much switching and polling a
 /// program caused.

@@ -176,3 +176,118 @@ impl Reactor {
         count
     }
 }
+
+/// A mio socket registered with the runtime that created it: the building
+/// block of `corio::net`. It runs an operation the non-blocking way, and
+/// turns its `WouldBlock` into "suspend this coroutine until the socket is
+/// ready", which is what makes a corio socket look blocking.
+pub(crate) struct Registered<S: mio::event::Source> {
+    /// The mio socket (always non-blocking).
+    source: S,
+    /// Its token in `reactor`.
+    token: usize,
+    /// The reactor it is registered with; kept alive by the socket so that
+    /// dropping the socket after its runtime still deregisters cleanly.
+    reactor: std::rc::Rc<Reactor>,
+}
+
+impl<S: mio::event::Source> Registered<S> {
+    /// Registers `source` with the current runtime's reactor.
+    ///
+    /// # Panics
+    ///
+    /// Panics with a message naming `what` outside a corio runtime.
+    pub(crate) fn new(what: &str, mut source: S) -> io::Result<Registered<S>> {
+        let reactor = crate::context::with_core(what, |core| std::rc::Rc::clone(&core.reactor));
+        let token = reactor.register(&mut source)?;
+        Ok(Registered {
+            source,
+            token,
+            reactor,
+        })
+    }
+
+    /// The mio socket.
+    pub(crate) fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Runs `op` until it succeeds or fails with something other than
+    /// `WouldBlock` or `Interrupted`; on `WouldBlock`, suspends the calling
+    /// coroutine until the socket is ready for `interest` and tries again.
+    ///
+    /// `deadline` bounds the whole operation: past it, the result is
+    /// `ErrorKind::TimedOut` (what std gives for a timed-out socket read is
+    /// `WouldBlock` on Unix; corio follows the design contract and says
+    /// `TimedOut`, which is what the situation is).
+    ///
+    /// # Panics
+    ///
+    /// Panics with a message naming `what` when it must wait but is not
+    /// called from a coroutine.
+    pub(crate) fn io<R>(
+        &self,
+        what: &str,
+        interest: mio::Interest,
+        deadline: Option<std::time::Instant>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            match op(&self.source) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+            if let Some(at) = deadline {
+                if std::time::Instant::now() >= at {
+                    return Err(timed_out(what));
+                }
+            }
+            self.check_runtime(what)?;
+            let reason = crate::scheduler::Suspend::Io {
+                token: self.token,
+                interest,
+                deadline,
+            };
+            // Woken by readiness, by the deadline, or spuriously: in every
+            // case the loop tries again and re-checks the deadline.
+            crate::context::suspend(what, reason);
+        }
+    }
+
+    /// Fails if the socket is used from a runtime other than its own, whose
+    /// reactor would never see its events.
+    fn check_runtime(&self, what: &str) -> io::Result<()> {
+        let same =
+            crate::context::try_with_core(|core| std::rc::Rc::ptr_eq(&core.reactor, &self.reactor));
+        match same {
+            Some(true) => Ok(()),
+            Some(false) => Err(io::Error::other(format!(
+                "{what}: this socket was created by another corio runtime and can only wait \
+                 for I/O there; create the socket inside the runtime that uses it"
+            ))),
+            // Not in a runtime: `suspend` gives the clear panic.
+            None => Ok(()),
+        }
+    }
+}
+
+impl<S: mio::event::Source> Drop for Registered<S> {
+    fn drop(&mut self) {
+        self.reactor.deregister(self.token, &mut self.source);
+    }
+}
+
+impl<S: mio::event::Source + std::fmt::Debug> std::fmt::Debug for Registered<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+/// The error of an operation whose timeout passed.
+pub(crate) fn timed_out(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("{what} timed out: the socket was not ready before the timeout set on it"),
+    )
+}

@@ -55,9 +55,11 @@ pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Runtime {
-    /// The scheduler state, boxed so its address (published in a
-    /// thread-local while `block_on` runs) stays put.
-    core: Box<Core>,
+    /// The scheduler state. Behind an `Rc` so that its address (published in
+    /// a thread-local while `block_on` runs) stays put, and so that a channel
+    /// can hold a `Weak` to wake a receiver parked in it from anywhere on
+    /// the thread.
+    core: Rc<Core>,
     /// Coroutines are pinned to this thread.
     _not_send: NotSend,
 }
@@ -160,8 +162,12 @@ impl Runtime {
     ///
     /// ```
     /// let mut rt = corio::Runtime::new()?;
-    /// rt.block_on(|| corio::yield_now());
-    /// assert_eq!(rt.stats().switches, 2); // start the root, resume it after the yield
+    /// rt.block_on(|| {
+    ///     corio::spawn(|| ());
+    ///     corio::yield_now(); // the child runs
+    /// });
+    /// assert_eq!(rt.stats().switches, 2); // into the root, into the child
+    /// assert_eq!(rt.stats().completed, 2);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
@@ -300,19 +306,24 @@ impl Builder {
             ));
         }
         crate::overflow::install();
-        let core = Core {
+        let reactor = Rc::new(Reactor::new()?);
+        let core = Rc::new_cyclic(|me| Core {
+            me: me.clone(),
             run_queue: RefCell::new(VecDeque::new()),
             tasks: RefCell::new(Slab::new()),
             next_serial: Cell::new(1),
             stacks: RefCell::new(StackPool::new()),
             default_stack_size: stack_size,
             event_interval: self.event_interval,
+            ticks_to_poll: Cell::new(self.event_interval),
+            root: Cell::new(None),
+            root_done: Cell::new(false),
             stats: StatCells::default(),
-            reactor: Rc::new(Reactor::new()?),
+            reactor,
             timers: RefCell::new(Timers::default()),
-        };
+        });
         Ok(Runtime {
-            core: Box::new(core),
+            core,
             _not_send: NotSend::default(),
         })
     }
@@ -357,7 +368,10 @@ where
 /// ```
 /// corio::run(|| {
 ///     let before = corio::stats().switches;
-///     corio::yield_now();
+///     corio::yield_now(); // nobody else is runnable: no switch at all
+///     assert_eq!(corio::stats().switches, before);
+///     corio::spawn(|| ());
+///     corio::yield_now(); // one switch into the child (it returns to us)
 ///     assert_eq!(corio::stats().switches, before + 1);
 /// });
 /// ```

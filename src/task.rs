@@ -392,8 +392,10 @@ where
 /// Moves the calling coroutine to the back of the run queue, so every task
 /// that is runnable now runs once before it continues.
 ///
-/// With no other runnable task this returns at once (after one trip through
-/// the scheduler). It never involves the kernel.
+/// With no other runnable task this returns at once, without a switch. It
+/// never involves the kernel (other than the periodic non-blocking I/O poll
+/// every scheduler tick may trigger, see
+/// [`runtime::Builder::event_interval`](crate::runtime::Builder::event_interval)).
 ///
 /// # Panics
 ///
@@ -418,7 +420,13 @@ where
 /// ```
 #[inline]
 pub fn yield_now() {
-    context::suspend("corio::yield_now", Suspend::Yield);
+    if context::may_host() {
+        // Run the tasks queued ahead of us from here, without a round trip
+        // through the scheduler's stack.
+        context::with_core("corio::yield_now", Core::host_yield);
+    } else {
+        context::suspend("corio::yield_now", Suspend::Yield);
+    }
 }
 
 /// The id of the calling task.
