@@ -71,11 +71,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod context;
-mod overflow;
+#[doc(hidden)]
+pub mod overflow;
 mod reactor;
 pub mod runtime;
 mod scheduler;
-mod stack;
+#[doc(hidden)]
+pub mod stack;
 pub mod sync;
 pub mod task;
 mod time;
@@ -112,3 +114,8 @@ pub struct Stats {
     /// Readiness events the poller returned.
     pub events: u64,
 }
+
+/// The README's example, compiled and run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -305,7 +305,6 @@ impl Builder {
                  non-blocking I/O polls); the default is 61",
             ));
         }
-        crate::overflow::install();
         let reactor = Rc::new(Reactor::new()?);
         let core = Rc::new_cyclic(|me| Core {
             me: me.clone(),

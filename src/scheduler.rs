@@ -314,8 +314,8 @@ impl Core {
     }
 
     /// A task returned: recycle its stack and free its slot.
-    fn finish(&self, task: Box<Task>) {
-        let Task { id, coroutine, .. } = *task;
+    fn finish(&self, task: Task) {
+        let Task { id, coroutine, .. } = task;
         log::trace!("finish {id}");
         if self.root.get() == Some(id) {
             self.root_done.set(true);
@@ -356,7 +356,7 @@ impl Core {
         let wake = task.wake;
         match task.coroutine.resume(wake) {
             CoroutineResult::Yield(reason) => self.park(task, reason),
-            CoroutineResult::Return(()) => self.finish(task),
+            CoroutineResult::Return(()) => self.finish(*task),
         }
     }
 

@@ -1,0 +1,109 @@
+//! Join handles: results, panics, detaching.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+#[test]
+fn child_panic_is_the_join_error_and_others_carry_on() {
+    let (payload, others) = corio::run(|| {
+        let code = std::hint::black_box(7);
+        let bad = corio::spawn(move || -> u32 { panic!("child failed: {code}") });
+        let good: Vec<_> = (0..5)
+            .map(|i| {
+                corio::spawn(move || {
+                    corio::yield_now();
+                    i * 2
+                })
+            })
+            .collect();
+        let payload = bad.join().unwrap_err();
+        let others: Vec<u32> = good.into_iter().map(|h| h.join().unwrap()).collect();
+        (*payload.downcast::<String>().unwrap(), others)
+    });
+    assert_eq!(payload, "child failed: 7");
+    assert_eq!(others, [0, 2, 4, 6, 8]);
+}
+
+#[test]
+fn static_str_payload_round_trips_like_std() {
+    let payload = corio::run(|| corio::spawn(|| panic!("static")).join().unwrap_err());
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"static"));
+}
+
+#[test]
+fn root_panic_propagates_out_of_block_on_with_its_payload() {
+    let mut rt = corio::Runtime::new().unwrap();
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(|| -> () { std::panic::panic_any(42u32) })
+    }))
+    .unwrap_err();
+    assert_eq!(err.downcast_ref::<u32>(), Some(&42));
+    // The runtime is still usable.
+    assert_eq!(rt.block_on(|| corio::spawn(|| 5).join().unwrap()), 5);
+}
+
+#[test]
+fn detached_tasks_still_run_to_completion() {
+    let done = Rc::new(Cell::new(0));
+    let d = done.clone();
+    corio::run(move || {
+        for _ in 0..10 {
+            let d = d.clone();
+            // The handle is dropped at once: detached.
+            drop(corio::spawn(move || {
+                corio::yield_now();
+                corio::yield_now();
+                d.set(d.get() + 1);
+            }));
+        }
+        // Give them time to run: three rounds of yields.
+        for _ in 0..3 {
+            corio::yield_now();
+        }
+    });
+    assert_eq!(done.get(), 10);
+}
+
+#[test]
+fn is_finished_tracks_the_task() {
+    corio::run(|| {
+        let h = corio::spawn(|| corio::yield_now());
+        assert!(!h.is_finished(), "queued, not started");
+        corio::yield_now();
+        assert!(!h.is_finished(), "started, parked in its yield");
+        corio::yield_now();
+        assert!(h.is_finished(), "returned");
+        let p = corio::spawn(|| panic!("x"));
+        corio::yield_now();
+        assert!(p.is_finished(), "a panicked task is finished too");
+        assert!(p.join().is_err());
+        h.join().unwrap();
+    });
+}
+
+#[test]
+fn ids_are_unique_and_stable() {
+    corio::run(|| {
+        let a = corio::spawn(corio::task::current_id);
+        let a_id = a.id();
+        assert_eq!(a.join().unwrap(), a_id);
+        // The slot of `a` is free now; a new task reuses it but not the id.
+        let b = corio::spawn(|| ());
+        assert_ne!(b.id(), a_id);
+        assert!(b.id().as_u64() > a_id.as_u64());
+    });
+}
+
+#[test]
+fn join_on_a_task_that_already_ended_does_not_block() {
+    let v = corio::run(|| {
+        let h = corio::spawn(|| "done");
+        corio::yield_now();
+        assert!(h.is_finished());
+        let before = corio::stats().switches;
+        let v = h.join().unwrap();
+        assert_eq!(corio::stats().switches, before, "no switch needed");
+        v
+    });
+    assert_eq!(v, "done");
+}

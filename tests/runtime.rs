@@ -1,0 +1,182 @@
+//! The runtime: teardown, misuse, configuration.
+
+use std::cell::Cell;
+use std::io::ErrorKind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// Counts its drops.
+struct Counted(Rc<Cell<u32>>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn dropping_a_runtime_runs_the_destructors_of_parked_coroutines() {
+    let drops = Rc::new(Cell::new(0));
+    let mut rt = corio::Runtime::new().unwrap();
+    let d = drops.clone();
+    rt.block_on(move || {
+        // 3 parked on a channel that never gets a message, 2 queued but never
+        // started, 1 sleeping far in the future.
+        let (tx, rx) = corio::sync::channel::<()>();
+        let rx = Rc::new(rx);
+        for _ in 0..3 {
+            let guard = Counted(d.clone());
+            let rx = rx.clone();
+            corio::spawn(move || {
+                let _guard = guard;
+                let _ = rx.recv();
+            });
+        }
+        corio::yield_now();
+        let sleeper = Counted(d.clone());
+        corio::spawn(move || {
+            let _g = sleeper;
+            corio::sleep(std::time::Duration::from_secs(3600));
+        });
+        corio::yield_now();
+        for _ in 0..2 {
+            let guard = Counted(d.clone());
+            corio::spawn(move || drop(guard));
+        }
+        std::mem::forget(tx); // the receivers stay blocked
+    });
+    assert_eq!(drops.get(), 0, "nothing dropped while the runtime lives");
+    drop(rt);
+    assert_eq!(
+        drops.get(),
+        6,
+        "every parked or queued coroutine was unwound"
+    );
+}
+
+#[test]
+fn calls_outside_a_runtime_panic_with_a_clear_message() {
+    let cases: [(&str, Box<dyn Fn()>); 4] = [
+        ("corio::yield_now", Box::new(corio::yield_now)),
+        ("corio::spawn", Box::new(|| drop(corio::spawn(|| ())))),
+        ("corio::stats", Box::new(|| drop(corio::stats()))),
+        (
+            "corio::sleep",
+            Box::new(|| corio::sleep(std::time::Duration::from_millis(1))),
+        ),
+    ];
+    for (name, call) in cases {
+        let msg = panic_message(catch_unwind(AssertUnwindSafe(call)).unwrap_err());
+        assert!(msg.contains(name), "{name}: {msg}");
+        assert!(msg.contains("needs a corio runtime"), "{name}: {msg}");
+    }
+}
+
+#[test]
+fn join_outside_a_runtime_panics_clearly() {
+    let mut rt = corio::Runtime::new().unwrap();
+    let h = rt.block_on(|| corio::spawn(|| 1));
+    let msg = panic_message(catch_unwind(AssertUnwindSafe(|| h.join())).unwrap_err());
+    assert!(msg.contains("JoinHandle::join"), "{msg}");
+}
+
+#[test]
+fn nested_block_on_is_refused() {
+    let msg = panic_message(
+        catch_unwind(|| {
+            corio::run(|| {
+                let mut inner = corio::Runtime::new().unwrap();
+                inner.block_on(|| ());
+            })
+        })
+        .unwrap_err(),
+    );
+    assert!(msg.contains("inside a corio runtime"), "{msg}");
+}
+
+#[test]
+fn builder_validates_stack_size() {
+    for bad in [0, 1, 4096, usize::MAX / 2] {
+        let err = corio::Runtime::builder()
+            .stack_size(bad)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("KiB") && msg.contains("GiB"),
+            "gives the range: {msg}"
+        );
+    }
+    assert!(
+        corio::Runtime::builder()
+            .stack_size(64 * 1024)
+            .build()
+            .is_ok()
+    );
+    let err = corio::Runtime::builder()
+        .event_interval(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn task_builder_validates_stack_size_and_uses_the_name() {
+    corio::run(|| {
+        let err = corio::task::Builder::new()
+            .stack_size(0)
+            .spawn(|| ())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let h = corio::task::Builder::new()
+            .name("big".into())
+            .stack_size(8 << 20)
+            .spawn(|| {
+                // Use a good part of an 8 MiB stack.
+                let buf = [7u8; 4 << 20];
+                std::hint::black_box(&buf)[12345]
+            })
+            .unwrap();
+        assert_eq!(h.join().unwrap(), 7);
+    });
+}
+
+#[test]
+fn deadlock_is_reported_instead_of_hanging() {
+    let msg = panic_message(
+        catch_unwind(|| {
+            corio::run(|| {
+                let (tx, rx) = corio::sync::channel::<u8>();
+                let child = corio::task::Builder::new()
+                    .name("waiter".into())
+                    .spawn(move || rx.recv())
+                    .unwrap();
+                let _keep = tx; // the root holds the sender and joins the child
+                child.join().unwrap()
+            })
+        })
+        .unwrap_err(),
+    );
+    assert!(msg.contains("deadlock"), "{msg}");
+    assert!(msg.contains("2 coroutine(s) are blocked"), "{msg}");
+    assert!(
+        msg.contains("'waiter': receiving on an empty channel"),
+        "{msg}"
+    );
+    assert!(msg.contains("'root'"), "{msg}");
+}
+
+#[test]
+fn the_root_can_borrow_nothing_but_can_return_anything() {
+    let v: Vec<String> = corio::run(|| (0..3).map(|i| i.to_string()).collect());
+    assert_eq!(v, ["0", "1", "2"]);
+}

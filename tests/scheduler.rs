@@ -1,0 +1,188 @@
+//! Scheduling order, stacks that survive switches, many coroutines, and the
+//! switch counter.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+#[test]
+fn three_tasks_yielding_run_round_robin() {
+    let log = corio::run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let handles: Vec<_> = ['a', 'b', 'c']
+            .into_iter()
+            .map(|name| {
+                let log = log.clone();
+                corio::spawn(move || {
+                    for round in 0..3 {
+                        log.borrow_mut().push(format!("{name}{round}"));
+                        corio::yield_now();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        log.take()
+    });
+    assert_eq!(
+        log,
+        ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"],
+        "FIFO: each yield sends the task behind every other runnable task"
+    );
+}
+
+#[test]
+fn spawned_task_waits_until_the_spawner_yields() {
+    let log = corio::run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let child = corio::spawn(move || l.borrow_mut().push("child"));
+        log.borrow_mut().push("parent keeps running");
+        corio::yield_now();
+        log.borrow_mut().push("parent after yield");
+        child.join().unwrap();
+        log.take()
+    });
+    assert_eq!(log, ["parent keeps running", "child", "parent after yield"]);
+}
+
+#[test]
+fn tasks_woken_while_a_yielder_hosts_others_queue_behind_it() {
+    // a yields while b and c are queued; b spawns d. Order must be what a
+    // plain FIFO gives: b, c, then a, then d.
+    let log = corio::run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let (la, lb, lc) = (log.clone(), log.clone(), log.clone());
+        let a = corio::spawn(move || {
+            la.borrow_mut().push("a0");
+            corio::yield_now();
+            la.borrow_mut().push("a1");
+        });
+        let b = corio::spawn(move || {
+            lb.borrow_mut().push("b0");
+            let ld = lb.clone();
+            corio::spawn(move || ld.borrow_mut().push("d0"));
+        });
+        let c = corio::spawn(move || lc.borrow_mut().push("c0"));
+        for h in [a, b, c] {
+            h.join().unwrap();
+        }
+        corio::yield_now();
+        log.take()
+    });
+    assert_eq!(log, ["a0", "b0", "c0", "a1", "d0"]);
+}
+
+fn recurse(depth: u32, seen: &mut Vec<u32>) -> u64 {
+    // A local per frame that must survive the switch in the middle.
+    let local = [depth as u64; 16];
+    if depth == 0 {
+        corio::yield_now();
+        return 0;
+    }
+    seen.push(depth);
+    let below = recurse(depth - 1, seen);
+    corio::yield_now();
+    std::hint::black_box(&local);
+    below + local.iter().sum::<u64>()
+}
+
+#[test]
+fn yield_from_deep_recursion_keeps_locals() {
+    let (a, b) = corio::run(|| {
+        let a = corio::spawn(|| recurse(200, &mut Vec::new()));
+        let b = corio::spawn(|| recurse(150, &mut Vec::new()));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let expect = |n: u64| (1..=n).map(|d| d * 16).sum::<u64>();
+    assert_eq!(a, expect(200));
+    assert_eq!(b, expect(150));
+}
+
+#[test]
+fn hundred_thousand_coroutines_spawn_yield_and_join() {
+    const N: u64 = 100_000;
+    let (sum, stats) = corio::run(|| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                corio::spawn(move || {
+                    corio::yield_now();
+                    i
+                })
+            })
+            .collect();
+        let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        (sum, corio::stats())
+    });
+    assert_eq!(sum, N * (N - 1) / 2);
+    assert_eq!(stats.completed, N);
+    assert_eq!(stats.spawned, N + 1);
+}
+
+#[test]
+fn all_hundred_thousand_are_alive_at_once() {
+    // Every coroutine parks on a channel before any is released, so 100,000
+    // stacks are live together (the vm.max_map_count test).
+    const N: usize = 100_000;
+    let released = corio::run(|| {
+        let (tx, rx) = corio::sync::channel::<()>();
+        let (done_tx, done_rx) = corio::sync::channel::<usize>();
+        let gates: Vec<_> = (0..N).map(|_| corio::sync::channel::<()>()).collect();
+        let mut senders = Vec::with_capacity(N);
+        for (i, (gate_tx, gate_rx)) in gates.into_iter().enumerate() {
+            senders.push(gate_tx);
+            let done = done_tx.clone();
+            corio::spawn(move || {
+                gate_rx.recv().unwrap();
+                done.send(i).unwrap();
+            });
+        }
+        drop((tx, rx, done_tx));
+        corio::yield_now(); // everyone runs to its gate and parks
+        let live = corio::stats().spawned - corio::stats().completed - 1;
+        assert_eq!(live as usize, N, "all coroutines parked at once");
+        for gate in &senders {
+            gate.send(()).unwrap();
+        }
+        std::iter::from_fn(|| done_rx.recv().ok()).count()
+    });
+    assert_eq!(released, N);
+}
+
+#[test]
+fn switches_count_resumes_exactly() {
+    let mut rt = corio::Runtime::new().unwrap();
+    let before = rt.stats();
+    assert_eq!(before.switches, 0);
+    rt.block_on(|| {
+        let a = corio::spawn(|| {
+            for _ in 0..10 {
+                corio::yield_now();
+            }
+        });
+        let b = corio::spawn(|| {
+            for _ in 0..10 {
+                corio::yield_now();
+            }
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+    // Resumes (switches into a coroutine), counted one by one:
+    // - the root starts (1) and parks in a.join();
+    // - a starts (1). Each of a's 10 yields finds b queued ahead and resumes
+    //   b right from a's stack (b's start + 9 resumes after its first 9
+    //   yields = 10); a itself is never switched into again: it never left;
+    // - a returns and wakes the root: the queue is [b, root]; b is resumed
+    //   after its 10th yield (1) and returns; the root is resumed (1) and
+    //   finds b finished, so its join does not park.
+    let stats = rt.stats();
+    assert_eq!(stats.switches, 1 + 1 + 10 + 1 + 1, "{stats:?}");
+    assert_eq!(stats.spawned, 3);
+    assert_eq!(stats.completed, 3);
+    assert_eq!(
+        stats.polls, 0,
+        "no I/O, no timers: the poller is never called"
+    );
+}

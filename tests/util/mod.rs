@@ -1,0 +1,33 @@
+//! Helpers shared by the integration tests: playing a scenario out in a
+//! child process, and reading this process's memory map.
+
+use std::process::{Command, Output};
+
+/// Environment variable naming the test a child process plays.
+const CHILD_ROLE: &str = "CORIO_TEST_CHILD_ROLE";
+
+/// Whether this process was started by [`run_child`] to play `test_name`.
+pub fn is_child(test_name: &str) -> bool {
+    std::env::var(CHILD_ROLE).as_deref() == Ok(test_name)
+}
+
+/// Re-runs this test binary with only `test_name`, in the child role, and
+/// returns how it ended and what it printed.
+pub fn run_child(test_name: &str) -> Output {
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    Command::new(exe)
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ROLE, test_name)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the test binary can be started again as a child")
+}
+
+/// Number of memory mappings of this process (lines of /proc/self/maps).
+#[allow(dead_code)] // Not every test file counts mappings.
+pub fn map_count() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("/proc/self/maps is readable on Linux")
+        .lines()
+        .count()
+}
