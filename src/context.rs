@@ -10,18 +10,19 @@
 //!   back by the guard it returns, so it is valid exactly while that `Core` is
 //!   borrowed by the `Runtime` method that set it.
 //! - [`CURRENT`] points at the [`TaskContext`] on the stack of the coroutine
-//!   that is running. The coroutine itself sets it when it starts, clears it
-//!   right before it switches out and restores it right after it is resumed
-//!   ([`suspend`]). So whenever it is non-null, the code reading it is running
-//!   on that coroutine's stack and the context is alive. The scheduler never
-//!   has to touch it, which keeps the switch path short.
+//!   that is running. The coroutine itself sets it when it starts and again
+//!   each time it is resumed ([`suspend`]); whoever resumed it clears it (the
+//!   scheduler loop) or puts back its own (a hosting coroutine, see
+//!   `Core::host_yield`) as soon as the coroutine switches back. So whenever
+//!   it is non-null, the code reading it is running on that coroutine's stack
+//!   and the context is alive.
 
 use std::cell::Cell;
 use std::ptr;
 
 use corosensei::Yielder;
 
-use crate::scheduler::{Core, Suspend, Wake};
+use crate::scheduler::{Core, Suspend, Switch};
 use crate::task::TaskId;
 
 thread_local! {
@@ -40,7 +41,7 @@ thread_local! {
 /// stack, in the frame of its root function, for as long as the coroutine runs.
 pub(crate) struct TaskContext<'a> {
     /// Used to switch back to the scheduler.
-    pub(crate) yielder: &'a Yielder<Wake, Suspend>,
+    pub(crate) yielder: &'a Yielder<(), Switch>,
     /// This task's id, handed out to whoever will wake it (joins, channels).
     pub(crate) id: TaskId,
 }
@@ -144,48 +145,76 @@ pub(crate) fn current_id(what: &str) -> TaskId {
     unsafe { (*ctx).id }
 }
 
-/// Whether the running coroutine may run the scheduler's fast path itself:
-/// it is a coroutine, and it was resumed by the scheduler loop, not by a host.
+/// `yield_now`: a coroutine resumed by the scheduler loop runs the loop's
+/// fast path itself (`Core::host_yield`); a hosted one switches back to its
+/// host.
+///
+/// # Panics
+///
+/// Panics outside a coroutine.
 #[inline]
-pub(crate) fn may_host() -> bool {
-    !HOSTED.with(|h| h.get()) && CURRENT.with(|c| !c.get().is_null())
+pub(crate) fn yield_now() {
+    let ctx = CURRENT.with(|c| c.get());
+    if ctx.is_null() {
+        not_in_coroutine("corio::yield_now");
+    }
+    if HOSTED.with(|h| h.get()) {
+        switch_out(ctx, Switch::Yield);
+    } else {
+        with_core("corio::yield_now", |core| core.host_yield(ctx));
+    }
 }
 
-/// The running coroutine's context pointer, for a host to restore after the
-/// coroutines it resumed have cleared it (see [`Core::host_yield`]).
-#[inline]
-pub(crate) fn current_raw() -> *const TaskContext<'static> {
-    CURRENT.with(|c| c.get())
-}
-
-/// Restores a pointer taken with [`current_raw`] by the same coroutine.
+/// Puts back the hosting coroutine's own context once the coroutines it
+/// resumed have switched back (see `Core::host_yield`).
 #[inline]
 pub(crate) fn restore_current(ctx: *const TaskContext<'static>) {
     CURRENT.with(|c| c.set(ctx));
 }
 
-/// Marks whether the coroutine about to be resumed is hosted (see [`HOSTED`]).
+/// Marks that no coroutine is running: the scheduler loop calls it each
+/// time a coroutine it resumed switches back.
+#[inline]
+pub(crate) fn clear_current_after_resume() {
+    CURRENT.with(|c| c.set(ptr::null()));
+}
+
+/// Marks whether the coroutines about to be resumed are hosted (see [`HOSTED`]).
 #[inline]
 pub(crate) fn set_hosted(hosted: bool) {
     HOSTED.with(|h| h.set(hosted));
 }
 
 /// Switches from the running coroutine to the scheduler, telling it why, and
-/// returns how the coroutine was woken.
+/// returns when the scheduler resumes it. The caller re-checks whatever it
+/// waited for: a wake-up means "look again", not "it happened".
 ///
 /// # Panics
 ///
 /// Panics with a message naming `what` outside a coroutine.
 #[inline]
-pub(crate) fn suspend(what: &str, reason: Suspend) -> Wake {
-    let ctx = CURRENT.with(|c| c.replace(ptr::null()));
+pub(crate) fn suspend(what: &str, reason: Suspend) {
+    let ctx = CURRENT.with(|c| c.get());
     if ctx.is_null() {
         not_in_coroutine(what);
     }
-    // SAFETY: a non-null CURRENT points at the running coroutine's context,
-    // which lives on the stack we are running on (module docs). It stays alive
-    // across the switch because this frame is on that same stack.
-    let wake = unsafe { (*ctx).yielder.suspend(reason) };
+    let switch = match reason {
+        Suspend::Yield => Switch::Yield,
+        reason => {
+            with_core(what, |core| core.pending.set(Some(reason)));
+            Switch::Wait
+        }
+    };
+    switch_out(ctx, switch);
+}
+
+/// Switches out of the coroutine whose context is `ctx` (non-null, the
+/// running one) and marks it running again when it is resumed.
+#[inline(always)]
+fn switch_out(ctx: *const TaskContext<'static>, switch: Switch) {
+    // SAFETY: callers pass the non-null CURRENT, which points at the running
+    // coroutine's context, on the stack we are running on (module docs). It
+    // stays alive across the switch because this frame is on that same stack.
+    unsafe { (*ctx).yielder.suspend(switch) };
     CURRENT.with(|c| c.set(ctx));
-    wake
 }

@@ -74,6 +74,7 @@ mod context;
 #[doc(hidden)]
 pub mod overflow;
 mod reactor;
+mod run_queue;
 pub mod runtime;
 mod scheduler;
 #[doc(hidden)]

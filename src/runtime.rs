@@ -2,7 +2,6 @@
 //! OS thread that calls [`Runtime::block_on`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::panic;
@@ -13,6 +12,7 @@ use slab::Slab;
 use crate::Stats;
 use crate::context;
 use crate::reactor::Reactor;
+use crate::run_queue::RunQueue;
 use crate::scheduler::{Core, StatCells};
 use crate::stack::{self, StackPool};
 use crate::task::{self, NotSend};
@@ -308,7 +308,7 @@ impl Builder {
         let reactor = Rc::new(Reactor::new()?);
         let core = Rc::new_cyclic(|me| Core {
             me: me.clone(),
-            run_queue: RefCell::new(VecDeque::new()),
+            run_queue: RunQueue::new(),
             tasks: RefCell::new(Slab::new()),
             next_serial: Cell::new(1),
             stacks: RefCell::new(StackPool::new()),
@@ -317,6 +317,7 @@ impl Builder {
             ticks_to_poll: Cell::new(self.event_interval),
             root: Cell::new(None),
             root_done: Cell::new(false),
+            pending: Cell::new(None),
             stats: StatCells::default(),
             reactor,
             timers: RefCell::new(Timers::default()),

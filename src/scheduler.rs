@@ -23,7 +23,6 @@
 //! only when a task parks, wakes, or ends.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
@@ -31,16 +30,28 @@ use corosensei::{Coroutine, CoroutineResult};
 use slab::Slab;
 
 use crate::Stats;
-use crate::context;
+use crate::context::{self, TaskContext};
 use crate::reactor::Reactor;
+use crate::run_queue::RunQueue;
 use crate::stack::{PooledStack, StackPool};
 use crate::task::TaskId;
 use crate::timer::{TimerKey, Timers};
 
+/// What crosses the stack switch when a coroutine stops: one byte, so that
+/// corosensei passes it in a register. Anything but a plain yield leaves its
+/// [`Suspend`] in [`Core::pending`] first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// `Suspend::Yield`, the hot case.
+    Yield,
+    /// Read the reason from `Core::pending`.
+    Wait,
+}
+
 /// Why a coroutine handed control back to the scheduler. The coroutine only
 /// *describes* what it waits for; the scheduler registers the wait after the
 /// switch, on its own stack.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Suspend {
     /// Run me again after everyone already queued.
     Yield,
@@ -85,18 +96,19 @@ impl fmt::Display for Blocker {
     }
 }
 
-/// How a parked coroutine was woken: the value `suspend` returns to it.
+/// What woke a parked coroutine, for the trace log. The coroutine itself is
+/// not told: every wait re-checks its own condition (data, deadline, result)
+/// when it runs again, which also makes a stray wake-up harmless.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wake {
-    /// What it waited for may have happened (a spurious wake is possible:
-    /// the coroutine re-checks its condition).
+    /// What it waited for may have happened.
     Notified,
-    /// Its deadline passed first.
+    /// Its deadline passed.
     TimedOut,
 }
 
 /// The coroutine type every task runs in.
-pub(crate) type TaskCoroutine = Coroutine<Wake, Suspend, (), PooledStack>;
+pub(crate) type TaskCoroutine = Coroutine<(), Switch, (), PooledStack>;
 
 /// A spawned coroutine and what the scheduler needs to know about it.
 pub(crate) struct Task {
@@ -105,8 +117,6 @@ pub(crate) struct Task {
     /// The coroutine; its root function catches panics, so resuming it never
     /// unwinds into the scheduler.
     pub(crate) coroutine: TaskCoroutine,
-    /// Passed to the coroutine on its next resume.
-    pub(crate) wake: Wake,
     /// The name given with `task::Builder::name`, for logs and reports.
     pub(crate) name: Option<Box<str>>,
 }
@@ -169,7 +179,7 @@ pub(crate) struct Core {
     /// This core, for handing out [`Core::weak`].
     pub(crate) me: std::rc::Weak<Core>,
     /// Tasks ready to run, in the order they became ready.
-    pub(crate) run_queue: RefCell<VecDeque<Box<Task>>>,
+    pub(crate) run_queue: RunQueue,
     /// Every live task's slot, keyed by `TaskId::key`.
     pub(crate) tasks: RefCell<Slab<Slot>>,
     /// Next task serial; never reused within a runtime.
@@ -189,6 +199,10 @@ pub(crate) struct Core {
     pub(crate) root: Cell<Option<TaskId>>,
     /// Set when the root returns, wherever that happened.
     pub(crate) root_done: Cell<bool>,
+    /// The reason of a coroutine that stopped with [`Switch::Wait`]: written
+    /// right before its switch, taken right after it. Only one coroutine runs
+    /// at a time, so one slot is enough.
+    pub(crate) pending: Cell<Option<Suspend>>,
     /// Counters for experiments.
     pub(crate) stats: StatCells,
     /// The mio poller and socket registrations.
@@ -251,7 +265,7 @@ impl Core {
     pub(crate) fn schedule_new(&self, task: Box<Task>) {
         bump(&self.stats.spawned, 1);
         log::trace!("spawn {}", task.describe());
-        self.run_queue.borrow_mut().push_back(task);
+        self.run_queue.push_back(task);
     }
 
     /// Moves a parked task to the back of the run queue, cancelling whatever
@@ -269,27 +283,33 @@ impl Core {
             std::mem::replace(&mut slot.state, SlotState::Scheduled)
         };
         // Not parked (queued or running already): nothing to do.
-        let Some(mut task) = self.unpark(state) else {
+        let Some(task) = self.unpark(state) else {
             return;
         };
         log::trace!("wake {} ({how:?})", task.describe());
-        task.wake = how;
-        self.run_queue.borrow_mut().push_back(task);
+        self.run_queue.push_back(task);
+    }
+
+    /// Files a task that stopped with [`Switch::Wait`], kept out of line so
+    /// the yield path of `resume` stays short.
+    #[inline(never)]
+    fn park_pending(&self, task: Box<Task>) {
+        let reason = self
+            .pending
+            .take()
+            .expect("a coroutine leaves its reason before it switches with Wait");
+        self.park(task, reason);
     }
 
     /// Files a task that just suspended with `reason`.
-    fn park(&self, mut task: Box<Task>, reason: Suspend) {
+    fn park(&self, task: Box<Task>, reason: Suspend) {
         let (on, deadline) = match reason {
             Suspend::Yield => {
-                task.wake = Wake::Notified;
-                self.run_queue.borrow_mut().push_back(task);
+                self.run_queue.push_back(task);
                 return;
             }
             Suspend::Requeue { ahead } => {
-                task.wake = Wake::Notified;
-                let mut queue = self.run_queue.borrow_mut();
-                let at = ahead.min(queue.len());
-                queue.insert(at, task);
+                self.run_queue.insert(ahead, task);
                 return;
             }
             Suspend::Park(blocker) => (ParkedOn::Blocker(blocker), None),
@@ -314,6 +334,7 @@ impl Core {
     }
 
     /// A task returned: recycle its stack and free its slot.
+    #[inline(never)]
     fn finish(&self, task: Task) {
         let Task { id, coroutine, .. } = task;
         log::trace!("finish {id}");
@@ -335,7 +356,7 @@ impl Core {
         self.root.set(Some(root));
         self.root_done.set(false);
         while !self.root_done.get() {
-            let next = self.run_queue.borrow_mut().pop_front();
+            let next = self.run_queue.pop_front();
             let Some(task) = next else {
                 // Nothing runnable: wait for I/O or the next timer.
                 if !self.wait_for_events() {
@@ -344,33 +365,43 @@ impl Core {
                 continue;
             };
             self.resume(task);
+            context::clear_current_after_resume();
             self.tick();
         }
         self.root.set(None);
     }
 
     /// Switches into `task` until it suspends or returns, then files it.
-    #[inline]
+    #[inline(always)]
     fn resume(&self, mut task: Box<Task>) {
         bump(&self.stats.switches, 1);
-        let wake = task.wake;
-        match task.coroutine.resume(wake) {
-            CoroutineResult::Yield(reason) => self.park(task, reason),
+        match task.coroutine.resume(()) {
+            CoroutineResult::Yield(Switch::Yield) => {
+                self.run_queue.push_back(task);
+            }
+            CoroutineResult::Yield(Switch::Wait) => self.park_pending(task),
             CoroutineResult::Return(()) => self.finish(*task),
         }
     }
 
     /// Counts one scheduler tick; every `event_interval` ticks, takes ready
     /// I/O and due timers without blocking.
-    #[inline]
+    #[inline(always)]
     fn tick(&self) {
         let left = self.ticks_to_poll.get() - 1;
         if left == 0 {
-            self.ticks_to_poll.set(self.event_interval);
             self.poll_ready_events();
         } else {
             self.ticks_to_poll.set(left);
         }
+    }
+
+    /// block_on's root returned while a coroutine hosted others: the loop
+    /// must see that now. Hand back to it, keeping our place in line.
+    #[cold]
+    #[inline(never)]
+    fn hand_back_to_loop(ahead: usize) {
+        context::suspend("corio::yield_now", Suspend::Requeue { ahead });
     }
 
     /// `yield_now` for a coroutine the scheduler loop resumed: instead of
@@ -385,42 +416,42 @@ impl Core {
     /// Tasks it resumes are *hosted*: they switch back here when they stop,
     /// and do not host others. Blocking (no task ahead and nothing ready) is
     /// never done here; that stays with the loop.
-    pub(crate) fn host_yield(&self) {
-        let mut ahead = self.run_queue.borrow().len();
+    pub(crate) fn host_yield(&self, me: *const TaskContext<'static>) {
+        let mut ahead = self.run_queue.len();
         if ahead == 0 {
             // Nobody else is runnable: our turn again at once, but let the
             // tick see I/O and timers as the loop would.
             self.tick();
             return;
         }
-        // The tasks we resume clear the running-coroutine pointer when they
-        // switch back; we put ours back when we are done.
-        let me = context::current_raw();
+        context::set_hosted(true);
         while ahead > 0 {
             let task = self
                 .run_queue
-                .borrow_mut()
                 .pop_front()
                 .expect("tasks counted ahead are still queued: only the running task pops");
             ahead -= 1;
-            context::set_hosted(true);
             self.resume(task);
-            context::set_hosted(false);
             self.tick();
             if self.root_done.get() {
-                // block_on's root returned: the loop must see that now.
-                // Hand back to it, keeping our place in line.
+                context::set_hosted(false);
                 context::restore_current(me);
-                context::suspend("corio::yield_now", Suspend::Requeue { ahead });
+                Self::hand_back_to_loop(ahead);
                 return;
             }
         }
+        context::set_hosted(false);
+        // The coroutines we resumed left their own context as the running
+        // one: put ours back.
         context::restore_current(me);
     }
 
     /// While the run queue is busy: take whatever I/O and timers are ready,
     /// without waiting. Costs nothing when there is nothing to watch.
+    #[cold]
+    #[inline(never)]
     fn poll_ready_events(&self) {
+        self.ticks_to_poll.set(self.event_interval);
         let has_timers = !self.timers.borrow().is_empty();
         if self.reactor.has_waiters() {
             self.poll(Some(std::time::Duration::ZERO));
@@ -536,7 +567,7 @@ impl Core {
     /// Takes every task out of the runtime (queued first, then parked), for
     /// teardown. Returns `None` once there are none left.
     pub(crate) fn take_any_task(&self) -> Option<Box<Task>> {
-        if let Some(task) = self.run_queue.borrow_mut().pop_front() {
+        if let Some(task) = self.run_queue.pop_front() {
             return Some(task);
         }
         let mut tasks = self.tasks.borrow_mut();

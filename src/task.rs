@@ -17,7 +17,7 @@ use std::thread;
 use corosensei::{Coroutine, Yielder};
 
 use crate::context::{self, TaskContext};
-use crate::scheduler::{Blocker, Core, Suspend, Task, Wake};
+use crate::scheduler::{Blocker, Core, Suspend, Switch, Task, Wake};
 use crate::stack;
 
 /// Identifies a task within its runtime.
@@ -366,24 +366,22 @@ where
         joiner: Cell::new(None),
     });
     let task_slot = Rc::clone(&slot);
-    let coroutine =
-        Coroutine::with_stack(stack, move |yielder: &Yielder<Wake, Suspend>, _: Wake| {
-            let ctx = TaskContext { yielder, id };
-            context::set_current(&ctx);
-            // Catch the panic here, at the coroutine's root, so it becomes the
-            // task's result and never unwinds into the scheduler.
-            let result = panic::catch_unwind(AssertUnwindSafe(f));
-            context::clear_current();
-            *task_slot.result.borrow_mut() = Some(result);
-            task_slot.finished.set(true);
-            if let Some(joiner) = task_slot.joiner.take() {
-                context::try_with_core(|core| core.wake(joiner, Wake::Notified));
-            }
-        });
+    let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Switch>, ()| {
+        let ctx = TaskContext { yielder, id };
+        context::set_current(&ctx);
+        // Catch the panic here, at the coroutine's root, so it becomes the
+        // task's result and never unwinds into the scheduler.
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        context::clear_current();
+        *task_slot.result.borrow_mut() = Some(result);
+        task_slot.finished.set(true);
+        if let Some(joiner) = task_slot.joiner.take() {
+            context::try_with_core(|core| core.wake(joiner, Wake::Notified));
+        }
+    });
     core.schedule_new(Box::new(Task {
         id,
         coroutine,
-        wake: Wake::Notified,
         name: name.map(String::into_boxed_str),
     }));
     Ok(JoinHandle { slot, id })
@@ -420,13 +418,7 @@ where
 /// ```
 #[inline]
 pub fn yield_now() {
-    if context::may_host() {
-        // Run the tasks queued ahead of us from here, without a round trip
-        // through the scheduler's stack.
-        context::with_core("corio::yield_now", Core::host_yield);
-    } else {
-        context::suspend("corio::yield_now", Suspend::Yield);
-    }
+    context::yield_now();
 }
 
 /// The id of the calling task.
