@@ -172,6 +172,25 @@ pub(crate) fn restore_current(ctx: *const TaskContext<'static>) {
     CURRENT.with(|c| c.set(ctx));
 }
 
+/// Before a blocking wait: a coroutine resumed by the scheduler loop runs the
+/// other tasks itself until `done()` holds (`Core::host_until`). Returns
+/// whether it does now; `false` means the caller must park as usual.
+///
+/// # Panics
+///
+/// Panics with a message naming `what` outside a coroutine.
+#[inline]
+pub(crate) fn host_until(what: &str, done: &dyn Fn() -> bool) -> bool {
+    let ctx = CURRENT.with(|c| c.get());
+    if ctx.is_null() {
+        not_in_coroutine(what);
+    }
+    if HOSTED.with(|h| h.get()) {
+        return false;
+    }
+    with_core(what, |core| core.host_until(ctx, done))
+}
+
 /// Marks that no coroutine is running: the scheduler loop calls it each
 /// time a coroutine it resumed switches back.
 #[inline]

@@ -170,19 +170,39 @@ fn switches_count_resumes_exactly() {
         b.join().unwrap();
     });
     // Resumes (switches into a coroutine), counted one by one:
-    // - the root starts (1) and parks in a.join();
-    // - a starts (1). Each of a's 10 yields finds b queued ahead and resumes
-    //   b right from a's stack (b's start + 9 resumes after its first 9
-    //   yields = 10); a itself is never switched into again: it never left;
-    // - a returns and wakes the root: the queue is [b, root]; b is resumed
-    //   after its 10th yield (1) and returns; the root is resumed (1) and
-    //   finds b finished, so its join does not park.
+    // - the root starts (1) and calls a.join(). It runs the queue itself
+    //   while it waits: a starts (1) and yields, so the root stops doing
+    //   that and parks (a yielding coroutine hosts its partner better);
+    // - the loop resumes b (1). Each of b's 10 yields finds a queued ahead
+    //   and resumes it right from b's stack (10); b itself is never
+    //   switched into again: it never left. At b's 10th yield, a returns
+    //   and wakes the root; then b returns;
+    // - the root is resumed (1); b is already finished, so no more.
     let stats = rt.stats();
-    assert_eq!(stats.switches, 1 + 1 + 10 + 1 + 1, "{stats:?}");
+    assert_eq!(stats.switches, 1 + 1 + 1 + 10 + 1, "{stats:?}");
     assert_eq!(stats.spawned, 3);
     assert_eq!(stats.completed, 3);
     assert_eq!(
         stats.polls, 0,
         "no I/O, no timers: the poller is never called"
     );
+}
+
+#[test]
+fn a_joiner_resumes_in_the_order_a_parked_joiner_would() {
+    // x, c, y queued; the root joins c. A parked root would be woken when c
+    // returns and queue behind y, so the order must be x, c, y, root.
+    let log = corio::run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let (lx, lc, ly) = (log.clone(), log.clone(), log.clone());
+        let x = corio::spawn(move || lx.borrow_mut().push("x"));
+        let c = corio::spawn(move || lc.borrow_mut().push("c"));
+        let y = corio::spawn(move || ly.borrow_mut().push("y"));
+        c.join().unwrap();
+        log.borrow_mut().push("root");
+        x.join().unwrap();
+        y.join().unwrap();
+        log.take()
+    });
+    assert_eq!(log, ["x", "c", "y", "root"]);
 }
