@@ -492,6 +492,7 @@ impl SizeClass {
         Ok(PooledStack {
             slot,
             size: self.size,
+            base: StackHeader::address(slot, chunk.slot_size),
             chunk,
         })
     }
@@ -683,6 +684,11 @@ pub struct PooledStack {
     slot: usize,
     /// Requested stack size: page multiple between the size limits.
     size: usize,
+    /// Address of the slot's header, which is also the stack's base (its
+    /// highest usable address). Computed once at carve time: corosensei asks
+    /// for it on every resume, and reaching it through `chunk` would add a
+    /// dependent load to every switch.
+    base: usize,
     /// Keeps the mapping alive while this stack exists.
     chunk: Rc<Chunk>,
 }
@@ -716,7 +722,7 @@ impl PooledStack {
 
     /// The header in the top bytes of the slot.
     fn header(&self) -> &StackHeader {
-        let address = StackHeader::address(self.slot, self.chunk.slot_size);
+        let address = self.base;
         // SAFETY: per the `slot` invariant the header lies in our mapped,
         // exclusively owned slot, 16-aligned; any bit pattern is valid.
         unsafe { &*(address as *const StackHeader) }
@@ -750,7 +756,7 @@ impl PooledStack {
             stack_size: self.size as u64,
             name: bytes,
         };
-        let address = StackHeader::address(self.slot, self.chunk.slot_size);
+        let address = self.base;
         // SAFETY: as in `header`; `&mut self` means no coroutine runs on
         // this stack, and the header is above `base()` anyway.
         unsafe { ptr::write(address as *mut StackHeader, header) };
@@ -784,9 +790,9 @@ impl fmt::Debug for PooledStack {
 // keeps that memory mapped for as long as this value lives.
 unsafe impl Stack for PooledStack {
     #[inline]
+    #[inline]
     fn base(&self) -> StackPointer {
-        let base = StackHeader::address(self.slot, self.chunk.slot_size);
-        StackPointer::new(base).expect("a mapped slot is never at address 0")
+        StackPointer::new(self.base).expect("a mapped slot is never at address 0")
     }
 
     #[inline]
