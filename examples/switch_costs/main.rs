@@ -1,0 +1,157 @@
+//! What does a switch cost? corio against its floor and its peers, in one run.
+//!
+//! ```text
+//! cargo run --release --example switch_costs            # the table
+//! cargo run --release --example switch_costs -- --json  # one JSON object per row
+//! cargo run --release --example switch_costs -- --quick # short loops (tests)
+//! cargo run --release --example switch_costs -- --only thread   # rows whose name contains "thread"
+//! ```
+//!
+//! Families of rows, each compared with its corio row (`rows.rs` lists them):
+//!
+//! - handoffs: A hands control to B and B hands it back (one round trip), from
+//!   a bare corosensei coroutine (the floor) through corio, OS threads, two
+//!   processes over pipes, tokio and may;
+//! - creation: spawn a unit that does nothing and wait for it;
+//! - memory: RSS growth per unit parked on a channel (10,000 coroutines, 1,000
+//!   threads), and beside it the page tables RSS leaves out;
+//! - kernel context switches per 1,000 handoffs (`getrusage`).
+//!
+//! Every time is the median of several rounds of a calibrated loop; the table
+//! shows the spread of the rounds next to it. `docs/switch-costs.md` explains
+//! why the numbers differ. The process rows and the memory rows re-run this
+//! executable with a hidden first argument (`--switch-costs-child`), so each
+//! child is a plain `execve` and each memory figure comes from a fresh process.
+
+mod create;
+mod handoff;
+mod measure;
+mod os;
+mod parked;
+mod report;
+mod rows;
+
+use std::process::ExitCode;
+
+use measure::Plan;
+use report::Row;
+
+/// The hidden child modes (see `os::child_command`).
+fn run_child(args: &[String]) -> ExitCode {
+    let outcome = match os::run_common_child(args) {
+        Ok(true) => Ok(()),
+        Ok(false) => rows::run_parked_child(args)
+            .unwrap_or_else(|| Err(format!("unknown child mode {args:?}"))),
+        Err(error) => Err(error.to_string()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("switch_costs child {args:?}: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    if let Some(args) = os::child_args() {
+        return run_child(&args);
+    }
+    // may reads its configuration when it first starts; do it before anything can.
+    handoff::configure_may();
+
+    let mut json = false;
+    let mut plan = Plan::full();
+    let mut only: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--quick" => plan = Plan::quick(),
+            "--only" => match args.next() {
+                Some(filter) => only = Some(filter),
+                None => return usage("--only needs a piece of a row name, e.g. --only thread"),
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => return usage(&format!("unknown argument `{other}`")),
+        }
+    }
+
+    let selected: Vec<_> = rows::ROWS
+        .iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|filter| name.contains(filter)))
+        .collect();
+    let rows: Vec<Row> = rows::measure(&selected, &plan);
+    if json {
+        report::print_json(&rows);
+    } else {
+        report::print_table(&header(&plan), &rows);
+    }
+    ExitCode::SUCCESS
+}
+
+/// What the table says before the numbers: the machine, the settings, and the
+/// definitions a reader needs to read the rows honestly.
+fn header(plan: &Plan) -> Vec<String> {
+    let profile = if cfg!(debug_assertions) {
+        "debug (numbers are not representative; use --release)"
+    } else {
+        "release"
+    };
+    let thread_stack = match std::env::var("RUST_MIN_STACK") {
+        Ok(bytes) => format!("{bytes} bytes (RUST_MIN_STACK)"),
+        Err(_) => "2 MiB (std default)".to_string(),
+    };
+    vec![
+        format!("corio switch costs: {profile} build, {}, {} CPUs", cpu_model(), available_cpus()),
+        format!(
+            "stacks: corio default {} KiB per coroutine; std::thread {thread_stack}",
+            corio::stack::DEFAULT_STACK_SIZE / 1024
+        ),
+        format!(
+            "ns rows: median of {} rounds, each a loop calibrated to ~{} ms; spread = fastest..slowest round",
+            plan.rounds,
+            plan.round_time.as_millis()
+        ),
+        "round trip A→B→A: raw_switch = 1 resume + 1 suspend of one bare corosensei coroutine (2 stack switches);".into(),
+        "  raw_switch_pair = two bare coroutines under a driver loop, driver→A→driver→B→driver (4 stack switches);".into(),
+        "  corio_yield = two coroutines calling yield_now: A→scheduler→B→scheduler→A, which corio runs as 2 stack".into(),
+        "  switches plus the scheduler's bookkeeping (yield_now resumes the tasks queued ahead from A's own stack)".into(),
+        format!(
+            "memory: RSS growth / unit, {} coroutines vs {} threads parked on a channel, each in a fresh child; RSS misses each",
+            plan.parked_coroutines, plan.parked_threads
+        ),
+        "        thread's kernel stack (16 KiB on x86_64) and task_struct, and page tables (the *_pte_bytes rows)".into(),
+        format!(
+            "ctx: getrusage(RUSAGE_THREAD) voluntary + involuntary of every thread involved, {} round trips a round",
+            plan.counted_round_trips
+        ),
+    ]
+}
+
+/// `model name` from /proc/cpuinfo, or "unknown CPU".
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
+/// CPUs this process may run on.
+fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |cpus| cpus.get())
+}
+
+const USAGE: &str = "usage: switch_costs [--json] [--quick] [--only <part of a row name>]";
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("switch_costs: {problem}\n{USAGE}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,397 @@
+//! Switch costs studied through counts and huge-margin ratios, never through
+//! absolute seconds: what a handoff costs the kernel, what a parked unit costs
+//! in memory, and whether `examples/switch_costs --quick --json` keeps its
+//! promise to programs that read it.
+//!
+//! The workloads are the example's own modules, included with `#[path]`, so
+//! the tests check exactly what the table reports. The tests in this file run
+//! one at a time (see [`serial`]): RSS is per process and timings suffer from
+//! a neighbour, so a concurrent test would blur both.
+
+#[path = "../examples/switch_costs/handoff.rs"]
+#[allow(dead_code)]
+mod handoff;
+#[path = "../examples/switch_costs/os.rs"]
+#[allow(dead_code)]
+mod os;
+#[path = "../examples/switch_costs/parked.rs"]
+mod parked;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+/// Held by every test of this file so they never overlap.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    // A failed test poisons the lock; the next one can still run.
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[test]
+fn coroutine_handoffs_cause_no_kernel_context_switches() {
+    let _serial = serial();
+    let round_trips = 10_000;
+    let measured = handoff::corio_yield(round_trips);
+    let switches = measured.context_switches;
+    // Both coroutines live on this thread and nothing blocks, so the thread
+    // never gives up its CPU. The kernel may still preempt it now and then
+    // (a neighbour's time slice), which has nothing to do with the handoffs.
+    assert_eq!(
+        switches.voluntary, 0,
+        "{round_trips} corio handoffs blocked the thread {} times",
+        switches.voluntary
+    );
+    assert!(
+        switches.involuntary < round_trips / 100,
+        "{round_trips} corio handoffs came with {} preemptions: more than chance",
+        switches.involuntary
+    );
+
+    // And the handoffs really happened: every round trip resumes the partner
+    // (`yield_now` resumes it straight from the root's stack, see the docs).
+    let resumes = corio::run(move || {
+        let partner = corio::spawn(move || {
+            for _ in 0..round_trips {
+                corio::yield_now();
+            }
+        });
+        let before = corio::stats().switches;
+        for _ in 0..round_trips {
+            corio::yield_now();
+        }
+        let resumes = corio::stats().switches - before;
+        partner
+            .join()
+            .expect("the partner coroutine does not panic");
+        resumes
+    });
+    assert!(
+        resumes >= round_trips,
+        "{round_trips} round trips resumed coroutines only {resumes} times"
+    );
+}
+
+#[test]
+fn thread_handoffs_cause_at_least_one_kernel_context_switch_each() {
+    let _serial = serial();
+    // On one CPU two threads cannot both run, so every handoff must switch.
+    // Unpinned, a thread may now and then find its turn already come on the
+    // other CPU and skip the sleep, which would make the count a probability.
+    let _pinned = PinnedToOneCpu::new();
+    let round_trips = 2_000;
+    for (name, run) in [
+        (
+            "thread_condvar_pingpong",
+            handoff::thread_condvar_pingpong as fn(u64) -> handoff::Measured,
+        ),
+        ("thread_channel_pingpong", handoff::thread_channel_pingpong),
+    ] {
+        let switches = run(round_trips).context_switches;
+        assert!(
+            switches.total() >= round_trips,
+            "{name}: {round_trips} handoffs between threads took only {} kernel context switches ({switches:?})",
+            switches.total()
+        );
+    }
+}
+
+#[test]
+fn coroutine_handoff_is_at_least_10x_cheaper_than_thread_handoff() {
+    let _serial = serial();
+    // Medians of a few rounds each, measured here and now, compared as a
+    // ratio: a coroutine handoff is two stack switches through the scheduler
+    // (nanoseconds, even in a debug build); a thread handoff is futex calls,
+    // scheduler wake-ups and kernel entries (microseconds).
+    let coroutine_ns = median_ns_per_round_trip(20_000, handoff::corio_yield);
+    let condvar_ns = median_ns_per_round_trip(500, handoff::thread_condvar_pingpong);
+    let channel_ns = median_ns_per_round_trip(500, handoff::thread_channel_pingpong);
+    let thread_ns = condvar_ns.min(channel_ns);
+    println!(
+        "coroutine handoff {coroutine_ns:.1} ns, thread handoff {thread_ns:.0} ns: {:.0}x",
+        thread_ns / coroutine_ns
+    );
+    assert!(
+        thread_ns >= 10.0 * coroutine_ns,
+        "a thread handoff ({thread_ns:.0} ns, the cheaper of condvar {condvar_ns:.0} and channel \
+         {channel_ns:.0}) should cost at least 10x a coroutine handoff ({coroutine_ns:.1} ns)"
+    );
+}
+
+fn median_ns_per_round_trip(round_trips: u64, run: fn(u64) -> handoff::Measured) -> f64 {
+    run(round_trips); // warm-up
+    let mut ns: Vec<f64> = (0..5)
+        .map(|_| run(round_trips).elapsed.as_nanos() as f64 / round_trips as f64)
+        .collect();
+    ns.sort_by(f64::total_cmp);
+    ns[ns.len() / 2]
+}
+
+#[test]
+fn parked_coroutine_costs_less_memory_than_parked_thread() {
+    let _serial = serial();
+    // Threads first: their stacks are fresh mappings either way, while the
+    // coroutines then start from a heap that has not just grown for them.
+    let thread = parked::thread_parked(200);
+    let coroutine = parked::corio_parked(2_000);
+    let (thread_bytes, coroutine_bytes) = (thread.resident, coroutine.resident);
+    assert!(
+        thread_bytes > 0.0,
+        "200 parked threads did not grow RSS at all; the measurement is broken"
+    );
+    assert!(
+        coroutine_bytes < thread_bytes,
+        "a parked coroutine ({coroutine_bytes:.0} bytes of RSS) should cost less than a parked \
+         thread ({thread_bytes:.0} bytes, and RSS does not even count its kernel stack)"
+    );
+    // The page tables RSS leaves out: a thread's stack is a mapping of its
+    // own, with page tables of its own; coroutine stacks share arenas.
+    assert!(
+        coroutine.page_tables < thread.page_tables,
+        "a parked coroutine needs {:.0} bytes of page tables, a parked thread {:.0}",
+        coroutine.page_tables,
+        thread.page_tables
+    );
+}
+
+/// Every row key of the example, with its unit.
+const ROWS: &[(&str, &str)] = &[
+    ("raw_switch", "ns"),
+    ("corio_yield", "ns"),
+    ("corio_channel_pingpong", "ns"),
+    ("thread_condvar_pingpong", "ns"),
+    ("thread_channel_pingpong", "ns"),
+    ("process_pipe_pingpong", "ns"),
+    ("tokio_yield", "ns"),
+    ("may_yield", "ns"),
+    ("corio_spawn_join", "ns"),
+    ("thread_spawn_join", "ns"),
+    ("process_spawn_wait", "ns"),
+    ("tokio_spawn_join", "ns"),
+    ("may_spawn_join", "ns"),
+    ("corio_parked_bytes", "bytes"),
+    ("thread_parked_bytes", "bytes"),
+    ("corio_ctx_per_1k", "count"),
+    ("thread_ctx_per_1k", "count"),
+];
+
+/// Rows the example may print beyond the required ones.
+const INFORMATIONAL_ROWS: &[(&str, &str)] = &[
+    ("raw_switch_pair", "ns"),
+    ("corio_parked_pte_bytes", "bytes"),
+    ("thread_parked_pte_bytes", "bytes"),
+];
+
+#[test]
+fn quick_json_output_parses_and_carries_every_key() {
+    let _serial = serial();
+    let output = Command::new(example_binary())
+        .args(["--quick", "--json"])
+        .output()
+        .expect("running the switch_costs example");
+    assert!(
+        output.status.success(),
+        "switch_costs --quick --json failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("the JSON output is UTF-8");
+
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        let row = parse_row(line).unwrap_or_else(|why| panic!("bad JSON row {line:?}: {why}"));
+        let expected_unit = ROWS
+            .iter()
+            .chain(INFORMATIONAL_ROWS)
+            .find(|(name, _)| *name == row.name)
+            .map(|(_, unit)| *unit)
+            .unwrap_or_else(|| panic!("unexpected row {:?} in {line:?}", row.name));
+        assert_eq!(row.unit, expected_unit, "unit of {}", row.name);
+        assert!(
+            row.value.is_finite() && row.value >= 0.0,
+            "{} has the value {}",
+            row.name,
+            row.value
+        );
+        if row.unit != "count" {
+            assert!(
+                row.value > 0.0,
+                "{} measured nothing: {}",
+                row.name,
+                row.value
+            );
+        }
+        assert!(!seen.contains(&row.name), "{} printed twice", row.name);
+        seen.push(row.name);
+    }
+    let missing: Vec<&str> = ROWS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !seen.iter().any(|s| s == name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rows missing from --json: {missing:?}\n{stdout}"
+    );
+}
+
+/// The example binary `cargo test` builds next to this test's directory
+/// (`target/<profile>/examples/switch_costs`); built here if it is missing,
+/// e.g. under `cargo test --test switch_costs`.
+fn example_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binaries live in target/<profile>/deps");
+    let binary = profile_dir.join("examples").join("switch_costs");
+    if !binary.exists() {
+        // The target dir is the one this test was built in, however it was
+        // chosen (CARGO_TARGET_DIR, --target-dir or the default).
+        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args(["build", "--example", "switch_costs", "--manifest-path"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir);
+        if cfg!(not(debug_assertions)) {
+            build.arg("--release");
+        }
+        let status = build
+            .status()
+            .expect("running cargo to build the switch_costs example");
+        assert!(
+            status.success(),
+            "cargo build --example switch_costs failed: {status}"
+        );
+    }
+    assert!(
+        binary.exists(),
+        "no switch_costs example at {}",
+        binary.display()
+    );
+    binary
+}
+
+/// One `{"name": ..., "value": ..., "unit": ...}` line.
+#[derive(Debug)]
+struct JsonRow {
+    name: String,
+    value: f64,
+    unit: String,
+}
+
+/// Parses a flat JSON object whose values are strings or numbers, and
+/// requires exactly the keys `name`, `value` and `unit`.
+fn parse_row(line: &str) -> Result<JsonRow, String> {
+    let body = line
+        .trim()
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .ok_or("not a JSON object")?;
+    let (mut name, mut value, mut unit) = (None, None, None);
+    let mut rest = body.trim();
+    while !rest.is_empty() {
+        let (key, after_key) = parse_string(rest)?;
+        rest = after_key
+            .trim_start()
+            .strip_prefix(':')
+            .ok_or("expected `:`")?
+            .trim_start();
+        if rest.starts_with('"') {
+            let (text, after) = parse_string(rest)?;
+            rest = after;
+            match key.as_str() {
+                "name" => name = Some(text),
+                "unit" => unit = Some(text),
+                other => return Err(format!("unexpected string field {other:?}")),
+            }
+        } else {
+            let end = rest.find([',', ' ']).unwrap_or(rest.len());
+            let number: f64 = rest[..end]
+                .parse()
+                .map_err(|_| format!("bad number {:?}", &rest[..end]))?;
+            rest = &rest[end..];
+            match key.as_str() {
+                "value" => value = Some(number),
+                other => return Err(format!("unexpected number field {other:?}")),
+            }
+        }
+        rest = rest.trim_start();
+        if let Some(after_comma) = rest.strip_prefix(',') {
+            rest = after_comma.trim_start();
+            if rest.is_empty() {
+                return Err("trailing comma".into());
+            }
+        } else if !rest.is_empty() {
+            return Err(format!("expected `,` before {rest:?}"));
+        }
+    }
+    Ok(JsonRow {
+        name: name.ok_or("no \"name\"")?,
+        value: value.ok_or("no \"value\"")?,
+        unit: unit.ok_or("no \"unit\"")?,
+    })
+}
+
+/// A JSON string without escapes (row keys and units never need them).
+fn parse_string(text: &str) -> Result<(String, &str), String> {
+    let inner = text
+        .strip_prefix('"')
+        .ok_or_else(|| format!("expected a string at {text:?}"))?;
+    let end = inner.find('"').ok_or("unterminated string")?;
+    if inner[..end].contains('\\') {
+        return Err("escapes are not expected in row keys or units".into());
+    }
+    Ok((inner[..end].to_string(), &inner[end + 1..]))
+}
+
+/// Pins the calling thread (and threads it spawns, which inherit the mask) to
+/// the first CPU it may use; restores the original mask when dropped.
+struct PinnedToOneCpu {
+    original: libc::cpu_set_t,
+}
+
+impl PinnedToOneCpu {
+    fn new() -> Self {
+        // SAFETY: cpu_set_t is a plain bit array; all zeroes is the empty set.
+        let mut original: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: `original` is a writable cpu_set_t of `size` bytes; pid 0 is this thread.
+        let rc = unsafe { libc::sched_getaffinity(0, size, &mut original) };
+        assert_eq!(
+            rc,
+            0,
+            "sched_getaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+        let cpu = (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: `cpu` is below CPU_SETSIZE, the bit count of `original`.
+            .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &original) })
+            .expect("this thread may run on at least one CPU");
+        // SAFETY: as above, all zeroes is the empty set.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` is below CPU_SETSIZE.
+        unsafe { libc::CPU_SET(cpu, &mut one) };
+        // SAFETY: `one` is a valid cpu_set_t of `size` bytes naming an allowed CPU.
+        let rc = unsafe { libc::sched_setaffinity(0, size, &one) };
+        assert_eq!(
+            rc,
+            0,
+            "sched_setaffinity to CPU {cpu}: {}",
+            std::io::Error::last_os_error()
+        );
+        Self { original }
+    }
+}
+
+impl Drop for PinnedToOneCpu {
+    fn drop(&mut self) {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: `original` is the mask sched_getaffinity returned for this thread.
+        unsafe { libc::sched_setaffinity(0, size, &self.original) };
+    }
+}
