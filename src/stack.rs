@@ -790,7 +790,6 @@ impl fmt::Debug for PooledStack {
 // keeps that memory mapped for as long as this value lives.
 unsafe impl Stack for PooledStack {
     #[inline]
-    #[inline]
     fn base(&self) -> StackPointer {
         StackPointer::new(self.base).expect("a mapped slot is never at address 0")
     }
