@@ -6,9 +6,9 @@
 //!
 //! A coroutine is an ordinary function with a stack of its own. It gives up
 //! the CPU only where the code says so ([`yield_now`]) or where it would
-//! otherwise block (joining another task, and, with the reactor, a socket
-//! read or a sleep). The API mirrors `std::thread`, so the same code runs on
-//! threads or on coroutines.
+//! otherwise block (joining another task, a socket read, a sleep). The API
+//! mirrors `std::thread` and `std::net`, so the same code runs on threads or
+//! on coroutines.
 //!
 //! ```
 //! use std::{cell::RefCell, rc::Rc};
@@ -53,6 +53,7 @@
 //! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`] |
 //! | [`task`] | [`spawn`], [`JoinHandle`], [`task::Builder`], [`yield_now`], [`TaskId`] |
 //! | [`sync`] | [`channel`](sync::channel) between coroutines |
+//! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), shaped like `std::net` |
 //! | `time` | [`sleep`], [`sleep_until`] |
 //! | `scheduler` | the run queue and the loop (private) |
 //! | `stack` | the stack pool and guard-page arenas (private) |
@@ -71,6 +72,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod context;
+pub mod net;
 mod overflow;
 mod reactor;
 pub mod runtime;
