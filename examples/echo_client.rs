@@ -110,7 +110,9 @@ fn run(opts: &Options) -> io::Result<()> {
         stream.set_nodelay(true)?;
         streams.push(stream);
     }
-    let latencies = Rc::new(RefCell::new(Vec::with_capacity(opts.connections * opts.messages)));
+    let latencies = Rc::new(RefCell::new(Vec::with_capacity(
+        opts.connections * opts.messages,
+    )));
     let start = Instant::now();
     let workers: Vec<_> = streams
         .into_iter()

@@ -1,6 +1,7 @@
 //! TCP: echo under load, std-compatible errors, timeouts, half-close, and
 //! running out of file descriptors.
 
+#[path = "util/net.rs"]
 mod util;
 
 use std::cell::{Cell, RefCell};
@@ -168,7 +169,10 @@ fn read_timeout_gives_timed_out_promptly_and_others_keep_running() {
         let waited = start.elapsed();
         assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
         assert!(waited >= timeout, "timed out early, after {waited:?}");
-        assert!(waited < Duration::from_secs(1), "timed out late, after {waited:?}");
+        assert!(
+            waited < Duration::from_secs(1),
+            "timed out late, after {waited:?}"
+        );
         assert_eq!(ticks.get(), 5, "the thread was blocked during the read");
         ticker.join().unwrap();
 
@@ -222,7 +226,12 @@ fn half_close_then_read_to_end_on_both_sides() {
         });
         let mut got = Vec::new();
         server.read_to_end(&mut got).unwrap();
-        assert!(got == request, "got {} of {} bytes", got.len(), request.len());
+        assert!(
+            got == request,
+            "got {} of {} bytes",
+            got.len(),
+            request.len()
+        );
         server.write_all(b"got it").unwrap();
         drop(server);
         assert_eq!(writer.join().unwrap(), "got it");
@@ -237,7 +246,9 @@ fn clones_share_timeouts_and_serve_reader_and_writer_coroutines() {
         let (server, _) = listener.accept().unwrap();
         let clone = client.try_clone().unwrap();
         assert_ne!(clone.as_raw_fd(), client.as_raw_fd());
-        client.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+        client
+            .set_write_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
         assert_eq!(clone.write_timeout().unwrap(), Some(Duration::from_secs(3)));
 
         // The reader parks on the clone's token, the writer on the
@@ -248,7 +259,8 @@ fn clones_share_timeouts_and_serve_reader_and_writer_coroutines() {
             corio::spawn(move || {
                 let mut buf = [0; 5];
                 (&clone).read_exact(&mut buf).unwrap();
-                log.borrow_mut().push(String::from_utf8_lossy(&buf).into_owned());
+                log.borrow_mut()
+                    .push(String::from_utf8_lossy(&buf).into_owned());
             })
         };
         corio::yield_now();
@@ -329,7 +341,9 @@ fn emfile_body() {
         assert_eq!(exhausted.raw_os_error(), Some(libc::EMFILE));
         fillers.pop();
         let mut first = TcpStream::connect(addr).unwrap();
-        first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        first
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         while errors.borrow().len() < 2 {
             corio::sleep(Duration::from_millis(1));
         }
@@ -346,7 +360,9 @@ fn emfile_body() {
 
         // And the server keeps serving new connections.
         let mut second = TcpStream::connect(addr).unwrap();
-        second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        second
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         second.write_all(b"pong").unwrap();
         second.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"pong");

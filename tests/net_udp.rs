@@ -1,6 +1,7 @@
 //! UDP: round trips between coroutines, connected sockets, timeouts, peeks,
 //! and std's error kinds.
 
+#[path = "util/net.rs"]
 mod util;
 
 use std::io::ErrorKind;
@@ -28,7 +29,9 @@ fn udp_round_trip_100_clients_against_one_echo_coroutine() {
                 corio::spawn(move || {
                     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
                     socket.connect(addr).unwrap();
-                    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    socket
+                        .set_read_timeout(Some(Duration::from_secs(5)))
+                        .unwrap();
                     let mut buf = [0; 1500];
                     for round in 0..ROUNDS {
                         let msg = util::pattern(seed * ROUNDS + round, 64 + round);
@@ -79,7 +82,10 @@ fn recv_timeout_gives_timed_out_promptly() {
         let err = socket.recv_from(&mut [0; 8]).unwrap_err();
         let waited = start.elapsed();
         assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
-        assert!(waited >= timeout && waited < Duration::from_secs(1), "{waited:?}");
+        assert!(
+            waited >= timeout && waited < Duration::from_secs(1),
+            "{waited:?}"
+        );
         let zero = socket.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
         assert_eq!(zero.kind(), ErrorKind::InvalidInput);
     });
@@ -125,7 +131,9 @@ fn send_to_a_closed_port_then_recv_gives_connection_refused_like_std() {
         drop(closed);
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.connect(dead).unwrap();
-        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         socket.send(b"anyone?").unwrap();
         // The ICMP "port unreachable" comes back as an error on the socket.
         let err = socket.recv(&mut [0; 8]).unwrap_err();

@@ -1,6 +1,7 @@
 //! The reactor, timers and channels: who gets woken, in what order, and
 //! what happens when nobody can be.
 
+#[path = "util/net.rs"]
 mod util;
 
 use std::cell::{Cell, RefCell};
@@ -45,7 +46,10 @@ fn sleeps_fire_in_deadline_order_and_overlap() {
     assert_eq!(log, expected);
     let sum = Duration::from_millis(millis.iter().sum());
     assert!(elapsed >= Duration::from_millis(50), "{elapsed:?}");
-    assert!(elapsed < sum, "the sleeps ran one after another: {elapsed:?}");
+    assert!(
+        elapsed < sum,
+        "the sleeps ran one after another: {elapsed:?}"
+    );
 }
 
 #[test]
@@ -91,7 +95,10 @@ fn a_thousand_sleepers_of_100ms_take_about_one_sleep() {
     });
     assert_eq!(woke, 1000);
     assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(1), "not overlapped: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "not overlapped: {elapsed:?}"
+    );
 }
 
 #[test]
@@ -124,10 +131,16 @@ fn parked_readers_body() {
         for (i, client) in clients.iter().enumerate() {
             (&*client).write_all(&[i as u8]).unwrap();
         }
-        let got: Vec<u8> = readers.into_iter().map(|r| r.join().unwrap().unwrap()).collect();
+        let got: Vec<u8> = readers
+            .into_iter()
+            .map(|r| r.join().unwrap().unwrap())
+            .collect();
         (threads_while, got)
     });
-    assert_eq!(threads_while, threads_before, "parking on reads started OS threads");
+    assert_eq!(
+        threads_while, threads_before,
+        "parking on reads started OS threads"
+    );
     assert_eq!(got, (0..READERS).map(|i| i as u8).collect::<Vec<_>>());
 }
 
@@ -209,8 +222,14 @@ fn deadlock_is_reported_with_who_is_blocked_on_what() {
         .expect("the deadlock panic carries a formatted message");
     assert!(message.contains("corio deadlock"), "{message}");
     assert!(message.contains("2 coroutine(s) are blocked"), "{message}");
-    assert!(message.contains("(the root passed to block_on): joining task 2"), "{message}");
-    assert!(message.contains("task 2: receiving on an empty channel"), "{message}");
+    assert!(
+        message.contains("(the root passed to block_on): joining task 2"),
+        "{message}"
+    );
+    assert!(
+        message.contains("task 2: receiving on an empty channel"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -252,7 +271,10 @@ fn io_is_served_within_bounded_ticks_while_others_only_yield() {
     });
     let waited = served_at - written_at;
     let bound = 2 * u64::from(INTERVAL) * YIELDERS;
-    assert!(waited <= bound, "the ready reader waited {waited} switches (bound {bound})");
+    assert!(
+        waited <= bound,
+        "the ready reader waited {waited} switches (bound {bound})"
+    );
 }
 
 #[test]
@@ -266,7 +288,10 @@ fn a_socket_used_from_another_runtime_gives_a_clear_error() {
     let mut second = Runtime::new().unwrap();
     let err = second.block_on(move || client.read(&mut [0; 8]).unwrap_err());
     assert_eq!(err.kind(), ErrorKind::Other);
-    assert!(err.to_string().contains("created by another corio runtime"), "{err}");
+    assert!(
+        err.to_string().contains("created by another corio runtime"),
+        "{err}"
+    );
     drop(listener);
 }
 
@@ -287,7 +312,10 @@ fn two_acceptors_on_one_listener_both_get_a_connection() {
         let a = TcpStream::connect(addr).unwrap();
         corio::sleep(Duration::from_millis(10));
         let b = TcpStream::connect(addr).unwrap();
-        let mut peers: Vec<_> = acceptors.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
+        let mut peers: Vec<_> = acceptors
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
         peers.sort();
         let mut expected = vec![a.local_addr().unwrap(), b.local_addr().unwrap()];
         expected.sort();

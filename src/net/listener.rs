@@ -142,9 +142,12 @@ impl TcpListener {
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         const WHAT: &str = "TcpListener::accept";
-        let (stream, peer) = self
-            .inner
-            .io(WHAT, Interest::READABLE, None, mio::net::TcpListener::accept)?;
+        let (stream, peer) = self.inner.io(
+            WHAT,
+            Interest::READABLE,
+            None,
+            mio::net::TcpListener::accept,
+        )?;
         Ok((TcpStream::from_mio(WHAT, stream)?, peer))
     }
 

@@ -81,7 +81,9 @@ fn each_addr<T>(
     Err(last_err.unwrap_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{what}: the address resolved to no socket addresses; pass an IP address and port"),
+            format!(
+                "{what}: the address resolved to no socket addresses; pass an IP address and port"
+            ),
         )
     }))
 }

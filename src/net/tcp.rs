@@ -132,7 +132,9 @@ impl TcpStream {
         if timeout.is_zero() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{WHAT}: a zero timeout is not allowed; use TcpStream::connect to wait without a limit"),
+                format!(
+                    "{WHAT}: a zero timeout is not allowed; use TcpStream::connect to wait without a limit"
+                ),
             ));
         }
         connect_by(*addr, Some(Instant::now() + timeout), WHAT).map_err(|e| {
@@ -468,7 +470,9 @@ impl TcpStream {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.timeouts.read_deadline();
         self.inner
-            .io("TcpStream::peek", Interest::READABLE, deadline, |s| s.peek(buf))
+            .io("TcpStream::peek", Interest::READABLE, deadline, |s| {
+                s.peek(buf)
+            })
     }
 
     /// Sets the IP time-to-live of outgoing packets.
@@ -586,25 +590,23 @@ impl TcpStream {
 /// the other.
 fn connect_by(addr: SocketAddr, deadline: Option<Instant>, what: &str) -> io::Result<TcpStream> {
     let stream = TcpStream::from_mio(what, mio::net::TcpStream::connect(addr)?)?;
-    stream
-        .inner
-        .io(what, Interest::WRITABLE, deadline, |s| {
-            // A refused or unreachable peer leaves its error in SO_ERROR.
-            if let Some(e) = s.take_error()? {
-                return Err(e);
+    stream.inner.io(what, Interest::WRITABLE, deadline, |s| {
+        // A refused or unreachable peer leaves its error in SO_ERROR.
+        if let Some(e) = s.take_error()? {
+            return Err(e);
+        }
+        match s.peer_addr() {
+            Ok(_) => Ok(()),
+            // Still in the handshake: wait for the next edge.
+            Err(e)
+                if e.kind() == io::ErrorKind::NotConnected
+                    || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+            {
+                Err(io::ErrorKind::WouldBlock.into())
             }
-            match s.peer_addr() {
-                Ok(_) => Ok(()),
-                // Still in the handshake: wait for the next edge.
-                Err(e)
-                    if e.kind() == io::ErrorKind::NotConnected
-                        || e.raw_os_error() == Some(libc::EINPROGRESS) =>
-                {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
-                Err(e) => Err(e),
-            }
-        })?;
+            Err(e) => Err(e),
+        }
+    })?;
     Ok(stream)
 }
 
@@ -619,10 +621,12 @@ impl Read for &TcpStream {
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         let deadline = self.timeouts.read_deadline();
-        self.inner
-            .io("TcpStream::read_vectored", Interest::READABLE, deadline, |mut s| {
-                s.read_vectored(bufs)
-            })
+        self.inner.io(
+            "TcpStream::read_vectored",
+            Interest::READABLE,
+            deadline,
+            |mut s| s.read_vectored(bufs),
+        )
     }
 }
 
@@ -637,10 +641,12 @@ impl Write for &TcpStream {
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let deadline = self.timeouts.write_deadline();
-        self.inner
-            .io("TcpStream::write_vectored", Interest::WRITABLE, deadline, |mut s| {
-                s.write_vectored(bufs)
-            })
+        self.inner.io(
+            "TcpStream::write_vectored",
+            Interest::WRITABLE,
+            deadline,
+            |mut s| s.write_vectored(bufs),
+        )
     }
 
     /// TCP keeps no buffer in user space: nothing to flush.

@@ -155,7 +155,9 @@ impl UdpSocket {
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.timeouts.write_deadline();
         self.inner
-            .io("UdpSocket::send", Interest::WRITABLE, deadline, |s| s.send(buf))
+            .io("UdpSocket::send", Interest::WRITABLE, deadline, |s| {
+                s.send(buf)
+            })
     }
 
     /// Receives a datagram from the connected peer (or, without a
@@ -191,7 +193,9 @@ impl UdpSocket {
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.timeouts.read_deadline();
         self.inner
-            .io("UdpSocket::recv", Interest::READABLE, deadline, |s| s.recv(buf))
+            .io("UdpSocket::recv", Interest::READABLE, deadline, |s| {
+                s.recv(buf)
+            })
     }
 
     /// Receives from the connected peer like [`recv`](UdpSocket::recv),
@@ -225,7 +229,9 @@ impl UdpSocket {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.timeouts.read_deadline();
         self.inner
-            .io("UdpSocket::peek", Interest::READABLE, deadline, |s| s.peek(buf))
+            .io("UdpSocket::peek", Interest::READABLE, deadline, |s| {
+                s.peek(buf)
+            })
     }
 
     /// Sends a datagram to `addr`; returns the bytes sent. Like std, only

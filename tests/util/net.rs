@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the net and reactor integration tests (included with
+//! `#[path = "util/net.rs"] mod util;`).
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io;
@@ -57,9 +58,7 @@ pub fn serve_echo(listener: TcpListener, connections: usize) -> JoinHandle<io::R
         let mut handlers = Vec::with_capacity(connections);
         for _ in 0..connections {
             let (stream, _) = listener.accept()?;
-            handlers.push(corio::spawn(move || {
-                io::copy(&mut &stream, &mut &stream)
-            }));
+            handlers.push(corio::spawn(move || io::copy(&mut &stream, &mut &stream)));
         }
         let mut total = 0;
         for h in handlers {
@@ -87,7 +86,12 @@ pub fn set_linger_zero(stream: &std::net::TcpStream) {
             size_of::<libc::linger>() as libc::socklen_t,
         )
     };
-    assert_eq!(rc, 0, "setsockopt(SO_LINGER): {}", io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "setsockopt(SO_LINGER): {}",
+        io::Error::last_os_error()
+    );
 }
 
 /// Entries in a `/proc/self` directory: open descriptors (`fd`) or threads
