@@ -369,3 +369,37 @@ fn emfile_body() {
         server.join().unwrap();
     });
 }
+
+#[test]
+fn bind_tries_each_address_until_one_binds() {
+    corio::run(|| {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy = taken.local_addr().unwrap();
+        let err = TcpListener::bind(busy).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+        let free: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let listener = TcpListener::bind(&[busy, free][..]).unwrap();
+        assert_ne!(listener.local_addr().unwrap(), busy);
+        let none: &[SocketAddr] = &[];
+        let err = TcpListener::bind(none).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    });
+}
+
+#[test]
+fn echo_over_ipv6_loopback() {
+    corio::run(|| {
+        let listener = match TcpListener::bind("[::1]:0") {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("skipping: no IPv6 loopback here ({e})");
+                return;
+            }
+        };
+        let addr = listener.local_addr().unwrap();
+        assert!(addr.is_ipv6());
+        let server = util::serve_echo(listener, 1);
+        echo_client(addr, 42).unwrap();
+        assert_eq!(server.join().unwrap().unwrap(), PAYLOAD as u64);
+    });
+}
