@@ -6,9 +6,9 @@
 //!
 //! A coroutine is an ordinary function with a stack of its own. It gives up
 //! the CPU only where the code says so ([`yield_now`]) or where it would
-//! otherwise block (joining another task, and, with the reactor, a socket
-//! read or a sleep). The API mirrors `std::thread`, so the same code runs on
-//! threads or on coroutines.
+//! otherwise block (joining another task, a socket read, a sleep). The API
+//! mirrors `std::thread` and `std::net`, so the same code runs on threads or
+//! on coroutines.
 //!
 //! ```
 //! use std::{cell::RefCell, rc::Rc};
@@ -53,6 +53,7 @@
 //! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`] |
 //! | [`task`] | [`spawn`], [`JoinHandle`], [`task::Builder`], [`yield_now`], [`TaskId`] |
 //! | [`sync`] | [`channel`](sync::channel) between coroutines |
+//! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), shaped like `std::net` |
 //! | `time` | [`sleep`], [`sleep_until`] |
 //! | `scheduler` | the run queue and the loop (private) |
 //! | `stack` | the stack pool and guard-page arenas (private) |
@@ -76,6 +77,7 @@ pub mod overflow;
 mod reactor;
 mod run_queue;
 pub mod runtime;
+#[allow(clippy::boxed_local)] // `finish` takes the run queue's `Box<Task>` as it is
 mod scheduler;
 #[doc(hidden)]
 pub mod stack;
@@ -83,6 +85,8 @@ pub mod sync;
 pub mod task;
 mod time;
 mod timer;
+
+pub mod net;
 
 pub use runtime::{Runtime, run, stats};
 pub use task::{JoinHandle, TaskId, spawn, yield_now};

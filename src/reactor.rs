@@ -1,13 +1,13 @@
 //! The I/O reactor: a `mio::Poll` and, for every registered socket, which
-//! coroutine waits to read it and which to write it.
+//! coroutines wait to read it and which to write it.
 //!
 //! # How "would block" becomes "suspend"
 //!
 //! A socket is registered once, for both readable and writable, edge-triggered
 //! (mio's only mode). An operation always tries the syscall first; only on
 //! `WouldBlock` does the coroutine suspend with `Suspend::Io { token, .. }`,
-//! and the scheduler files it here as the socket's reader or writer. The
-//! next readiness edge wakes it, and it tries the syscall again.
+//! and the scheduler files it here among the socket's readers or writers.
+//! The next readiness edge wakes them, and each tries its syscall again.
 //!
 //! Because every wait starts right after a syscall said `WouldBlock`, the
 //! edge that ends it is always one that happens *after* the wait began, so no
@@ -35,12 +35,29 @@ use crate::task::TaskId;
 const EVENTS_PER_POLL: usize = 1024;
 
 /// Who waits on one registered socket.
+///
+/// A list per direction, not a single slot: several coroutines may wait on
+/// one socket the same way (two acceptors sharing an `Rc<TcpListener>`, two
+/// readers of one `&TcpStream`). An edge wakes them all, in the order they
+/// began to wait; those that find nothing wait again. An empty `Vec` does
+/// not allocate, and a woken list keeps its capacity for the next wait.
 #[derive(Default)]
 struct Source {
-    /// The coroutine waiting for it to become readable.
-    reader: Option<TaskId>,
-    /// The coroutine waiting for it to become writable.
-    writer: Option<TaskId>,
+    /// The coroutines waiting for it to become readable.
+    readers: Vec<TaskId>,
+    /// The coroutines waiting for it to become writable.
+    writers: Vec<TaskId>,
+}
+
+impl Source {
+    /// The waiting list for `interest` (readable, or else writable).
+    fn waiting(&mut self, interest: Interest) -> &mut Vec<TaskId> {
+        if interest.is_readable() {
+            &mut self.readers
+        } else {
+            &mut self.writers
+        }
+    }
 }
 
 /// One runtime's poller and registrations. See the module docs.
@@ -94,25 +111,19 @@ impl Reactor {
         let _ = self.registry.deregister(source);
         let mut sources = self.sources.borrow_mut();
         if let Some(entry) = sources.try_remove(token) {
-            let stale = entry.reader.is_some() as usize + entry.writer.is_some() as usize;
+            let stale = entry.readers.len() + entry.writers.len();
             self.waiters.set(self.waiters.get() - stale);
         }
     }
 
-    /// Files `task` as the coroutine waiting on `token` for `interest`.
+    /// Files `task` as a coroutine waiting on `token` for `interest`.
     pub(crate) fn set_waiter(&self, token: usize, interest: Interest, task: TaskId) {
         let mut sources = self.sources.borrow_mut();
         let source = sources
             .get_mut(token)
             .expect("a coroutine waits only on a socket it holds, which stays registered");
-        let slot = if interest.is_readable() {
-            &mut source.reader
-        } else {
-            &mut source.writer
-        };
-        if slot.replace(task).is_none() {
-            self.waiters.set(self.waiters.get() + 1);
-        }
+        source.waiting(interest).push(task);
+        self.waiters.set(self.waiters.get() + 1);
     }
 
     /// Forgets `task` as a waiter on `token`, if it still is one (it woke for
@@ -122,13 +133,9 @@ impl Reactor {
         let Some(source) = sources.get_mut(token) else {
             return;
         };
-        let slot = if interest.is_readable() {
-            &mut source.reader
-        } else {
-            &mut source.writer
-        };
-        if *slot == Some(task) {
-            *slot = None;
+        let waiting = source.waiting(interest);
+        if let Some(at) = waiting.iter().position(|&t| t == task) {
+            waiting.remove(at);
             self.waiters.set(self.waiters.get() - 1);
         }
     }
@@ -161,16 +168,12 @@ impl Reactor {
             };
             let failed = event.is_error();
             if event.is_readable() || event.is_read_closed() || failed {
-                if let Some(task) = source.reader.take() {
-                    self.waiters.set(self.waiters.get() - 1);
-                    woken.push(task);
-                }
+                self.waiters.set(self.waiters.get() - source.readers.len());
+                woken.append(&mut source.readers);
             }
             if event.is_writable() || event.is_write_closed() || failed {
-                if let Some(task) = source.writer.take() {
-                    self.waiters.set(self.waiters.get() - 1);
-                    woken.push(task);
-                }
+                self.waiters.set(self.waiters.get() - source.writers.len());
+                woken.append(&mut source.writers);
             }
         }
         count

@@ -1,0 +1,382 @@
+//! `TcpListener`: accepting TCP connections without blocking the thread.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use mio::Interest;
+
+use super::{TcpStream, each_addr};
+use crate::reactor::Registered;
+
+/// Connections a listener lets the kernel queue before `accept` takes them
+/// (std and mio use 128; see the module docs for why corio wants more).
+/// Linux caps it at `net.core.somaxconn`.
+const BACKLOG: libc::c_int = 1024;
+
+/// A TCP socket server, listening for connections; `std::net::TcpListener`
+/// for coroutines.
+///
+/// [`accept`](TcpListener::accept) suspends the calling coroutine, not the
+/// thread, until a client connects. The usual server spawns one coroutine
+/// per connection.
+///
+/// A listener belongs to the runtime that created it and is not `Send`:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<corio::net::TcpListener>();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use corio::net::{TcpListener, TcpStream};
+///
+/// corio::run(|| {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     corio::spawn(move || {
+///         for stream in listener.incoming().take(1) {
+///             let mut stream = stream?;
+///             corio::spawn(move || {
+///                 let mut buf = [0; 4];
+///                 stream.read_exact(&mut buf)?;
+///                 stream.write_all(&buf) // echo
+///             });
+///         }
+///         Ok::<(), std::io::Error>(())
+///     });
+///     let mut client = TcpStream::connect(addr)?;
+///     client.write_all(b"ping")?;
+///     let mut echo = [0; 4];
+///     client.read_exact(&mut echo)?;
+///     assert_eq!(&echo, b"ping");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpListener {
+    /// The non-blocking listening socket, registered with its runtime.
+    inner: Registered<mio::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Creates a listener bound to `addr`, like `std::net::TcpListener::bind`.
+    ///
+    /// If `addr` yields several addresses, each is tried in turn until one
+    /// binds. Port 0 asks the OS for a free port; see
+    /// [`local_addr`](TcpListener::local_addr). `SO_REUSEADDR` is set, so a
+    /// restarted server can bind its port at once.
+    ///
+    /// # Errors
+    ///
+    /// The error of the last address tried (for example
+    /// `ErrorKind::AddrInUse`), or `ErrorKind::InvalidInput` if `addr`
+    /// resolves to no address.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a corio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     assert_ne!(listener.local_addr()?.port(), 0);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr("TcpListener::bind", addr, |addr| {
+            let listener = mio::net::TcpListener::bind(addr)?;
+            set_backlog(listener.as_fd(), BACKLOG)?;
+            TcpListener::register(listener)
+        })
+    }
+
+    /// Registers a non-blocking mio listener with the current runtime.
+    fn register(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: Registered::new("corio::net::TcpListener", listener)?,
+        })
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// Suspends the calling coroutine (not the thread) until a client
+    /// connects; a connection that is already queued returns at once.
+    ///
+    /// # Errors
+    ///
+    /// What `accept(2)` reports, as with std. Notably, when the process runs
+    /// out of file descriptors the error is `EMFILE` ("Too many open
+    /// files", `raw_os_error() == Some(24)`): the connection stays queued in
+    /// the kernel, and calling `accept` again once descriptors are free
+    /// takes it. A server should log the error, pause briefly (for example
+    /// `corio::sleep` for a few milliseconds, so it does not spin) and keep
+    /// accepting.
+    ///
+    /// # Panics
+    ///
+    /// Panics if it has to wait and is not called from a corio coroutine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::net::{TcpListener, TcpStream};
+    ///
+    /// corio::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(listener.local_addr()?)?;
+    ///     let (server_side, peer) = listener.accept()?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     assert_eq!(server_side.peer_addr()?, client.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        const WHAT: &str = "TcpListener::accept";
+        let (stream, peer) = self.inner.io(
+            WHAT,
+            Interest::READABLE,
+            None,
+            mio::net::TcpListener::accept,
+        )?;
+        Ok((TcpStream::from_mio(WHAT, stream)?, peer))
+    }
+
+    /// An endless iterator over incoming connections: each `next` calls
+    /// [`accept`](TcpListener::accept) and yields its result, without the
+    /// peer address. It never returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::net::{TcpListener, TcpStream};
+    ///
+    /// corio::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     let clients: Vec<_> = (0..3).map(|_| TcpStream::connect(addr)).collect();
+    ///     let accepted = listener.incoming().take(3).filter(|s| s.is_ok()).count();
+    ///     assert_eq!(accepted, 3);
+    ///     # drop(clients);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address the listener is bound to (with the port the OS chose, if
+    /// it was bound to port 0).
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname(2)` reports; practically never.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddr};
+    ///
+    /// corio::run(|| {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     assert_eq!(addr.ip(), Ipv4Addr::LOCALHOST);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.source().local_addr()
+    }
+
+    /// Another handle to the same listening socket (a duplicated
+    /// descriptor, registered on its own), so that several coroutines can
+    /// accept from it, each through its own handle.
+    ///
+    /// # Errors
+    ///
+    /// What `dup(2)` reports, for example `EMFILE` when out of descriptors.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a corio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let clone = listener.try_clone()?;
+    ///     assert_eq!(clone.local_addr()?, listener.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        let fd = self.inner.source().as_fd().try_clone_to_owned()?;
+        TcpListener::register(mio::net::TcpListener::from_std(fd.into()))
+    }
+
+    /// Sets the IP time-to-live of connections accepted from now on.
+    ///
+    /// # Errors
+    ///
+    /// What `setsockopt(2)` reports (for example `InvalidInput` for a TTL
+    /// above 255).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     listener.set_ttl(100)?;
+    ///     assert_eq!(listener.ttl()?, 100);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.source().set_ttl(ttl)
+    }
+
+    /// The IP time-to-live; see [`set_ttl`](TcpListener::set_ttl).
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt(2)` reports; practically never.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     assert!(listener.ttl()? > 0);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.source().ttl()
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), clearing it.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt(2)` reports; practically never.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     assert!(listener.take_error()?.is_none());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.source().take_error()
+    }
+
+    /// Turns a `std::net::TcpListener` into a corio one: the socket is made
+    /// non-blocking and registered with the current runtime. Its backlog is
+    /// left as it was.
+    ///
+    /// # Errors
+    ///
+    /// What `fcntl(2)` or `epoll_ctl(2)` report; practically never.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a corio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = std_listener.local_addr()?;
+    ///     let listener = corio::net::TcpListener::from_std(std_listener)?;
+    ///     assert_eq!(listener.local_addr()?, addr);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        TcpListener::register(mio::net::TcpListener::from_std(listener))
+    }
+}
+
+/// Sets the backlog of a listening socket (calling `listen(2)` again on a
+/// listening socket only changes its backlog on Linux).
+fn set_backlog(fd: BorrowedFd<'_>, backlog: libc::c_int) -> io::Result<()> {
+    // SAFETY: listen(2) takes two integers and touches no memory of ours;
+    // `fd` is borrowed, so it is open for the duration of the call.
+    let rc = unsafe { libc::listen(fd.as_raw_fd(), backlog) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.source().as_raw_fd()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.source().as_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TcpListener");
+        if let Ok(addr) = self.local_addr() {
+            d.field("addr", &addr);
+        }
+        d.field("fd", &self.as_raw_fd()).finish()
+    }
+}
+
+/// The iterator returned by [`TcpListener::incoming`]: accepts connections
+/// forever.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(|| {
+///     let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
+///     let incoming: corio::net::Incoming<'_> = listener.incoming();
+///     # drop(incoming);
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    /// The listener `next` accepts from.
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+}

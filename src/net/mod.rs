@@ -1,0 +1,123 @@
+//! Networking: TCP and UDP sockets that look blocking to the coroutine using
+//! them and never block the OS thread.
+//!
+//! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] have the method names and
+//! the semantics of their `std::net` namesakes, so code written against
+//! `std::net` moves to corio by changing an import. `TcpStream` implements
+//! [`Read`](std::io::Read) and [`Write`](std::io::Write) (also for
+//! `&TcpStream`), so `BufReader`, `read_to_end`, `write_all` and `lines()`
+//! work unchanged.
+//!
+//! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use corio::net::{TcpListener, TcpStream};
+//!
+//! corio::run(|| {
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     let server = corio::spawn(move || -> std::io::Result<()> {
+//!         let (mut peer, _) = listener.accept()?; // suspends until a client comes
+//!         peer.write_all(b"hello\nworld\n")
+//!     });
+//!     let client = TcpStream::connect(addr)?;
+//!     let lines: Vec<String> = BufReader::new(client).lines().collect::<Result<_, _>>()?;
+//!     assert_eq!(lines, ["hello", "world"]);
+//!     server.join().unwrap()
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # How it works
+//!
+//! Every socket is non-blocking and registered with the reactor of the
+//! runtime that created it. An operation tries the system call first; if the
+//! kernel says "would block", the calling coroutine suspends until the
+//! socket is ready (or its timeout passes), and the others run meanwhile.
+//!
+//! # Differences from `std::net`
+//!
+//! - The sockets are not `Send`: they belong to the runtime (and so the
+//!   thread) that created them. Using one from a different runtime gives an
+//!   error as soon as it would have to wait, saying so.
+//! - A timed-out read or write gives `ErrorKind::TimedOut` (std gives
+//!   `WouldBlock` on Unix).
+//! - Read and write timeouts are kept by corio, not in the socket: they are
+//!   shared by a socket and its [`try_clone`](TcpStream::try_clone)s, as with
+//!   std, but are not seen by other processes holding the descriptor.
+//! - Resolving a host name (`"localhost:80"`) goes through the OS resolver,
+//!   which blocks the whole thread while it runs. Pass a [`SocketAddr`] (or
+//!   an IP address string) to avoid it.
+//! - `TcpListener::bind` listens with a backlog of 1024 (std: 128): a
+//!   coroutine server accepts in bursts between other coroutines' turns, so
+//!   a burst of connections must be able to wait in the kernel's queue.
+
+mod listener;
+mod tcp;
+mod udp;
+
+pub use listener::{Incoming, TcpListener};
+pub use tcp::TcpStream;
+pub use udp::UdpSocket;
+
+use std::cell::Cell;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// Resolves `addr` and calls `f` with each address in turn until one
+/// succeeds, like std: the last error is returned if all fail.
+fn each_addr<T>(
+    what: &str,
+    addr: impl ToSocketAddrs,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last_err = None;
+    for addr in addr.to_socket_addrs()? {
+        match f(addr) {
+            Ok(value) => return Ok(value),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{what}: the address resolved to no socket addresses; pass an IP address and port"
+            ),
+        )
+    }))
+}
+
+/// The read and write timeouts of one socket, shared by the socket and its
+/// clones (std keeps them in the socket, which clones share).
+#[derive(Debug, Default)]
+struct Timeouts {
+    /// `None`: reads wait as long as it takes.
+    read: Cell<Option<Duration>>,
+    /// `None`: writes wait as long as it takes.
+    write: Cell<Option<Duration>>,
+}
+
+impl Timeouts {
+    /// Stores a timeout, refusing a zero one as std does.
+    fn set(cell: &Cell<Option<Duration>>, what: &str, dur: Option<Duration>) -> io::Result<()> {
+        if dur == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{what}: a zero timeout is not allowed; pass None to wait without a limit"),
+            ));
+        }
+        cell.set(dur);
+        Ok(())
+    }
+
+    /// The instant a read that starts now must end by.
+    fn read_deadline(&self) -> Option<Instant> {
+        self.read.get().map(|t| Instant::now() + t)
+    }
+
+    /// The instant a write that starts now must end by.
+    fn write_deadline(&self) -> Option<Instant> {
+        self.write.get().map(|t| Instant::now() + t)
+    }
+}

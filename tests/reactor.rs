@@ -1,0 +1,350 @@
+//! The reactor, timers and channels: who gets woken, in what order, and
+//! what happens when nobody can be.
+
+#[path = "util/net.rs"]
+mod util;
+
+use std::cell::{Cell, RefCell};
+use std::io::{ErrorKind, Read, Write};
+use std::panic;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use corio::Runtime;
+use corio::net::{TcpListener, TcpStream};
+use corio::sync::{TryRecvError, channel};
+
+#[test]
+fn sleeps_fire_in_deadline_order_and_overlap() {
+    let millis = [50u64, 10, 40, 20, 30];
+    let (log, elapsed) = corio::run(move || {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let start = Instant::now();
+        let sleepers: Vec<_> = millis
+            .iter()
+            .map(|&ms| {
+                let log = log.clone();
+                corio::spawn(move || {
+                    log.borrow_mut().push(format!("start {ms}"));
+                    corio::sleep(Duration::from_millis(ms));
+                    log.borrow_mut().push(format!("end {ms}"));
+                })
+            })
+            .collect();
+        for s in sleepers {
+            s.join().unwrap();
+        }
+        (Rc::try_unwrap(log).unwrap().into_inner(), start.elapsed())
+    });
+    // All five began before any ended (they overlap), and they ended
+    // shortest first.
+    let expected: Vec<String> = millis
+        .iter()
+        .map(|ms| format!("start {ms}"))
+        .chain([10, 20, 30, 40, 50].iter().map(|ms| format!("end {ms}")))
+        .collect();
+    assert_eq!(log, expected);
+    let sum = Duration::from_millis(millis.iter().sum());
+    assert!(elapsed >= Duration::from_millis(50), "{elapsed:?}");
+    assert!(
+        elapsed < sum,
+        "the sleeps ran one after another: {elapsed:?}"
+    );
+}
+
+#[test]
+fn equal_deadlines_fire_in_the_order_they_were_set() {
+    let order = corio::run(|| {
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let sleepers: Vec<_> = (0..10)
+            .map(|i| {
+                let order = order.clone();
+                corio::spawn(move || {
+                    corio::sleep_until(deadline);
+                    order.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        for s in sleepers {
+            s.join().unwrap();
+        }
+        order.take()
+    });
+    assert_eq!(order, (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_thousand_sleepers_of_100ms_take_about_one_sleep() {
+    let (woke, elapsed) = corio::run(|| {
+        let woke = Rc::new(Cell::new(0));
+        let start = Instant::now();
+        let sleepers: Vec<_> = (0..1000)
+            .map(|_| {
+                let woke = woke.clone();
+                corio::spawn(move || {
+                    corio::sleep(Duration::from_millis(100));
+                    woke.set(woke.get() + 1);
+                })
+            })
+            .collect();
+        for s in sleepers {
+            s.join().unwrap();
+        }
+        (woke.get(), start.elapsed())
+    });
+    assert_eq!(woke, 1000);
+    assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "not overlapped: {elapsed:?}"
+    );
+}
+
+#[test]
+fn five_hundred_parked_readers_use_no_extra_os_threads() {
+    util::isolated(
+        "five_hundred_parked_readers_use_no_extra_os_threads",
+        parked_readers_body,
+    );
+}
+
+/// Runs in its own process, so no other test's threads come and go.
+fn parked_readers_body() {
+    const READERS: usize = 500;
+    let threads_before = util::count_proc_entries("task");
+    let (threads_while, got) = corio::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut clients = Vec::new();
+        let mut readers = Vec::new();
+        for _ in 0..READERS {
+            clients.push(TcpStream::connect(addr).unwrap());
+            let (server, _) = listener.accept().unwrap();
+            readers.push(corio::spawn(move || {
+                let mut byte = [0];
+                (&server).read_exact(&mut byte).map(|()| byte[0])
+            }));
+        }
+        corio::yield_now(); // every reader runs and parks
+        let threads_while = util::count_proc_entries("task");
+        for (i, client) in clients.iter().enumerate() {
+            (&*client).write_all(&[i as u8]).unwrap();
+        }
+        let got: Vec<u8> = readers
+            .into_iter()
+            .map(|r| r.join().unwrap().unwrap())
+            .collect();
+        (threads_while, got)
+    });
+    assert_eq!(
+        threads_while, threads_before,
+        "parking on reads started OS threads"
+    );
+    assert_eq!(got, (0..READERS).map(|i| i as u8).collect::<Vec<_>>());
+}
+
+#[test]
+fn channel_keeps_each_producers_order_across_100k_messages() {
+    const PRODUCERS: usize = 4;
+    const MESSAGES: usize = 100_000;
+    let seen = corio::run(|| {
+        let (tx, rx) = channel();
+        for p in 0..PRODUCERS {
+            let tx = tx.clone();
+            corio::spawn(move || {
+                for seq in 0..MESSAGES / PRODUCERS {
+                    tx.send((p, seq)).unwrap();
+                    if seq % (7 + p) == 0 {
+                        corio::yield_now(); // interleave the producers
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut next = [0usize; PRODUCERS];
+        let mut interleaved = false;
+        let mut last = None;
+        while let Ok((p, seq)) = rx.recv() {
+            assert_eq!(seq, next[p], "producer {p}: message out of order");
+            next[p] += 1;
+            interleaved |= last.is_some_and(|l| l != p);
+            last = Some(p);
+        }
+        assert!(interleaved, "the producers never interleaved: a weak test");
+        next
+    });
+    assert_eq!(seen, [MESSAGES / PRODUCERS; PRODUCERS]);
+}
+
+#[test]
+fn closed_channel_send_returns_the_value_and_recv_drains_then_errors() {
+    corio::run(|| {
+        // Receiver gone: the value comes back.
+        let (tx, rx) = channel();
+        drop(rx);
+        assert_eq!(tx.send(String::from("kept")).unwrap_err().0, "kept");
+
+        // Senders gone: what was sent is still received, then Err. The
+        // receiver is parked when the last sender leaves and must wake.
+        let (tx, rx) = channel();
+        let receiver = corio::spawn(move || {
+            let mut got = Vec::new();
+            while let Ok(v) = rx.recv() {
+                got.push(v);
+            }
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+            got
+        });
+        corio::yield_now(); // the receiver parks on the empty channel
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        drop(tx);
+        assert_eq!(receiver.join().unwrap(), [1, 2]);
+    });
+}
+
+#[test]
+fn deadlock_is_reported_with_who_is_blocked_on_what() {
+    let payload = panic::catch_unwind(|| {
+        corio::run(|| {
+            let (tx, rx) = channel::<u32>();
+            let child = corio::spawn(move || rx.recv());
+            // The root holds the only sender and waits for the child,
+            // which waits for a message: nobody can ever move.
+            let _ = child.join();
+            drop(tx);
+        })
+    })
+    .unwrap_err();
+    let message = payload
+        .downcast_ref::<String>()
+        .expect("the deadlock panic carries a formatted message");
+    assert!(message.contains("corio deadlock"), "{message}");
+    assert!(message.contains("2 coroutine(s) are blocked"), "{message}");
+    assert!(
+        message.contains("(the root passed to block_on): joining task 2"),
+        "{message}"
+    );
+    assert!(
+        message.contains("task 2: receiving on an empty channel"),
+        "{message}"
+    );
+}
+
+#[test]
+fn io_is_served_within_bounded_ticks_while_others_only_yield() {
+    const YIELDERS: u64 = 8;
+    const INTERVAL: u32 = 61;
+    let mut rt = Runtime::builder().event_interval(INTERVAL).build().unwrap();
+    let (written_at, served_at) = rt.block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let stop = Rc::new(Cell::new(false));
+        let reader = {
+            let stop = stop.clone();
+            corio::spawn(move || {
+                (&server).read_exact(&mut [0]).unwrap();
+                stop.set(true);
+                corio::stats().switches
+            })
+        };
+        corio::yield_now(); // the reader parks
+        for _ in 0..YIELDERS {
+            let stop = stop.clone();
+            // Never block; give up after a while so that starvation fails
+            // the assertion below instead of hanging the test.
+            corio::spawn(move || {
+                for _ in 0..200_000 {
+                    if stop.get() {
+                        return;
+                    }
+                    corio::yield_now();
+                }
+            });
+        }
+        corio::yield_now(); // the yielders start spinning
+        let written_at = corio::stats().switches;
+        (&client).write_all(b"!").unwrap();
+        (written_at, reader.join().unwrap())
+    });
+    let waited = served_at - written_at;
+    let bound = 2 * u64::from(INTERVAL) * YIELDERS;
+    assert!(
+        waited <= bound,
+        "the ready reader waited {waited} switches (bound {bound})"
+    );
+}
+
+#[test]
+fn a_socket_used_from_another_runtime_gives_a_clear_error() {
+    let mut first = Runtime::new().unwrap();
+    let (listener, mut client) = first.block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (listener, client)
+    });
+    let mut second = Runtime::new().unwrap();
+    let err = second.block_on(move || client.read(&mut [0; 8]).unwrap_err());
+    assert_eq!(err.kind(), ErrorKind::Other);
+    assert!(
+        err.to_string().contains("created by another corio runtime"),
+        "{err}"
+    );
+    drop(listener);
+}
+
+#[test]
+fn two_acceptors_on_one_listener_both_get_a_connection() {
+    // Regression: the reactor kept one waiter per direction, so the first
+    // acceptor was forgotten and a false deadlock was reported.
+    corio::run(|| {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let acceptors: Vec<_> = (0..2)
+            .map(|_| {
+                let listener = Rc::clone(&listener);
+                corio::spawn(move || listener.accept().map(|(s, _)| s.peer_addr().unwrap()))
+            })
+            .collect();
+        corio::yield_now(); // both park in accept
+        let a = TcpStream::connect(addr).unwrap();
+        corio::sleep(Duration::from_millis(10));
+        let b = TcpStream::connect(addr).unwrap();
+        let mut peers: Vec<_> = acceptors
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        peers.sort();
+        let mut expected = vec![a.local_addr().unwrap(), b.local_addr().unwrap()];
+        expected.sort();
+        assert_eq!(peers, expected);
+    });
+}
+
+#[test]
+fn two_readers_of_one_stream_are_both_served() {
+    corio::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let server = Rc::new(listener.accept().unwrap().0);
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let server = Rc::clone(&server);
+                corio::spawn(move || {
+                    let mut byte = [0];
+                    (&*server).read_exact(&mut byte).unwrap();
+                    byte[0]
+                })
+            })
+            .collect();
+        corio::yield_now(); // both park on the same token
+        (&client).write_all(b"a").unwrap();
+        corio::sleep(Duration::from_millis(10));
+        (&client).write_all(b"b").unwrap();
+        let mut got: Vec<u8> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, b"ab");
+    });
+}
