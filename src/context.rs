@@ -217,14 +217,8 @@ pub(crate) fn suspend(what: &str, reason: Suspend) {
     if ctx.is_null() {
         not_in_coroutine(what);
     }
-    let switch = match reason {
-        Suspend::Yield => Switch::Yield,
-        reason => {
-            with_core(what, |core| core.pending.set(Some(reason)));
-            Switch::Wait
-        }
-    };
-    switch_out(ctx, switch);
+    with_core(what, |core| core.pending.set(Some(reason)));
+    switch_out(ctx, Switch::Wait);
 }
 
 /// Switches out of the coroutine whose context is `ctx` (non-null, the

@@ -72,12 +72,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod context;
+pub mod net;
 #[doc(hidden)]
 pub mod overflow;
 mod reactor;
 mod run_queue;
 pub mod runtime;
-#[allow(clippy::boxed_local)] // `finish` takes the run queue's `Box<Task>` as it is
 mod scheduler;
 #[doc(hidden)]
 pub mod stack;
@@ -85,8 +85,6 @@ pub mod sync;
 pub mod task;
 mod time;
 mod timer;
-
-pub mod net;
 
 pub use runtime::{Runtime, run, stats};
 pub use task::{JoinHandle, TaskId, spawn, yield_now};

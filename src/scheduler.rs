@@ -6,7 +6,7 @@
 //! A task is a boxed [`Task`] that is always in exactly one place:
 //!
 //! ```text
-//!   spawn ──► run_queue ──pop──► (the loop's hands, running) ──Suspend::Yield──► run_queue
+//!   spawn ──► run_queue ──pop──► (the loop's hands, running) ──yield──► run_queue
 //!                ▲                        │
 //!                │ wake(id)               ├─ Park / Io / Sleep ──► tasks[key] = Parked(task)
 //!                └────── tasks[key] ◄─────┘
@@ -42,7 +42,7 @@ use crate::timer::{TimerKey, Timers};
 /// [`Suspend`] in [`Core::pending`] first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Switch {
-    /// `Suspend::Yield`, the hot case.
+    /// A plain `yield_now`, the hot case: to the back of the run queue.
     Yield,
     /// Read the reason from `Core::pending`.
     Wait,
@@ -53,8 +53,6 @@ pub(crate) enum Switch {
 /// switch, on its own stack.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Suspend {
-    /// Run me again after everyone already queued.
-    Yield,
     /// Put me back in the run queue with `ahead` tasks in front of me: a
     /// hosting coroutine that must hand back to the scheduler loop early
     /// keeps its place in line (see [`Core::host_yield`]).
@@ -305,10 +303,6 @@ impl Core {
     /// Files a task that just suspended with `reason`.
     fn park(&self, task: Box<Task>, reason: Suspend) {
         let (on, deadline) = match reason {
-            Suspend::Yield => {
-                self.run_queue.push_back(task);
-                return;
-            }
             Suspend::Requeue { ahead } => {
                 self.run_queue.insert(ahead, task);
                 return;

@@ -689,7 +689,9 @@ pub struct PooledStack {
     /// for it on every resume, and reaching it through `chunk` would add a
     /// dependent load to every switch.
     base: usize,
-    /// Keeps the mapping alive while this stack exists.
+    /// Keeps the mapping alive while this stack exists (held for its
+    /// `Drop`, never read).
+    #[allow(dead_code)]
     chunk: Rc<Chunk>,
 }
 

@@ -67,7 +67,7 @@ fn detached_tasks_still_run_to_completion() {
 #[test]
 fn is_finished_tracks_the_task() {
     corio::run(|| {
-        let h = corio::spawn(|| corio::yield_now());
+        let h = corio::spawn(corio::yield_now);
         assert!(!h.is_finished(), "queued, not started");
         corio::yield_now();
         assert!(!h.is_finished(), "started, parked in its yield");
