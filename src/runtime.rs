@@ -26,6 +26,22 @@ use crate::timer::Timers;
 /// tasks of some round count.)
 pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
 
+/// Stack size, in bytes, of a coroutine that does not ask for another: 256 KiB.
+///
+/// `format!`, buffered `std::io` and a few hundred frames of recursion fit
+/// with a wide margin. It is a limit, not an allocation: stacks are reserved
+/// with `MAP_NORESERVE`, so a coroutine costs only the pages it touched (4–8
+/// KiB for a typical parked one). Change it for a runtime with
+/// [`Builder::stack_size`], or for one task with
+/// [`task::Builder::stack_size`](crate::task::Builder::stack_size).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(corio::runtime::DEFAULT_STACK_SIZE, 256 * 1024);
+/// ```
+pub const DEFAULT_STACK_SIZE: usize = stack::DEFAULT_STACK_SIZE;
+
 /// A corio runtime: runs coroutines on the thread that calls
 /// [`block_on`](Runtime::block_on).
 ///
@@ -231,7 +247,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// A builder with the defaults: a 256 KiB stack per coroutine and
+    /// A builder with the defaults: [`DEFAULT_STACK_SIZE`] per coroutine and
     /// [`DEFAULT_EVENT_INTERVAL`].
     ///
     /// # Examples

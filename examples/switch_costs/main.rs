@@ -109,7 +109,7 @@ fn header(plan: &Plan) -> Vec<String> {
         format!("corio switch costs: {profile} build, {}, {} CPUs", cpu_model(), available_cpus()),
         format!(
             "stacks: corio default {} KiB per coroutine; std::thread {thread_stack}",
-            corio::stack::DEFAULT_STACK_SIZE / 1024
+            corio::runtime::DEFAULT_STACK_SIZE / 1024
         ),
         format!(
             "ns rows: median of {} rounds, each a loop calibrated to ~{} ms; spread = fastest..slowest round",
