@@ -172,15 +172,16 @@ pub(crate) fn restore_current(ctx: *const TaskContext<'static>) {
     CURRENT.with(|c| c.set(ctx));
 }
 
-/// Before a blocking wait: a coroutine resumed by the scheduler loop runs the
-/// other tasks itself until `done()` holds (`Core::host_until`). Returns
-/// whether it does now; `false` means the caller must park as usual.
+/// Before a blocking wait whose waker already knows this coroutine's id: a
+/// coroutine resumed by the scheduler loop runs the other tasks itself until
+/// it is woken (`Core::host_until_woken`). Returns whether it was; `false`
+/// means the caller must park as usual.
 ///
 /// # Panics
 ///
 /// Panics with a message naming `what` outside a coroutine.
 #[inline]
-pub(crate) fn host_until(what: &str, done: &dyn Fn() -> bool) -> bool {
+pub(crate) fn host_until_woken(what: &str) -> bool {
     let ctx = CURRENT.with(|c| c.get());
     if ctx.is_null() {
         not_in_coroutine(what);
@@ -188,7 +189,10 @@ pub(crate) fn host_until(what: &str, done: &dyn Fn() -> bool) -> bool {
     if HOSTED.with(|h| h.get()) {
         return false;
     }
-    with_core(what, |core| core.host_until(ctx, done))
+    // SAFETY: a non-null CURRENT points at the running coroutine's context,
+    // on the stack we are running on (module docs).
+    let id = unsafe { (*ctx).id };
+    with_core(what, |core| core.host_until_woken(ctx, id))
 }
 
 /// Marks that no coroutine is running: the scheduler loop calls it each

@@ -331,6 +331,8 @@ impl Builder {
             default_stack_size: stack_size,
             event_interval: self.event_interval,
             ticks_to_poll: Cell::new(self.event_interval),
+            host: Cell::new(None),
+            host_woken_ahead: Cell::new(None),
             root: Cell::new(None),
             root_done: Cell::new(false),
             pending: Cell::new(None),

@@ -194,6 +194,12 @@ pub(crate) struct Core {
     /// `event_interval`; a countdown, because a `%` on the hot path costs a
     /// division).
     pub(crate) ticks_to_poll: Cell<u32>,
+    /// The coroutine running [`Core::host_until_woken`], if one is: a wake-up
+    /// for it is noted in `host_woken_ahead` instead of queueing it.
+    pub(crate) host: Cell<Option<TaskId>>,
+    /// Tasks queued when the hosting coroutine was woken and not run since:
+    /// those it must still run before its own turn. `None` until woken.
+    pub(crate) host_woken_ahead: Cell<Option<usize>>,
     /// The task `run_until` waits for.
     pub(crate) root: Cell<Option<TaskId>>,
     /// Set when the root returns, wherever that happened.
@@ -271,6 +277,14 @@ impl Core {
     /// else could have woken it. A stale id, or a task that is not parked, is
     /// ignored: wake-ups are idempotent.
     pub(crate) fn wake(&self, id: TaskId, how: Wake) {
+        if self.host.get() == Some(id) {
+            // It is running, hosting the others until this very moment.
+            if self.host_woken_ahead.get().is_none() {
+                log::trace!("wake {id} (hosting; {how:?})");
+                self.host_woken_ahead.set(Some(self.run_queue.len()));
+            }
+            return;
+        }
         let state = {
             let mut tasks = self.tasks.borrow_mut();
             let Some(slot) = tasks.get_mut(id.key()) else {
@@ -449,66 +463,59 @@ impl Core {
         context::restore_current(me);
     }
 
-    /// A blocking wait (`join`) for a coroutine the scheduler loop resumed:
-    /// rather than parking and letting the loop run the others, it runs them
-    /// itself, as [`Core::host_yield`] does, until `done()` holds. It then
-    /// also runs the tasks that were queued when `done()` first held, because
-    /// a parked task woken at that moment would have queued behind them, and
-    /// returns `true`: same order as parking, half the switches, no park.
+    /// A blocking wait (`join`, `recv`) for a coroutine the scheduler loop
+    /// resumed: rather than parking and letting the loop run the others, it
+    /// runs them itself, as [`Core::host_yield`] does, until it is woken.
+    /// The caller registers `me` with whatever will wake it (the join slot,
+    /// the channel) *before* calling this, exactly as it would before
+    /// parking; [`Core::wake`] then sees that `me` is hosting and notes how
+    /// many tasks were queued at that moment: the ones a parked `me` would
+    /// have queued behind. Those run too, then this returns `true`: same
+    /// order as parking, half the switches, no park.
     ///
-    /// Returns `false` if the run queue empties while `done()` does not hold
-    /// (the caller then parks as usual, and the loop blocks in the poller),
-    /// or as soon as a task it resumed *yields* before `done()` holds: tasks
-    /// that yield to each other are better off hosting each other (one
-    /// switch per hand-off) than bouncing through this host (two), and the
-    /// caller parking now is exactly what it would have done at the start.
-    /// `done()` is checked after each task, so this fits waits that end when
-    /// a task *returns* (its last act), as a join does.
-    pub(crate) fn host_until(
-        &self,
-        me: *const TaskContext<'static>,
-        done: &dyn Fn() -> bool,
-    ) -> bool {
+    /// Returns `false` (the caller then parks as usual) if the run queue
+    /// empties first, or as soon as a task it resumed *yields* before the
+    /// wake-up: tasks that yield to each other are better off hosting each
+    /// other (one switch per hand-off) than bouncing through this host (two),
+    /// and parking now is exactly what the caller would have done at first.
+    pub(crate) fn host_until_woken(&self, me: *const TaskContext<'static>, id: TaskId) -> bool {
         context::set_hosted(true);
-        // Tasks still to run before our turn, counted once `done()` holds.
-        let mut ahead: Option<usize> = None;
+        self.host.set(Some(id));
+        self.host_woken_ahead.set(None);
         let finished = loop {
-            if ahead.is_none() && done() {
-                ahead = Some(self.run_queue.len());
+            if let Some(ahead) = self.host_woken_ahead.get() {
+                if ahead == 0 {
+                    break true;
+                }
+                self.host_woken_ahead.set(Some(ahead - 1));
             }
-            if ahead == Some(0) {
-                break true;
-            }
-            // With `ahead` counted, those tasks are still queued (only we
-            // pop), so the queue can only be empty while we still wait.
+            // Woken or not, the tasks counted ahead are still queued (only
+            // we pop), so the queue can only be empty while we still wait.
             let Some(task) = self.run_queue.pop_front() else {
                 break false;
             };
-            if let Some(left) = &mut ahead {
-                *left -= 1;
-            }
             let yielded = self.resume(task);
             self.tick();
-            if yielded && ahead.is_none() && !done() {
+            let woken = self.host_woken_ahead.get();
+            if yielded && woken.is_none() {
                 break false;
             }
             if self.root_done.get() {
+                self.host.set(None);
                 context::set_hosted(false);
                 context::restore_current(me);
-                if ahead.is_none() && done() {
-                    ahead = Some(self.run_queue.len());
-                }
-                return match ahead {
-                    Some(left) => {
-                        Self::hand_back_to_loop(left);
+                return match woken {
+                    Some(ahead) => {
+                        Self::hand_back_to_loop(ahead);
                         true
                     }
-                    // Not done: the caller parks, and the loop, seeing the
+                    // Not woken: the caller parks, and the loop, seeing the
                     // root done, returns from block_on.
                     None => false,
                 };
             }
         };
+        self.host.set(None);
         context::set_hosted(false);
         context::restore_current(me);
         finished

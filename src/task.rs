@@ -145,12 +145,12 @@ impl<T> JoinHandle<T> {
             if let Some(result) = self.slot.result.borrow_mut().take() {
                 return result;
             }
-            // Run the others from here until the task ends, if we may.
-            if context::host_until("JoinHandle::join", &|| self.slot.finished.get()) {
-                continue;
-            }
             let me = context::current_id("JoinHandle::join");
             self.slot.joiner.set(Some(me));
+            // Run the others from here until the task ends, if we may.
+            if context::host_until_woken("JoinHandle::join") {
+                continue;
+            }
             context::suspend("JoinHandle::join", Suspend::Park(Blocker::Join(self.id)));
         }
     }

@@ -188,6 +188,10 @@ impl<T> Receiver<T> {
             let core = context::with_core("Receiver::recv", Core::weak);
             *self.shared.parked_receiver.borrow_mut() = Some((me, core));
             let _clear = ClearOnUnwind(&self.shared.parked_receiver);
+            // Run the others from here until a sender wakes us, if we may.
+            if context::host_until_woken("Receiver::recv") {
+                continue;
+            }
             context::suspend("Receiver::recv", Suspend::Park(Blocker::ChannelRecv));
         }
     }
