@@ -206,3 +206,30 @@ fn a_joiner_resumes_in_the_order_a_parked_joiner_would() {
     });
     assert_eq!(log, ["x", "c", "y", "root"]);
 }
+
+#[test]
+fn a_receiver_woken_by_a_send_runs_before_what_the_sender_spawned_next() {
+    // With parking, the send queues the receiver; a task spawned after the
+    // send queues behind it. A receiver that hosts must keep that order.
+    let log = corio::run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let (tx, rx) = corio::sync::channel::<u8>();
+        let l = log.clone();
+        let sender = corio::spawn(move || {
+            tx.send(1).unwrap();
+            let l2 = l.clone();
+            corio::spawn(move || l2.borrow_mut().push("spawned after the send"));
+            l.borrow_mut().push("sender done");
+        });
+        let got = rx.recv().unwrap();
+        log.borrow_mut()
+            .push(if got == 1 { "receiver got 1" } else { "wrong" });
+        sender.join().unwrap();
+        corio::yield_now();
+        log.take()
+    });
+    assert_eq!(
+        log,
+        ["sender done", "receiver got 1", "spawned after the send"]
+    );
+}
