@@ -1,0 +1,85 @@
+//! Machine-readable output: `--json` lines and the `--trace` file.
+//!
+//! Both are written by hand: the shapes are flat and fixed, and the example
+//! should not need a serialisation crate to print nine numbers.
+
+use std::fmt::Write as _;
+
+use crate::report;
+use crate::runner::Measurement;
+
+/// One `--json` line: exactly the keys `workload`, `mode`, `tasks`,
+/// `wall_ms`, `speedup` (`null` when serial did not run), `os_threads`,
+/// `processes`, `peak_rss_kib`, `context_switches`.
+pub fn line(all: &[Measurement], m: &Measurement) -> String {
+    let speedup = report::speedup(all, m).map_or("null".to_string(), |x| format!("{x:.3}"));
+    format!(
+        "{{\"workload\":\"{}\",\"mode\":\"{}\",\"tasks\":{},\"wall_ms\":{:.3},\"speedup\":{speedup},\
+         \"os_threads\":{},\"processes\":{},\"peak_rss_kib\":{},\"context_switches\":{}}}",
+        m.workload,
+        m.mode,
+        m.tasks,
+        m.wall_ms(),
+        m.os_threads,
+        m.processes,
+        m.peak_rss_kib,
+        m.context_switches
+    )
+}
+
+/// The Chrome trace-event JSON of every task of every mode.
+///
+/// Each (workload, mode) is a trace "process" whose rows ("threads") are
+/// its tasks; row 0 spans the whole mode. Every mode starts at time 0 so
+/// they line up for comparison. Open the file in <https://ui.perfetto.dev>
+/// or `chrome://tracing`.
+pub fn chrome_trace(all: &[Measurement]) -> String {
+    let mut events = Vec::new();
+    for (index, m) in all.iter().enumerate() {
+        let pid = index + 1;
+        let name = format!("{} / {}", m.workload, m.mode);
+        events.push(format!(
+            "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"args\":{{\"name\":\"{name}\"}}}}"
+        ));
+        events.push(format!(
+            "{{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"args\":{{\"sort_index\":{pid}}}}}"
+        ));
+        events.push(format!(
+            "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"args\":{{\"name\":\"whole mode\"}}}}"
+        ));
+        events.push(format!(
+            "{{\"name\":\"{name}: {} tasks\",\"cat\":\"{}\",\"ph\":\"X\",\"ts\":0,\"dur\":{:.3},\"pid\":{pid},\"tid\":0,\
+             \"args\":{{\"os_threads\":{},\"processes\":{},\"peak_rss_kib\":{},\"context_switches\":{}}}}}",
+            m.tasks,
+            m.workload,
+            m.wall_ns as f64 / 1e3,
+            m.os_threads,
+            m.processes,
+            m.peak_rss_kib,
+            m.context_switches
+        ));
+        for r in &m.records {
+            let tid = r.task + 1;
+            events.push(format!(
+                "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"args\":{{\"name\":\"task {}\"}}}}",
+                r.task
+            ));
+            events.push(format!(
+                "{{\"name\":\"task {}\",\"cat\":\"{}\",\"ph\":\"X\",\"ts\":{:.3},\"dur\":{:.3},\"pid\":{pid},\"tid\":{tid},\
+                 \"args\":{{\"result\":\"{:#018x}\"}}}}",
+                r.task,
+                m.workload,
+                r.start_ns.saturating_sub(m.start_ns) as f64 / 1e3,
+                r.end_ns.saturating_sub(r.start_ns) as f64 / 1e3,
+                r.result
+            ));
+        }
+    }
+    let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+    for (i, event) in events.iter().enumerate() {
+        let separator = if i + 1 < events.len() { ",\n" } else { "\n" };
+        let _ = write!(out, "{event}{separator}");
+    }
+    out += "]}\n";
+    out
+}

@@ -1,0 +1,273 @@
+//! # io_overlap: one workload, every way of running it, side by side
+//!
+//! ```text
+//! cargo run --example io_overlap                      # both workloads, all modes (< 20 s in debug)
+//! cargo run --release --example io_overlap
+//! cargo run --example io_overlap -- --workload io --tasks 1000 --modes threads,coroutines
+//! cargo run --example io_overlap -- --json            # one JSON object per line
+//! cargo run --example io_overlap -- --trace io.json   # open in https://ui.perfetto.dev
+//! cargo run --example io_overlap -- --help
+//! ```
+//!
+//! The same tasks run five ways, each in a fresh process:
+//!
+//! | mode | how |
+//! |---|---|
+//! | `serial` | one after another on the main thread |
+//! | `processes` | one child process per task (this program, re-run with a hidden argument) |
+//! | `threads` | one OS thread per task (`std::thread` + `std::net`) |
+//! | `coroutines` | one corio coroutine per task, all on one OS thread |
+//! | `hybrid` | one corio runtime per CPU core, tasks split across them |
+//!
+//! Two workloads:
+//!
+//! * **io**: every task makes a few round trips over loopback TCP to a slow
+//!   service (a corio server on its own thread in this process, not counted)
+//!   that answers after a fixed latency. The worker, `workload::io_task`, is
+//!   written once, generic over `Read + Write`: it gets a
+//!   `std::net::TcpStream` in serial/processes/threads and a
+//!   `corio::net::TcpStream` in coroutines/hybrid.
+//! * **cpu**: every task hashes for a fixed number of rounds, calibrated at
+//!   start-up to take about 40 ms in the build being run.
+//!
+//! What it shows: waiting overlaps in every concurrent mode, and coroutines
+//! do it on one OS thread with a fraction of the memory and context
+//! switches of a thread per task; computing only gets faster with more
+//! cores (threads, processes, hybrid), never with coroutines alone, which
+//! give concurrency, not parallelism.
+//!
+//! For every (workload, mode) it prints wall time, speedup over serial, peak
+//! OS threads, child processes, peak RSS and context switches; then
+//! sentences computed from those figures, and a text timeline of the first
+//! tasks of each mode. How each figure is measured: `measure.rs` and
+//! `runner.rs`, and docs/io-overlap.md.
+//!
+//! Module map: `cli` (options), `workload` (the tasks), `service` (the slow
+//! service), `modes` (the five ways to run them), `processes` (the child
+//! process per task), `runner` (one mode per child process, measured),
+//! `measure` (OS counters), `progress` (stderr), `report` (table and
+//! sentences), `timeline`, `json` (`--json`, `--trace`).
+
+mod cli;
+mod json;
+mod measure;
+mod modes;
+mod processes;
+mod progress;
+mod report;
+mod runner;
+mod service;
+mod timeline;
+mod workload;
+
+use std::env;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use cli::{Command, Options};
+use modes::Plan;
+use runner::Measurement;
+use workload::Workload;
+
+/// What one cpu task should take, in the build being run.
+const CPU_TASK_TARGET: Duration = Duration::from_millis(40);
+
+/// Tasks per mode shown in the text timeline.
+const TIMELINE_ROWS: usize = 4;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    // Hidden roles: this same executable is the runner of each mode and
+    // the process of each task in processes mode.
+    match args.first().map(String::as_str) {
+        Some(processes::RUN_TASK_ARG) => {
+            return exit_on_error(processes::task_child_main(&args[1..]));
+        }
+        Some(runner::RUN_MODE_ARG) => {
+            measure::raise_open_file_limit();
+            return exit_on_error(
+                current_exe().and_then(|exe| runner::mode_child_main(&args[1..], &exe)),
+            );
+        }
+        _ => {}
+    }
+    match cli::parse(&args) {
+        Ok(Command::Help) => {
+            println!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Run(options)) => exit_on_error(run(&options)),
+        Err(message) => {
+            eprintln!("io_overlap: {message}\n\n{}", cli::USAGE);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn exit_on_error(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("io_overlap: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn current_exe() -> Result<std::path::PathBuf, String> {
+    env::current_exe()
+        .map_err(|error| format!("cannot find this program's own executable to re-run it: {error}"))
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    measure::raise_open_file_limit();
+    let exe = current_exe()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let service = if options.workloads.contains(&Workload::Io) {
+        service::start(options.latency)
+            .map_err(|error| format!("could not start the slow service: {error}"))?
+    } else {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+    };
+    let (cpu_rounds, cpu_task_ms) = if options.workloads.contains(&Workload::Cpu) {
+        calibrate_cpu()
+    } else {
+        (0, 0.0)
+    };
+    let setup = report::Setup {
+        cores,
+        requests: options.requests,
+        latency_ms: options.latency.as_millis() as u64,
+        cpu_task_ms,
+    };
+    if !options.json {
+        print!("{}", header(options, &setup, cpu_rounds));
+    }
+
+    let mut all = Vec::new();
+    for &workload in &options.workloads {
+        let plan = Plan {
+            workload,
+            tasks: options.tasks_for(workload),
+            requests: options.requests,
+            service,
+            cpu_rounds,
+            cores,
+        };
+        for &mode in &options.modes {
+            let measured = runner::measure_in_child(mode, &plan, &exe, true)?;
+            check_results(&all, &measured, &plan)?;
+            all.push(measured);
+        }
+    }
+
+    if let Some(path) = &options.trace {
+        write_trace(path, &all)?;
+    }
+    if options.json {
+        for m in &all {
+            println!("{}", json::line(&all, m));
+        }
+    } else {
+        print!("{}", full_report(&all, &setup));
+        if let Some(path) = &options.trace {
+            println!(
+                "Trace of every task written to {} (open it in https://ui.perfetto.dev).",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One cpu task's rounds for [`CPU_TASK_TARGET`], and what a task took.
+fn calibrate_cpu() -> (u64, f64) {
+    let rounds = workload::calibrate_cpu_rounds(CPU_TASK_TARGET);
+    let started = Instant::now();
+    std::hint::black_box(workload::cpu_task(0, rounds, || {}));
+    (rounds, started.elapsed().as_secs_f64() * 1e3)
+}
+
+fn header(options: &Options, setup: &report::Setup, cpu_rounds: u64) -> String {
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let mut out = format!(
+        "io_overlap: the same tasks run serially, as processes, as threads, as corio\n\
+         coroutines, and hybrid (one corio runtime per core).\nThis machine: {} CPU core{}, {build} build.\n",
+        setup.cores,
+        if setup.cores == 1 { "" } else { "s" }
+    );
+    if options.workloads.contains(&Workload::Io) {
+        let tasks = options.tasks_for(Workload::Io);
+        out += &format!(
+            "  io:  {tasks} tasks, each {} round trip{} over loopback TCP to a service that\n       \
+             answers after {} ms (serial needs at least {:.1} s)\n",
+            options.requests,
+            if options.requests == 1 { "" } else { "s" },
+            setup.latency_ms,
+            (tasks as u64 * u64::from(options.requests) * setup.latency_ms) as f64 / 1000.0
+        );
+    }
+    if options.workloads.contains(&Workload::Cpu) {
+        out += &format!(
+            "  cpu: {} tasks, each {cpu_rounds} rounds of hashing (~{:.0} ms here, calibrated just now)\n",
+            options.tasks_for(Workload::Cpu),
+            setup.cpu_task_ms
+        );
+    }
+    out + "\n"
+}
+
+/// Every mode must compute the same task results: io against the known
+/// answers, cpu against the first mode that ran.
+fn check_results(
+    earlier: &[Measurement],
+    measured: &Measurement,
+    plan: &Plan,
+) -> Result<(), String> {
+    let reference = earlier.iter().find(|m| m.workload == measured.workload);
+    for record in &measured.records {
+        let expected = match measured.workload {
+            Workload::Io => workload::expected_io_result(record.task, plan.requests),
+            Workload::Cpu => match reference {
+                Some(reference) => reference.records[record.task].result,
+                None => continue,
+            },
+        };
+        if record.result != expected {
+            return Err(format!(
+                "{}/{} returned {:#x} for task {} where {:#x} was expected: the modes disagree, which is a bug",
+                measured.workload, measured.mode, record.result, record.task, expected
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn full_report(all: &[Measurement], setup: &report::Setup) -> String {
+    let mut out = report::table(all);
+    out += "\n";
+    out += &report::sentences(all, setup);
+    for workload in Workload::ALL {
+        let of_workload: Vec<&Measurement> =
+            all.iter().filter(|m| m.workload == workload).collect();
+        if !of_workload.is_empty() {
+            out += &timeline::render(&of_workload, TIMELINE_ROWS);
+            out += "\n";
+        }
+    }
+    out +=
+        "# = the task has started and not finished: running, or waiting (for a reply or a CPU).\n";
+    out
+}
+
+fn write_trace(path: &Path, all: &[Measurement]) -> Result<(), String> {
+    fs::write(path, json::chrome_trace(all))
+        .map_err(|error| format!("could not write the trace to {}: {error}", path.display()))
+}

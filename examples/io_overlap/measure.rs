@@ -1,0 +1,236 @@
+//! What the operating system says a mode cost: a clock shared by every
+//! process, a census of OS threads, peak memory and context switches.
+//!
+//! Everything here reads Linux interfaces (`/proc/self`, `getrusage`,
+//! `clock_gettime`). The figures are taken inside the process that runs a
+//! mode, around the mode itself, so start-up work of that process is not
+//! charged to the mode.
+
+use std::fs;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Nanoseconds on `CLOCK_MONOTONIC`.
+///
+/// Unlike `std::time::Instant`, the value is a plain number that means the
+/// same thing in every process on the machine, so a child process can report
+/// when its task ran and the timeline can place it next to the others.
+pub fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec and CLOCK_MONOTONIC is
+    // always available on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC) cannot fail on Linux");
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// How many OS threads this process has right now.
+///
+/// Reads `num_threads` from `/proc/self/stat` (one small read, no directory
+/// walk), which is the number of entries in `/proc/self/task`: every thread
+/// the kernel schedules, including ones a library started behind our back.
+pub fn os_threads_now() -> io::Result<usize> {
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) is in parentheses and may contain spaces,
+    // so count fields from the last ')'. num_threads is field 20, which is
+    // the 18th field after the name.
+    let after_name = stat
+        .rfind(')')
+        .map(|end| &stat[end + 1..])
+        .ok_or_else(|| io::Error::other("/proc/self/stat has no ')' after the command name"))?;
+    after_name
+        .split_whitespace()
+        .nth(17)
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| io::Error::other("/proc/self/stat has no num_threads field"))
+}
+
+/// The highest number of OS threads seen by [`ThreadPeak::sample`].
+///
+/// Sampling happens at moments when every task of a mode has been started
+/// and each time a task ends, which is where the peak of a
+/// thread-per-task mode lies; a library thread started at any point before
+/// the last task ends is caught as well.
+#[derive(Debug, Default)]
+pub struct ThreadPeak {
+    /// An atomic because worker threads sample concurrently.
+    peak: AtomicUsize,
+}
+
+impl ThreadPeak {
+    /// Counts the threads now and keeps the maximum.
+    pub fn sample(&self) {
+        // A failed read leaves the peak as it was; the census is reported,
+        // never relied on for correctness.
+        if let Ok(threads) = os_threads_now() {
+            self.peak.fetch_max(threads, Ordering::Relaxed);
+        }
+    }
+
+    /// The highest count sampled so far.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// This process's own peak resident memory, in KiB (`VmHWM`).
+///
+/// Why not `ru_maxrss`: on Linux `exec` copies the high-water mark of the
+/// address space it replaces into the new process's `ru_maxrss`, and with
+/// `posix_spawn` that address space is the parent's. A child would then
+/// report at least its parent's peak. `VmHWM` belongs to the address space
+/// itself, so it starts afresh at `exec`.
+pub fn peak_rss_kib() -> io::Result<u64> {
+    let status = fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| io::Error::other("/proc/self/status has no VmHWM line"))
+}
+
+/// Voluntary plus involuntary context switches of this process (all its
+/// threads, live or ended) and of every child it has waited for.
+///
+/// A voluntary switch is a thread blocking (a read with no data, a sleep, a
+/// join); an involuntary one is the kernel preempting a running thread.
+pub fn context_switches() -> u64 {
+    rusage_switches(libc::RUSAGE_SELF) + rusage_switches(libc::RUSAGE_CHILDREN)
+}
+
+fn rusage_switches(who: libc::c_int) -> u64 {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is valid and writable; `who` is RUSAGE_SELF or
+    // RUSAGE_CHILDREN, both always accepted.
+    let rc = unsafe { libc::getrusage(who, &mut usage) };
+    assert_eq!(
+        rc, 0,
+        "getrusage cannot fail for RUSAGE_SELF or RUSAGE_CHILDREN"
+    );
+    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
+}
+
+/// Raises this process's open-file limit to the hard limit, so that a run
+/// with thousands of tasks (one socket each) is not stopped by the soft
+/// default of 1024. Failure is harmless: the run then reports `EMFILE`.
+pub fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0
+        && limit.rlim_cur < limit.rlim_max
+    {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid rlimit whose soft value does not exceed
+        // its hard value, which an unprivileged process may always set.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    }
+}
+
+/// CPU time the whole machine spent busy, all CPUs together, in
+/// nanoseconds: the `cpu` line of `/proc/stat` minus idle and I/O wait.
+/// Time stolen by a hypervisor counts as busy, since our threads could not
+/// run then either.
+fn machine_busy_ns() -> io::Result<u64> {
+    let stat = fs::read_to_string("/proc/stat")?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .find_map(|line| line.strip_prefix("cpu "))
+        .ok_or_else(|| io::Error::other("/proc/stat has no cpu line"))?
+        .split_whitespace()
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is
+    // already inside user and nice).
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(busy * (1_000_000_000 / ticks_per_second))
+}
+
+/// User + system CPU time of this process (every thread) and of the
+/// children it has waited for, in nanoseconds.
+fn own_cpu_ns() -> u64 {
+    [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN]
+        .into_iter()
+        .map(|who| {
+            // SAFETY: an all-zero rusage is a valid value of this C struct.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: `usage` is valid and writable; `who` is always accepted.
+            unsafe { libc::getrusage(who, &mut usage) };
+            [usage.ru_utime, usage.ru_stime]
+                .iter()
+                .map(|t| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000)
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+/// Measures how much CPU *other programs* used over an interval: the
+/// machine's busy time minus this process's and its children's.
+///
+/// A figure taken while something else keeps a core busy is not this
+/// program's alone (on 2 cores, one busy neighbour halves what threads can
+/// gain), so the report warns when this is large.
+#[derive(Clone, Copy, Debug)]
+pub struct OtherLoad {
+    machine_busy_ns: u64,
+    own_ns: u64,
+    at_ns: u64,
+}
+
+impl OtherLoad {
+    /// Starts an interval now; `None` if `/proc/stat` cannot be read.
+    pub fn start() -> Option<OtherLoad> {
+        Some(OtherLoad {
+            machine_busy_ns: machine_busy_ns().ok()?,
+            own_ns: own_cpu_ns(),
+            at_ns: monotonic_ns(),
+        })
+    }
+
+    /// What other programs used since [`OtherLoad::start`]: their CPU time
+    /// and how many cores they kept busy on average. `/proc/stat` counts in
+    /// ticks of 10 ms, so short intervals are noisy; callers should only
+    /// trust large values.
+    pub fn since(&self) -> Others {
+        let (Ok(machine_now), own_now) = (machine_busy_ns(), own_cpu_ns()) else {
+            return Others::default();
+        };
+        let machine = machine_now.saturating_sub(self.machine_busy_ns);
+        let own = own_now.saturating_sub(self.own_ns);
+        let elapsed = monotonic_ns().saturating_sub(self.at_ns).max(1);
+        let cpu_ns = machine.saturating_sub(own);
+        Others {
+            cpu_ns,
+            cores: cpu_ns as f64 / elapsed as f64,
+        }
+    }
+}
+
+/// CPU used by other programs over an interval (see [`OtherLoad`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Others {
+    /// Their CPU time, nanoseconds.
+    pub cpu_ns: u64,
+    /// Cores they kept busy on average.
+    pub cores: f64,
+}
+
+impl Others {
+    /// Whether other programs used enough CPU to distort a measurement:
+    /// at least a quarter of a core on average, and more than the tick
+    /// noise of `/proc/stat` (100 ms in all).
+    pub fn disturbing(&self) -> bool {
+        self.cores >= 0.25 && self.cpu_ns >= 100_000_000
+    }
+}

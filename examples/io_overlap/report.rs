@@ -1,0 +1,226 @@
+//! The human-readable report: the table of figures and the sentences that
+//! say what they mean. Everything here is computed from [`Measurement`]s.
+
+use crate::modes::Mode;
+use crate::runner::Measurement;
+use crate::workload::Workload;
+
+/// What the run was, for the sentences.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// CPU cores available to the run (the hybrid mode's runtime count).
+    pub cores: usize,
+    /// io: round trips per task.
+    pub requests: u32,
+    /// io: the service's delay per answer, ms.
+    pub latency_ms: u64,
+    /// cpu: what one task took during calibration, ms.
+    pub cpu_task_ms: f64,
+}
+
+/// `mode`'s wall time over serial's for the same workload, if serial ran.
+pub fn speedup(all: &[Measurement], measured: &Measurement) -> Option<f64> {
+    let serial = find(all, measured.workload, Mode::Serial)?;
+    Some(serial.wall_ns as f64 / measured.wall_ns.max(1) as f64)
+}
+
+fn find(all: &[Measurement], workload: Workload, mode: Mode) -> Option<&Measurement> {
+    all.iter()
+        .find(|m| m.workload == workload && m.mode == mode)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The table: one row per (workload, mode), then what each column counts.
+pub fn table(all: &[Measurement]) -> String {
+    let mut out = format!(
+        "{:<8} {:<10} {:>9} {:>8} {:>8} {:>6} {:>10} {:>9}\n",
+        "workload", "mode", "wall ms", "speedup", "threads", "procs", "peak RSS", "switches"
+    );
+    for m in all {
+        let speedup = speedup(all, m).map_or("-".to_string(), |x| format!("{x:.1}x"));
+        out += &format!(
+            "{:<8} {:<10} {:>9.1} {:>8} {:>8} {:>6} {:>6.1} MiB {:>9}\n",
+            m.workload.name(),
+            m.mode.name(),
+            m.wall_ms(),
+            speedup,
+            m.os_threads,
+            m.processes,
+            mib(m.peak_rss_kib),
+            m.context_switches
+        );
+    }
+    out += "\n\
+threads:  peak OS threads in all of the mode's processes (slow service excluded)
+procs:    child processes started for the tasks
+peak RSS: each process's own peak resident memory (VmHWM), summed over the
+          mode's processes; user-space pages only (the kernel's own memory per
+          thread and process, such as its kernel stack, is not included)
+switches: voluntary + involuntary context switches (getrusage), children included
+Every mode ran in a fresh process of its own, so these figures are its own.
+";
+    let disturbed: Vec<String> = all
+        .iter()
+        .filter(|m| m.others.disturbing())
+        .map(|m| format!("{}/{} {:.1}", m.workload, m.mode, m.others.cores))
+        .collect();
+    if !disturbed.is_empty() {
+        let warning = format!(
+            "warning: other programs kept CPUs busy while some modes ran (cores they used on \
+             average: {}). Those wall times and speedups carry their load; rerun on an idle \
+             machine for clean figures.",
+            disturbed.join(", ")
+        );
+        out += &format!("\n{}\n", wrap(&warning, 80));
+    }
+    out
+}
+
+/// Plain sentences computed from the figures; one paragraph per workload.
+pub fn sentences(all: &[Measurement], setup: &Setup) -> String {
+    let mut out = String::new();
+    for workload in Workload::ALL {
+        let lines = match workload {
+            Workload::Io => io_sentences(all, setup),
+            Workload::Cpu => cpu_sentences(all, setup),
+        };
+        if !lines.is_empty() {
+            out += &wrap(&lines.join(" "), 80);
+            out += "\n\n";
+        }
+    }
+    out
+}
+
+fn io_sentences(all: &[Measurement], setup: &Setup) -> Vec<String> {
+    let get = |mode| find(all, Workload::Io, mode);
+    let mut lines = Vec::new();
+    let Some(any) = all.iter().find(|m| m.workload == Workload::Io) else {
+        return lines;
+    };
+    let waits = any.tasks as u64 * u64::from(setup.requests);
+    lines.push(format!(
+        "io: {} tasks each wait {} times for a {} ms answer: {waits} waits.",
+        any.tasks, setup.requests, setup.latency_ms
+    ));
+    let serial = get(Mode::Serial);
+    let speed = |m: &Measurement| {
+        speedup(all, m).map_or(String::new(), |x| format!("{x:.0}x faster than serial, "))
+    };
+    // What a mode added over serial's peak is its own cost; without serial,
+    // fall back to the absolute peak.
+    let memory = |m: &Measurement| match serial {
+        Some(serial) => {
+            let extra = mib(m.peak_rss_kib) - mib(serial.peak_rss_kib);
+            if extra < 0.05 {
+                "no more memory than serial".to_string()
+            } else {
+                format!("{extra:.1} MiB more memory than serial")
+            }
+        }
+        None => format!("{:.1} MiB at peak", mib(m.peak_rss_kib)),
+    };
+    if let Some(serial) = serial {
+        lines.push(format!(
+            "Serial pays them one after another: {:.2} s, and {} context switches (its thread blocks on every wait).",
+            serial.wall_ms() / 1000.0,
+            serial.context_switches
+        ));
+    }
+    if let Some(coroutines) = get(Mode::Coroutines) {
+        lines.push(format!(
+            "Coroutines overlap all {} tasks' waits on {} OS thread{}: {}with {} and {} context switches.",
+            coroutines.tasks,
+            coroutines.os_threads,
+            plural(coroutines.os_threads),
+            speed(coroutines),
+            memory(coroutines),
+            coroutines.context_switches
+        ));
+    }
+    if let Some(threads) = get(Mode::Threads) {
+        lines.push(format!(
+            "Threads overlap them with one OS thread per task ({} threads): {}with {} and {} switches.",
+            threads.os_threads,
+            speed(threads),
+            memory(threads),
+            threads.context_switches
+        ));
+    }
+    if let Some(processes) = get(Mode::Processes) {
+        lines.push(format!(
+            "Processes overlap them too, but start {} whole programs: {}with {}.",
+            processes.processes,
+            speed(processes),
+            memory(processes)
+        ));
+    }
+    if let Some(hybrid) = get(Mode::Hybrid) {
+        lines.push(format!(
+            "Hybrid spreads the coroutines over {} runtimes, one per core: {}as the cost was waiting, not computing.",
+            hybrid.os_threads,
+            speed(hybrid)
+        ));
+    }
+    lines
+}
+
+fn cpu_sentences(all: &[Measurement], setup: &Setup) -> Vec<String> {
+    let get = |mode| find(all, Workload::Cpu, mode);
+    let mut lines = Vec::new();
+    let Some(any) = all.iter().find(|m| m.workload == Workload::Cpu) else {
+        return lines;
+    };
+    lines.push(format!(
+        "cpu: {} tasks of about {:.0} ms of computing each, on {} core{}.",
+        any.tasks,
+        setup.cpu_task_ms,
+        setup.cores,
+        plural(setup.cores)
+    ));
+    if let Some(x) = get(Mode::Coroutines).and_then(|m| speedup(all, m)) {
+        lines.push(format!(
+            "Coroutines: {x:.2}x. They take turns on one thread (concurrency): only one computes \
+             at any instant, so they cannot beat serial."
+        ));
+    }
+    let parallel: Vec<String> = [Mode::Threads, Mode::Processes, Mode::Hybrid]
+        .into_iter()
+        .filter_map(|mode| Some(format!("{mode} {:.2}x", speedup(all, get(mode)?)?)))
+        .collect();
+    if !parallel.is_empty() {
+        lines.push(format!(
+            "Computing on every core at once (parallelism): {}; {} core{} cap the gain near {}x.",
+            parallel.join(", "),
+            setup.cores,
+            plural(setup.cores),
+            setup.cores
+        ));
+    }
+    lines
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Greedy word wrap at `width` columns.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line_len = 0;
+    for word in text.split_whitespace() {
+        if line_len > 0 && line_len + 1 + word.len() > width {
+            out.push('\n');
+            line_len = 0;
+        } else if line_len > 0 {
+            out.push(' ');
+            line_len += 1;
+        }
+        out += word;
+        line_len += word.len();
+    }
+    out
+}

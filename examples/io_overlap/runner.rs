@@ -1,0 +1,231 @@
+//! Each mode runs in a fresh child process of this example, so that its
+//! figures are its own.
+//!
+//! Peak memory and context switches are process-wide counters: measured in
+//! one long-lived process, the threads mode would inherit the high-water
+//! mark of everything before it, and the slow service's work would be mixed
+//! in. So the parent re-runs its own executable with [`RUN_MODE_ARG`]; that
+//! runner process runs one mode ([`measure_mode`]) and prints its
+//! [`Measurement`] as lines on stdout, which the parent reads back
+//! ([`measure_in_child`]). The slow service stays in the parent and is
+//! never counted.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::measure::{self, Others};
+use crate::modes::{self, Mode, Plan, TaskRecord};
+use crate::progress::Progress;
+use crate::workload::Workload;
+
+/// The hidden argument that makes this executable run one mode and report.
+pub const RUN_MODE_ARG: &str = "--internal-run-mode";
+
+/// The figures of one (workload, mode) run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// Which workload ran.
+    pub workload: Workload,
+    /// Which mode ran it.
+    pub mode: Mode,
+    /// How many tasks.
+    pub tasks: usize,
+    /// From just before the first task started to just after the last ended.
+    pub wall_ns: u64,
+    /// Peak OS threads over all of the mode's processes.
+    pub os_threads: usize,
+    /// Child processes the mode started (its runner process not counted).
+    pub processes: usize,
+    /// The runner's own peak RSS plus every child's own peak RSS, KiB.
+    pub peak_rss_kib: u64,
+    /// Voluntary + involuntary switches during the mode, children included.
+    pub context_switches: u64,
+    /// When the mode started (`monotonic_ns`), the zero of its timeline.
+    pub start_ns: u64,
+    /// One record per task, ordered by task id.
+    pub records: Vec<TaskRecord>,
+    /// CPU that other programs on the machine used meanwhile; filled in by
+    /// the parent, which sees the whole child's lifetime.
+    pub others: Others,
+}
+
+impl Measurement {
+    /// Wall time in milliseconds.
+    pub fn wall_ms(&self) -> f64 {
+        self.wall_ns as f64 / 1e6
+    }
+}
+
+/// Runs `mode` in this process and measures it.
+///
+/// The figures are only that mode's own in a fresh process (see the module
+/// docs); in a test harness they include the harness's threads.
+///
+/// # Errors
+///
+/// A task's failure, as a message for the user.
+pub fn measure_mode(
+    mode: Mode,
+    plan: &Plan,
+    exe: &Path,
+    progress: Progress,
+) -> Result<Measurement, String> {
+    let switches_before = measure::context_switches();
+    let run = modes::run_mode(mode, plan, exe, progress)?;
+    let context_switches = measure::context_switches() - switches_before;
+    let own_rss_kib =
+        measure::peak_rss_kib().map_err(|error| format!("reading peak RSS: {error}"))?;
+    Ok(Measurement {
+        workload: plan.workload,
+        mode,
+        tasks: plan.tasks,
+        wall_ns: run.end_ns - run.start_ns,
+        os_threads: run.os_threads,
+        processes: run.processes,
+        peak_rss_kib: own_rss_kib + run.children_rss_kib,
+        context_switches,
+        start_ns: run.start_ns,
+        records: run.records,
+        others: Others::default(),
+    })
+}
+
+/// Runs `mode` in a fresh child process of `exe` and reads its measurement.
+///
+/// # Errors
+///
+/// The child's failure or an unreadable report, as a message for the user.
+pub fn measure_in_child(
+    mode: Mode,
+    plan: &Plan,
+    exe: &Path,
+    show_progress: bool,
+) -> Result<Measurement, String> {
+    let others = measure::OtherLoad::start();
+    let output = Command::new(exe)
+        .arg(RUN_MODE_ARG)
+        .arg(mode.name())
+        .arg(format!("progress={}", u8::from(show_progress)))
+        .args(plan.to_args())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|error| {
+            format!(
+                "could not start a process for {}/{mode} ({}): {error}",
+                plan.workload,
+                exe.display()
+            )
+        })?;
+    if !output.status.success() {
+        return Err(format!(
+            "the {}/{mode} run failed ({}); its error is above",
+            plan.workload, output.status
+        ));
+    }
+    let report = String::from_utf8_lossy(&output.stdout);
+    let mut measured = parse_report(mode, plan, &report).ok_or_else(|| {
+        format!(
+            "the {}/{mode} run printed an unexpected report:\n{report}",
+            plan.workload
+        )
+    })?;
+    measured.others = others.map(|start| start.since()).unwrap_or_default();
+    Ok(measured)
+}
+
+/// The body of a runner process (see [`RUN_MODE_ARG`]).
+///
+/// # Errors
+///
+/// A bad internal argument or the mode's failure.
+pub fn mode_child_main(args: &[String], exe: &Path) -> Result<(), String> {
+    let mode = args
+        .first()
+        .and_then(|name| Mode::from_name(name))
+        .ok_or("internal argument: a mode name must follow the run-mode flag")?;
+    let show_progress = args.iter().any(|arg| arg == "progress=1");
+    let plan = Plan::from_args(&args[1..])?;
+    let progress = Progress::new(
+        format!("{}/{mode}", plan.workload),
+        plan.tasks,
+        show_progress,
+    );
+    let measured = measure_mode(mode, &plan, exe, progress)?;
+    print!("{}", format_report(&measured));
+    Ok(())
+}
+
+/// A measurement as the runner prints it: a `record` line per task, then
+/// one `summary` line.
+pub fn format_report(measured: &Measurement) -> String {
+    let mut report = String::new();
+    for r in &measured.records {
+        report += &format!(
+            "record {} {} {} {}\n",
+            r.task, r.result, r.start_ns, r.end_ns
+        );
+    }
+    report += &format!(
+        "summary {} {} {} {} {} {}\n",
+        measured.start_ns,
+        measured.wall_ns,
+        measured.os_threads,
+        measured.processes,
+        measured.peak_rss_kib,
+        measured.context_switches
+    );
+    report
+}
+
+/// The inverse of [`format_report`]; `None` if anything is off.
+pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement> {
+    let numbers = |rest: &str| {
+        rest.split(' ')
+            .map(|field| field.parse::<u64>().ok())
+            .collect::<Option<Vec<_>>>()
+    };
+    let mut records = Vec::new();
+    let mut summary = None;
+    for line in report.lines() {
+        if let Some(rest) = line.strip_prefix("record ") {
+            let &[task, result, start_ns, end_ns] = numbers(rest)?.as_slice() else {
+                return None;
+            };
+            records.push(TaskRecord {
+                task: task as usize,
+                result,
+                start_ns,
+                end_ns,
+            });
+        } else if let Some(rest) = line.strip_prefix("summary ") {
+            summary = Some(numbers(rest)?);
+        } else {
+            return None;
+        }
+    }
+    let &[
+        start_ns,
+        wall_ns,
+        os_threads,
+        processes,
+        peak_rss_kib,
+        context_switches,
+    ] = summary?.as_slice()
+    else {
+        return None;
+    };
+    (records.len() == plan.tasks).then_some(Measurement {
+        workload: plan.workload,
+        mode,
+        tasks: plan.tasks,
+        wall_ns,
+        os_threads: os_threads as usize,
+        processes: processes as usize,
+        peak_rss_kib,
+        context_switches,
+        start_ns,
+        records,
+        others: Others::default(),
+    })
+}
