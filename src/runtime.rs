@@ -24,6 +24,17 @@ use crate::timer::Timers;
 /// loop's time while a ready socket waits at most 61 resumes for service.
 /// (Prime, as tokio's equivalent, so it does not beat in step with a loop of
 /// tasks of some round count.)
+///
+/// # Examples
+///
+/// ```
+/// use corio::runtime::{Builder, DEFAULT_EVENT_INTERVAL};
+///
+/// // Serve sockets twice as often as the default under load.
+/// let rt = Builder::new().event_interval(DEFAULT_EVENT_INTERVAL / 2).build()?;
+/// # drop(rt);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
 
 /// Stack size, in bytes, of a coroutine that does not ask for another: 256 KiB.
