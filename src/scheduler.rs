@@ -433,6 +433,7 @@ impl Core {
     /// Tasks it resumes are *hosted*: they switch back here when they stop,
     /// and do not host others. Blocking (no task ahead and nothing ready) is
     /// never done here; that stays with the loop.
+    #[inline(always)]
     pub(crate) fn host_yield(&self, me: *const TaskContext<'static>) {
         let mut ahead = self.run_queue.len();
         if ahead == 0 {
