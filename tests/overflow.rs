@@ -40,6 +40,14 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Plays `test_name` in a child process, asserts the child died of
+/// `signal`, and returns what it printed on stderr.
+fn stderr_of_child_killed_by(test_name: &str, signal: libc::c_int) -> String {
+    let output = util::run_child(test_name);
+    assert_killed_by(&output, signal);
+    stderr(&output)
+}
+
 /// Asserts the child died of `signal`.
 fn assert_killed_by(output: &Output, signal: libc::c_int) {
     assert_eq!(
@@ -58,9 +66,7 @@ fn coroutine_overflow_names_the_task_and_aborts() {
         overflow::install();
         overflow_a_coroutine(DEFAULT_STACK_SIZE, 17, Some("worker-3"));
     }
-    let output = util::run_child(NAME);
-    assert_killed_by(&output, libc::SIGABRT);
-    let text = stderr(&output);
+    let text = stderr_of_child_killed_by(NAME, libc::SIGABRT);
     assert!(
         text.contains("corio: coroutine 'worker-3' (task 17) overflowed its 256 KiB stack."),
         "{text}"
@@ -76,9 +82,7 @@ fn overflow_of_a_small_stack_with_a_long_name_is_reported() {
         let long_name = format!("{}-and-then-some", "ü".repeat(19));
         overflow_a_coroutine(48 * 1024, 99_000_000_001, Some(&long_name));
     }
-    let output = util::run_child(NAME);
-    assert_killed_by(&output, libc::SIGABRT);
-    let text = stderr(&output);
+    let text = stderr_of_child_killed_by(NAME, libc::SIGABRT);
     // 19 two-byte characters and "-a" fill the 40 name bytes.
     let expected = format!(
         "'{}-a...' (task 99000000001) overflowed its 48 KiB stack",
@@ -93,9 +97,7 @@ fn unnamed_coroutine_overflow_is_reported() {
     if util::is_child(NAME) {
         overflow_a_coroutine(DEFAULT_STACK_SIZE, 5, None);
     }
-    let output = util::run_child(NAME);
-    assert_killed_by(&output, libc::SIGABRT);
-    let text = stderr(&output);
+    let text = stderr_of_child_killed_by(NAME, libc::SIGABRT);
     assert!(
         text.contains("coroutine <unnamed> (task 5) overflowed its 256 KiB stack"),
         "{text}"
@@ -119,9 +121,7 @@ fn overflow_is_reported_on_a_thread_that_had_no_signal_stack() {
         overflow::install();
         overflow_a_coroutine(DEFAULT_STACK_SIZE, 8, Some("no-altstack"));
     }
-    let output = util::run_child(NAME);
-    assert_killed_by(&output, libc::SIGABRT);
-    let text = stderr(&output);
+    let text = stderr_of_child_killed_by(NAME, libc::SIGABRT);
     assert!(
         text.contains("'no-altstack' (task 8) overflowed its"),
         "{text}"
@@ -146,9 +146,7 @@ fn overflow_is_reported_with_mprotect_guards() {
         drop(stacks);
         overflow_a_coroutine(DEFAULT_STACK_SIZE, 3, Some("old-kernel"));
     }
-    let output = util::run_child(NAME);
-    assert_killed_by(&output, libc::SIGABRT);
-    let text = stderr(&output);
+    let text = stderr_of_child_killed_by(NAME, libc::SIGABRT);
     assert!(
         text.contains("'old-kernel' (task 3) overflowed its 256 KiB stack"),
         "{text}"
@@ -178,9 +176,8 @@ fn other_segfaults_still_kill_with_sigsegv() {
         unsafe { std::ptr::write_volatile(page.cast::<u8>(), 1) };
         unreachable!("writing to a PROT_NONE page must fault");
     }
-    let output = util::run_child(NAME);
-    assert_killed_by(&output, libc::SIGSEGV);
-    assert!(!stderr(&output).contains("corio:"), "{}", stderr(&output));
+    let text = stderr_of_child_killed_by(NAME, libc::SIGSEGV);
+    assert!(!text.contains("corio:"), "{text}");
 }
 
 #[test]
@@ -197,9 +194,7 @@ fn native_thread_overflow_keeps_std_message() {
         let _ = thread.join();
         unreachable!("the overflow must have aborted this process");
     }
-    let output = util::run_child(NAME);
-    assert_killed_by(&output, libc::SIGABRT);
-    let text = stderr(&output);
+    let text = stderr_of_child_killed_by(NAME, libc::SIGABRT);
     // std prints "thread 'native-deep' (<tid>) has overflowed its stack".
     assert!(text.contains("thread 'native-deep'"), "{text}");
     assert!(text.contains("has overflowed its stack"), "{text}");
@@ -267,9 +262,7 @@ fn a_corio_task_that_overflows_is_named_in_the_report() {
         });
         unreachable!("the overflow must have aborted this process");
     }
-    let output = util::run_child(NAME);
-    assert_killed_by(&output, libc::SIGABRT);
-    let err = stderr(&output);
+    let err = stderr_of_child_killed_by(NAME, libc::SIGABRT);
     // The root is task 1, so the worker is task 2.
     assert!(err.contains("spawned task 2"), "{err}");
     assert!(
