@@ -1,15 +1,15 @@
 //! The thread-local "where am I": the runtime that owns this thread right now,
 //! and the coroutine that is running on it.
 //!
-//! Two pointers, both plain `Cell`s in a `thread_local!` with a `const`
-//! initialiser (no lazy-init check, no destructor), because `yield_now` reads
-//! them on every switch.
+//! Two pointers and a flag, plain `Cell`s in one `thread_local!` struct
+//! ([`Here`]) with a `const` initialiser (no lazy-init check, no destructor),
+//! because `yield_now` reads them on every switch.
 //!
-//! - [`RUNTIME`] points at the [`Core`] of the runtime whose `block_on` (or
+//! - [`Here::runtime`] points at the [`Core`] of the runtime whose `block_on` (or
 //!   `Drop`) is running on this thread. It is set by [`enter_runtime`] and put
 //!   back by the guard it returns, so it is valid exactly while that `Core` is
 //!   borrowed by the `Runtime` method that set it.
-//! - [`CURRENT`] points at the [`TaskContext`] on the stack of the coroutine
+//! - [`Here::current`] points at the [`TaskContext`] on the stack of the coroutine
 //!   that is running. The coroutine itself sets it when it starts and again
 //!   each time it is resumed ([`suspend`]); whoever resumed it clears it (the
 //!   scheduler loop) or puts back its own (a hosting coroutine, see
@@ -25,16 +25,29 @@ use corosensei::Yielder;
 use crate::scheduler::{Core, Suspend, Switch};
 use crate::task::TaskId;
 
-thread_local! {
+/// The thread's "where am I", one struct so that a switch computes the
+/// thread-local address once, not once per field.
+struct Here {
     /// The runtime driving this thread, or null. See the module docs.
-    static RUNTIME: Cell<*const Core> = const { Cell::new(ptr::null()) };
+    runtime: Cell<*const Core>,
     /// The running coroutine's context, or null. See the module docs.
-    static CURRENT: Cell<*const TaskContext<'static>> = const { Cell::new(ptr::null()) };
+    current: Cell<*const TaskContext<'static>>,
     /// True while the running coroutine was resumed by another coroutine
     /// that is running the scheduler's fast path on its own stack
     /// ([`Core::host_yield`]). Such a coroutine must switch back to its host
     /// rather than host others itself, so hosting is never nested.
-    static HOSTED: Cell<bool> = const { Cell::new(false) };
+    hosted: Cell<bool>,
+}
+
+thread_local! {
+    /// See [`Here`] and the module docs.
+    static HERE: Here = const {
+        Here {
+            runtime: Cell::new(ptr::null()),
+            current: Cell::new(ptr::null()),
+            hosted: Cell::new(false),
+        }
+    };
 }
 
 /// What a running coroutine knows about itself. Lives on the coroutine's own
@@ -48,13 +61,13 @@ pub(crate) struct TaskContext<'a> {
 
 /// Puts the runtime back when dropped, also while unwinding.
 pub(crate) struct RuntimeGuard {
-    /// What [`RUNTIME`] held before; restored on drop.
+    /// What [`Here::runtime`] held before; restored on drop.
     previous: *const Core,
 }
 
 impl Drop for RuntimeGuard {
     fn drop(&mut self) {
-        RUNTIME.with(|r| r.set(self.previous));
+        HERE.with(|h| h.runtime.set(self.previous));
     }
 }
 
@@ -63,13 +76,13 @@ impl Drop for RuntimeGuard {
 /// The caller keeps `core` borrowed for the guard's whole life, which is what
 /// makes [`with_core`]'s dereference sound.
 pub(crate) fn enter_runtime(core: &Core) -> RuntimeGuard {
-    let previous = RUNTIME.with(|r| r.replace(core));
+    let previous = HERE.with(|h| h.runtime.replace(core));
     RuntimeGuard { previous }
 }
 
 /// Whether a runtime is driving this thread right now.
 pub(crate) fn in_runtime() -> bool {
-    RUNTIME.with(|r| !r.get().is_null())
+    HERE.with(|h| !h.runtime.get().is_null())
 }
 
 /// Runs `f` with the current runtime.
@@ -79,7 +92,7 @@ pub(crate) fn in_runtime() -> bool {
 /// Panics with a message naming `what` when no corio runtime drives this
 /// thread.
 pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
-    let core = RUNTIME.with(|r| r.get());
+    let core = HERE.with(|h| h.runtime.get());
     if core.is_null() {
         no_runtime(what);
     }
@@ -91,7 +104,7 @@ pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
 
 /// Like [`with_core`], but `None` outside a runtime instead of a panic.
 pub(crate) fn try_with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
-    let core = RUNTIME.with(|r| r.get());
+    let core = HERE.with(|h| h.runtime.get());
     // SAFETY: as in `with_core`.
     (!core.is_null()).then(|| f(unsafe { &*core }))
 }
@@ -121,13 +134,13 @@ fn not_in_coroutine(what: &str) -> ! {
 /// Marks `ctx` as the running coroutine. Called once by a coroutine's root
 /// function before it runs user code.
 pub(crate) fn set_current(ctx: &TaskContext<'_>) {
-    CURRENT.with(|c| c.set(ptr::from_ref(ctx).cast()));
+    HERE.with(|h| h.current.set(ptr::from_ref(ctx).cast()));
 }
 
 /// Marks that no coroutine is running. Called by a coroutine's root function
 /// right before it returns.
 pub(crate) fn clear_current() {
-    CURRENT.with(|c| c.set(ptr::null()));
+    HERE.with(|h| h.current.set(ptr::null()));
 }
 
 /// The id of the running coroutine.
@@ -136,7 +149,7 @@ pub(crate) fn clear_current() {
 ///
 /// Panics with a message naming `what` outside a coroutine.
 pub(crate) fn current_id(what: &str) -> TaskId {
-    let ctx = CURRENT.with(|c| c.get());
+    let ctx = HERE.with(|h| h.current.get());
     if ctx.is_null() {
         not_in_coroutine(what);
     }
@@ -152,16 +165,21 @@ pub(crate) fn current_id(what: &str) -> TaskId {
 /// # Panics
 ///
 /// Panics outside a coroutine.
-#[inline]
+#[inline(always)]
 pub(crate) fn yield_now() {
-    let ctx = CURRENT.with(|c| c.get());
+    let ctx = HERE.with(|h| h.current.get());
     if ctx.is_null() {
         not_in_coroutine("corio::yield_now");
     }
-    if HOSTED.with(|h| h.get()) {
+    if HERE.with(|h| h.hosted.get()) {
         switch_out(ctx, Switch::Yield);
     } else {
-        with_core("corio::yield_now", |core| core.host_yield(ctx));
+        let core = HERE.with(|h| h.runtime.get());
+        if core.is_null() {
+            no_runtime("corio::yield_now");
+        }
+        // SAFETY: as in `with_core`.
+        unsafe { &*core }.host_yield(ctx);
     }
 }
 
@@ -169,7 +187,7 @@ pub(crate) fn yield_now() {
 /// resumed have switched back (see `Core::host_yield`).
 #[inline]
 pub(crate) fn restore_current(ctx: *const TaskContext<'static>) {
-    CURRENT.with(|c| c.set(ctx));
+    HERE.with(|h| h.current.set(ctx));
 }
 
 /// Before a blocking wait whose waker already knows this coroutine's id: a
@@ -182,11 +200,11 @@ pub(crate) fn restore_current(ctx: *const TaskContext<'static>) {
 /// Panics with a message naming `what` outside a coroutine.
 #[inline]
 pub(crate) fn host_until_woken(what: &str) -> bool {
-    let ctx = CURRENT.with(|c| c.get());
+    let ctx = HERE.with(|h| h.current.get());
     if ctx.is_null() {
         not_in_coroutine(what);
     }
-    if HOSTED.with(|h| h.get()) {
+    if HERE.with(|h| h.hosted.get()) {
         return false;
     }
     // SAFETY: a non-null CURRENT points at the running coroutine's context,
@@ -199,13 +217,13 @@ pub(crate) fn host_until_woken(what: &str) -> bool {
 /// time a coroutine it resumed switches back.
 #[inline]
 pub(crate) fn clear_current_after_resume() {
-    CURRENT.with(|c| c.set(ptr::null()));
+    HERE.with(|h| h.current.set(ptr::null()));
 }
 
-/// Marks whether the coroutines about to be resumed are hosted (see [`HOSTED`]).
+/// Marks whether the coroutines about to be resumed are hosted (see [`Here::hosted`]).
 #[inline]
 pub(crate) fn set_hosted(hosted: bool) {
-    HOSTED.with(|h| h.set(hosted));
+    HERE.with(|h| h.hosted.set(hosted));
 }
 
 /// Switches from the running coroutine to the scheduler, telling it why, and
@@ -217,7 +235,7 @@ pub(crate) fn set_hosted(hosted: bool) {
 /// Panics with a message naming `what` outside a coroutine.
 #[inline]
 pub(crate) fn suspend(what: &str, reason: Suspend) {
-    let ctx = CURRENT.with(|c| c.get());
+    let ctx = HERE.with(|h| h.current.get());
     if ctx.is_null() {
         not_in_coroutine(what);
     }
@@ -233,5 +251,5 @@ fn switch_out(ctx: *const TaskContext<'static>, switch: Switch) {
     // coroutine's context, on the stack we are running on (module docs). It
     // stays alive across the switch because this frame is on that same stack.
     unsafe { (*ctx).yielder.suspend(switch) };
-    CURRENT.with(|c| c.set(ctx));
+    HERE.with(|h| h.current.set(ctx));
 }

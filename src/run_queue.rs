@@ -1,72 +1,292 @@
 //! The run queue: tasks ready to run, oldest first.
 //!
 //! It is touched twice per hand-off (pop the next task, push back the one
-//! that yielded), so it is a `VecDeque` in an `UnsafeCell` rather than a
-//! `RefCell`: a borrow flag is a store and a load on the hottest path, and
-//! the borrow rule it enforces holds here by construction (see
-//! [`RunQueue`]'s invariant).
+//! that yielded), so it is a ring of its own rather than a `VecDeque` in a
+//! `RefCell`:
+//!
+//! - no borrow flag: the queue sits in an `UnsafeCell`, and the borrow rule a
+//!   `RefCell` would enforce holds by construction (see [`RunQueue`]'s
+//!   invariant);
+//! - a power-of-two capacity and two free-running counters, so a slot index
+//!   is one `and`, the length one subtraction, and neither a pop nor a push
+//!   needs the wrap-around arithmetic `VecDeque` does (measured: 14 fewer
+//!   instructions per yield round trip, see `docs/switch-costs.md`).
+//!
+//! It grows by doubling and never shrinks: a runtime that once had 100,000
+//! runnable tasks keeps 100,000 slots (800 KiB), which the next burst reuses.
 
 use std::cell::UnsafeCell;
-use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 
 use crate::scheduler::Task;
+
+/// Slots a new queue starts with.
+const INITIAL_CAPACITY: usize = 64;
 
 /// A FIFO of runnable tasks, confined to its runtime's thread.
 ///
 /// # Invariant
 ///
-/// Every method takes the `&mut VecDeque` for its own duration only and,
-/// while it holds it, runs no code but `VecDeque`'s own: no task code, no
-/// destructor of a task (nothing is dropped in here; removed tasks are
-/// returned), no callback. So no two of those `&mut` can ever overlap, the
-/// type is `!Sync` (it holds an `UnsafeCell`) and `!Send` (tasks are not), and
-/// the only re-entrance a `RefCell` would catch cannot happen.
+/// Every method takes the `&mut Ring` for its own duration only and, while
+/// it holds it, runs no code but the ring's own: no task code, no destructor
+/// of a task (nothing is dropped in here; removed tasks are returned), no
+/// callback. So no two of those `&mut` can ever overlap, the type is `!Sync`
+/// (it holds an `UnsafeCell`) and `!Send` (tasks are not), and the only
+/// re-entrance a `RefCell` would catch cannot happen.
 pub(crate) struct RunQueue {
-    /// The queue; see the invariant above.
-    tasks: UnsafeCell<VecDeque<Box<Task>>>,
+    /// The ring; see the invariant above.
+    ring: UnsafeCell<Ring<Box<Task>>>,
 }
 
 impl RunQueue {
-    /// An empty queue.
+    /// An empty queue with room for [`INITIAL_CAPACITY`] tasks before it
+    /// first grows.
     pub(crate) fn new() -> RunQueue {
         RunQueue {
-            tasks: UnsafeCell::new(VecDeque::new()),
+            ring: UnsafeCell::new(Ring::new()),
         }
     }
 
-    /// Runs `f` on the queue.
+    /// Runs `f` on the ring.
     #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut VecDeque<Box<Task>>) -> R) -> R {
-        // SAFETY: callers below only pass closures made of VecDeque calls,
+    fn with<R>(&self, f: impl FnOnce(&mut Ring<Box<Task>>) -> R) -> R {
+        // SAFETY: callers below only pass closures made of `Ring` calls,
         // which cannot reach this queue again (the invariant above), so this
         // is the only reference to it while `f` runs.
-        f(unsafe { &mut *self.tasks.get() })
+        f(unsafe { &mut *self.ring.get() })
     }
 
     /// Appends a task.
     #[inline(always)]
     pub(crate) fn push_back(&self, task: Box<Task>) {
-        self.with(|q| q.push_back(task));
+        self.with(|ring| ring.push_back(task));
     }
 
     /// Removes the oldest task.
     #[inline(always)]
     pub(crate) fn pop_front(&self) -> Option<Box<Task>> {
-        self.with(|q| q.pop_front())
+        self.with(Ring::pop_front)
     }
 
     /// Inserts a task with `ahead` tasks before it (or last, if fewer are
     /// queued).
     pub(crate) fn insert(&self, ahead: usize, task: Box<Task>) {
-        self.with(|q| {
-            let at = ahead.min(q.len());
-            q.insert(at, task);
-        });
+        self.with(|ring| ring.insert(ahead, task));
     }
 
     /// How many tasks are queued.
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
-        self.with(|q| q.len())
+        self.with(|ring| ring.len())
+    }
+}
+
+/// The queue proper.
+///
+/// Item number `n` (counting every push since the ring was made) lives in
+/// `slots[n & mask]`; the queued ones are `head..tail`. Both counters only
+/// ever grow (wrapping), so `tail - head` is the length even across a wrap.
+///
+/// # Invariant
+///
+/// `slots.len()` is a power of two and `mask == slots.len() - 1`, so
+/// `n & mask` is always in bounds; `tail - head <= slots.len()`; and the
+/// slots of `head..tail` (taken `& mask`) are exactly the initialised ones.
+struct Ring<T> {
+    /// The storage; see the invariant for which slots hold a value.
+    slots: Box<[MaybeUninit<T>]>,
+    /// `slots.len() - 1`.
+    mask: usize,
+    /// Count of pops: the oldest item is at `head & mask`.
+    head: usize,
+    /// Count of pushes: the next push goes to `tail & mask`.
+    tail: usize,
+}
+
+impl<T> Ring<T> {
+    fn new() -> Ring<T> {
+        Ring {
+            slots: uninit_slots(INITIAL_CAPACITY),
+            mask: INITIAL_CAPACITY - 1,
+            head: 0,
+            tail: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.tail.wrapping_sub(self.head)
+    }
+
+    /// The slot of item number `n`.
+    #[inline(always)]
+    fn slot(&mut self, n: usize) -> &mut MaybeUninit<T> {
+        // SAFETY: `n & mask < mask + 1 == slots.len()` (the invariant).
+        unsafe { self.slots.get_unchecked_mut(n & self.mask) }
+    }
+
+    #[inline(always)]
+    fn push_back(&mut self, item: T) {
+        if self.len() > self.mask {
+            self.grow();
+        }
+        // The slot after the newest item is free (len < capacity), so
+        // writing it leaks nothing.
+        self.slot(self.tail).write(item);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    #[inline(always)]
+    fn pop_front(&mut self) -> Option<T> {
+        if self.head == self.tail {
+            return None;
+        }
+        // SAFETY: `head != tail`, so the slot of `head` is initialised (the
+        // invariant); moving `head` past it right after the read makes it
+        // uninitialised again, so the item is owned exactly once.
+        let item = unsafe { self.slot(self.head).assume_init_read() };
+        self.head = self.head.wrapping_add(1);
+        Some(item)
+    }
+
+    /// Inserts `item` with `ahead` items before it: a push, then a walk back
+    /// to its place. Linear, and rare (a hosting coroutine handing back to
+    /// the scheduler loop early).
+    fn insert(&mut self, ahead: usize, item: T) {
+        let ahead = ahead.min(self.len());
+        self.push_back(item);
+        let target = self.head.wrapping_add(ahead);
+        let mut at = self.tail.wrapping_sub(1);
+        while at != target {
+            let before = at.wrapping_sub(1);
+            self.slots.swap(at & self.mask, before & self.mask);
+            at = before;
+        }
+    }
+
+    /// Doubles the capacity. Every queued item keeps its number; only its
+    /// slot changes.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let capacity = (self.mask + 1)
+            .checked_mul(2)
+            .expect("the run queue cannot outgrow the address space");
+        let old_mask = self.mask;
+        let old = std::mem::replace(&mut self.slots, uninit_slots(capacity));
+        self.mask = capacity - 1;
+        let mut n = self.head;
+        while n != self.tail {
+            // SAFETY: `n` is in `head..tail`, so its old slot is initialised;
+            // `old` is dropped as `MaybeUninit` slots, which never drop what
+            // they hold, so each item is moved exactly once.
+            let item = unsafe { old[n & old_mask].assume_init_read() };
+            self.slot(n).write(item);
+            n = n.wrapping_add(1);
+        }
+        drop(old);
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    /// Drops what is still queued. A runtime takes every task out before it
+    /// drops its queue (to unwind them in order), so for the run queue this
+    /// finds nothing; it is here so that no path can leak.
+    fn drop(&mut self) {
+        while self.pop_front().is_some() {}
+    }
+}
+
+/// `capacity` uninitialised slots.
+fn uninit_slots<T>(capacity: usize) -> Box<[MaybeUninit<T>]> {
+    assert!(capacity.is_power_of_two());
+    Box::new_uninit_slice(capacity)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The ring's order across growth, wrap-around and `insert`, checked
+    //! against a `VecDeque` doing the same operations.
+
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// The queued items, front first, emptying the ring.
+    fn drain(ring: &mut Ring<usize>) -> Vec<usize> {
+        std::iter::from_fn(|| ring.pop_front()).collect()
+    }
+
+    #[test]
+    fn keeps_fifo_order_across_wraps_and_growth() {
+        let mut ring = Ring::new();
+        let mut model = VecDeque::new();
+        let mut next = 0;
+        // Interleave pushes and pops so that head and tail wrap the ring
+        // many times, and push in bursts large enough to grow it twice.
+        for round in 0..500 {
+            let pushes = if round % 100 == 0 { 150 } else { round % 7 };
+            for _ in 0..pushes {
+                ring.push_back(next);
+                model.push_back(next);
+                next += 1;
+            }
+            for _ in 0..round % 5 {
+                assert_eq!(ring.pop_front(), model.pop_front());
+            }
+            assert_eq!(ring.len(), model.len());
+        }
+        assert!(ring.mask + 1 >= 256, "the bursts grew the ring");
+        assert_eq!(drain(&mut ring), Vec::from(model));
+        assert_eq!(ring.pop_front(), None);
+    }
+
+    #[test]
+    fn counters_wrap_around_usize() {
+        let mut ring = Ring::new();
+        ring.head = usize::MAX - 2;
+        ring.tail = usize::MAX - 2;
+        for value in 0..100 {
+            ring.push_back(value);
+        }
+        assert_eq!(ring.len(), 100);
+        assert_eq!(drain(&mut ring), (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn dropping_the_ring_drops_exactly_the_queued_items() {
+        let item = std::rc::Rc::new(());
+        let mut ring = Ring::new();
+        for _ in 0..100 {
+            ring.push_back(std::rc::Rc::clone(&item));
+        }
+        for _ in 0..30 {
+            ring.pop_front();
+        }
+        assert_eq!(std::rc::Rc::strong_count(&item), 71);
+        drop(ring);
+        assert_eq!(std::rc::Rc::strong_count(&item), 1);
+    }
+
+    #[test]
+    fn insert_places_an_item_behind_the_given_number() {
+        let mut ring = Ring::new();
+        // Start near the end of the slots so the walk back crosses the wrap.
+        for value in 0..60 {
+            ring.push_back(value);
+        }
+        for _ in 0..60 {
+            ring.pop_front();
+        }
+        for value in 100..108 {
+            ring.push_back(value);
+        }
+        ring.insert(3, 1);
+        ring.insert(0, 2);
+        ring.insert(99, 3);
+        assert_eq!(
+            drain(&mut ring),
+            [2, 100, 101, 102, 1, 103, 104, 105, 106, 107, 3]
+        );
     }
 }

@@ -341,7 +341,7 @@ impl Builder {
             stacks: RefCell::new(StackPool::new()),
             default_stack_size: stack_size,
             event_interval: self.event_interval,
-            ticks_to_poll: Cell::new(self.event_interval),
+            next_poll: Cell::new(u64::from(self.event_interval)),
             host: Cell::new(None),
             host_woken_ahead: Cell::new(None),
             root: Cell::new(None),

@@ -190,10 +190,12 @@ pub(crate) struct Core {
     /// Scheduler ticks between two non-blocking reactor polls while the run
     /// queue is busy.
     pub(crate) event_interval: u32,
-    /// Resumes left until the next non-blocking poll (counts down from
-    /// `event_interval`; a countdown, because a `%` on the hot path costs a
-    /// division).
-    pub(crate) ticks_to_poll: Cell<u32>,
+    /// The value of `stats.switches` at which the next non-blocking poll is
+    /// due. A tick is a resume, so the resume counter doubles as the tick
+    /// counter and the hot path bumps one counter, not two; a yield that
+    /// resumes nobody (the queue was empty) counts as a tick by moving this
+    /// one closer instead.
+    pub(crate) next_poll: Cell<u64>,
     /// The coroutine running [`Core::host_until_woken`], if one is: a wake-up
     /// for it is noted in `host_woken_ahead` instead of queueing it.
     pub(crate) host: Cell<Option<TaskId>>,
@@ -401,16 +403,24 @@ impl Core {
         }
     }
 
-    /// Counts one scheduler tick; every `event_interval` ticks, takes ready
-    /// I/O and due timers without blocking.
+    /// After a resume (which counted itself in `stats.switches`): every
+    /// `event_interval` ticks, takes ready I/O and due timers without
+    /// blocking.
     #[inline(always)]
     fn tick(&self) {
-        let left = self.ticks_to_poll.get() - 1;
-        if left == 0 {
+        if self.stats.switches.get() >= self.next_poll.get() {
             self.poll_ready_events();
-        } else {
-            self.ticks_to_poll.set(left);
         }
+    }
+
+    /// A tick that resumed nobody: a coroutine yielded with nothing else to
+    /// run. It must still let the reactor in every `event_interval` ticks,
+    /// or a coroutine spinning on `yield_now` while it waits for I/O would
+    /// never see it.
+    #[inline(always)]
+    fn idle_tick(&self) {
+        self.next_poll.set(self.next_poll.get().saturating_sub(1));
+        self.tick();
     }
 
     /// block_on's root returned while a coroutine hosted others: the loop
@@ -439,7 +449,7 @@ impl Core {
         if ahead == 0 {
             // Nobody else is runnable: our turn again at once, but let the
             // tick see I/O and timers as the loop would.
-            self.tick();
+            self.idle_tick();
             return;
         }
         context::set_hosted(true);
@@ -449,9 +459,10 @@ impl Core {
                 .pop_front()
                 .expect("tasks counted ahead are still queued: only the running task pops");
             ahead -= 1;
-            self.resume(task);
+            let yielded = self.resume(task);
             self.tick();
-            if self.root_done.get() {
+            // Only a task that returned can have been the root.
+            if !yielded && self.root_done.get() {
                 context::set_hosted(false);
                 context::restore_current(me);
                 Self::hand_back_to_loop(ahead);
@@ -527,7 +538,8 @@ impl Core {
     #[cold]
     #[inline(never)]
     fn poll_ready_events(&self) {
-        self.ticks_to_poll.set(self.event_interval);
+        self.next_poll
+            .set(self.stats.switches.get() + u64::from(self.event_interval));
         let has_timers = !self.timers.borrow().is_empty();
         if self.reactor.has_waiters() {
             self.poll(Some(std::time::Duration::ZERO));

@@ -420,7 +420,7 @@ where
 /// });
 /// assert_eq!(order, ["root before yield", "child", "root after yield"]);
 /// ```
-#[inline]
+#[inline(always)]
 pub fn yield_now() {
     context::yield_now();
 }

@@ -278,6 +278,41 @@ fn io_is_served_within_bounded_ticks_while_others_only_yield() {
 }
 
 #[test]
+fn io_is_served_while_a_lone_coroutine_spins_on_yield_now() {
+    // With nothing else runnable, each yield returns at once without a
+    // resume; those yields must still count as ticks, or the reader below
+    // would never be polled awake while the root spins.
+    const INTERVAL: u32 = 16;
+    let mut rt = Runtime::builder().event_interval(INTERVAL).build().unwrap();
+    let spins = rt.block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let done = Rc::new(Cell::new(false));
+        let reader = {
+            let done = done.clone();
+            corio::spawn(move || {
+                (&server).read_exact(&mut [0]).unwrap();
+                done.set(true);
+            })
+        };
+        corio::yield_now(); // the reader parks: the root is alone now
+        (&client).write_all(b"!").unwrap();
+        let mut spins = 0u64;
+        while !done.get() && spins < 1_000_000 {
+            corio::yield_now();
+            spins += 1;
+        }
+        reader.join().unwrap();
+        spins
+    });
+    assert!(
+        spins <= 2 * u64::from(INTERVAL) + 1,
+        "the reader was served after {spins} lone yields (interval {INTERVAL})"
+    );
+}
+
+#[test]
 fn a_socket_used_from_another_runtime_gives_a_clear_error() {
     let mut first = Runtime::new().unwrap();
     let (listener, mut client) = first.block_on(|| {
