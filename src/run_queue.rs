@@ -1,22 +1,24 @@
 //! The run queue: tasks ready to run, oldest first.
 //!
-//! It is touched twice per hand-off (pop the next task, push back the one
-//! that yielded), so it is a ring of its own rather than a `VecDeque` in a
-//! `RefCell`:
+//! It is touched on every hand-off (a hosting coroutine resumes the front
+//! task where it lies and, when it yields, moves it to the back), so it is a
+//! ring of its own rather than a `VecDeque` in a `RefCell`:
 //!
 //! - no borrow flag: the queue sits in an `UnsafeCell`, and the borrow rule a
 //!   `RefCell` would enforce holds by construction (see [`RunQueue`]'s
 //!   invariant);
 //! - a power-of-two capacity and two free-running counters, so a slot index
 //!   is one `and`, the length one subtraction, and neither a pop nor a push
-//!   needs the wrap-around arithmetic `VecDeque` does (measured: 14 fewer
-//!   instructions per yield round trip, see `docs/switch-costs.md`).
+//!   needs the wrap-around arithmetic `VecDeque` does;
+//! - tasks resumed in place ([`RunQueue::front`], [`RunQueue::rotate`]): a
+//!   task that yields while it is the only one queued is not moved at all.
 //!
 //! It grows by doubling and never shrinks: a runtime that once had 100,000
 //! runnable tasks keeps 100,000 slots (800 KiB), which the next burst reuses.
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
+use std::ptr::NonNull;
 
 use crate::scheduler::Task;
 
@@ -33,9 +35,13 @@ const INITIAL_CAPACITY: usize = 64;
 /// callback. So no two of those `&mut` can ever overlap, the type is `!Sync`
 /// (it holds an `UnsafeCell`) and `!Send` (tasks are not), and the only
 /// re-entrance a `RefCell` would catch cannot happen.
+///
+/// The queue owns its tasks as pointers leaked from their `Box`, so that a
+/// task can be resumed where it lies ([`RunQueue::front`]) while the code it
+/// runs pushes more tasks (which may move the pointers, never the tasks).
 pub(crate) struct RunQueue {
     /// The ring; see the invariant above.
-    ring: UnsafeCell<Ring<Box<Task>>>,
+    ring: UnsafeCell<Ring<NonNull<Task>>>,
 }
 
 impl RunQueue {
@@ -49,7 +55,7 @@ impl RunQueue {
 
     /// Runs `f` on the ring.
     #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut Ring<Box<Task>>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Ring<NonNull<Task>>) -> R) -> R {
         // SAFETY: callers below only pass closures made of `Ring` calls,
         // which cannot reach this queue again (the invariant above), so this
         // is the only reference to it while `f` runs.
@@ -59,18 +65,44 @@ impl RunQueue {
     /// Appends a task.
     #[inline(always)]
     pub(crate) fn push_back(&self, task: Box<Task>) {
+        let task = NonNull::from(Box::leak(task));
         self.with(|ring| ring.push_back(task));
     }
 
     /// Removes the oldest task.
     #[inline(always)]
     pub(crate) fn pop_front(&self) -> Option<Box<Task>> {
-        self.with(Ring::pop_front)
+        let task = self.with(Ring::pop_front)?;
+        // SAFETY: every pointer in the ring came from `Box::leak` in
+        // `push_back` or `insert` and is in the ring once; popping it hands
+        // that ownership back exactly once.
+        Some(unsafe { Box::from_raw(task.as_ptr()) })
+    }
+
+    /// The oldest task, left in the queue.
+    ///
+    /// The pointer is valid, and the task is not moved, until the task is
+    /// popped: pushes, growth and [`RunQueue::rotate`] move only pointers.
+    /// The queue itself never reads or writes a `Task`, so a caller may
+    /// borrow it mutably until it pops it, provided no other code does;
+    /// the scheduler is the only code that takes tasks out of the queue.
+    #[inline(always)]
+    pub(crate) fn front(&self) -> Option<NonNull<Task>> {
+        self.with(|ring| ring.front())
+    }
+
+    /// Moves the oldest task to the back, behind every other queued task:
+    /// the filing of a task that yielded while it stayed in the queue. With
+    /// a single task queued there is nothing to move.
+    #[inline(always)]
+    pub(crate) fn rotate(&self) {
+        self.with(Ring::rotate);
     }
 
     /// Inserts a task with `ahead` tasks before it (or last, if fewer are
     /// queued).
     pub(crate) fn insert(&self, ahead: usize, task: Box<Task>) {
+        let task = NonNull::from(Box::leak(task));
         self.with(|ring| ring.insert(ahead, task));
     }
 
@@ -101,6 +133,15 @@ struct Ring<T> {
     head: usize,
     /// Count of pushes: the next push goes to `tail & mask`.
     tail: usize,
+}
+
+impl Drop for RunQueue {
+    /// Frees what is still queued. A runtime takes every task out before it
+    /// drops its queue (to unwind them in order), so this finds nothing; it
+    /// is here so that no path can leak.
+    fn drop(&mut self) {
+        while self.pop_front().is_some() {}
+    }
 }
 
 impl<T> Ring<T> {
@@ -149,6 +190,37 @@ impl<T> Ring<T> {
         Some(item)
     }
 
+    /// The oldest item, left in place.
+    #[inline(always)]
+    fn front(&mut self) -> Option<T>
+    where
+        T: Copy,
+    {
+        if self.head == self.tail {
+            return None;
+        }
+        // SAFETY: `head != tail`, so the slot of `head` is initialised (the
+        // invariant); `T: Copy`, so reading it leaves it valid.
+        Some(unsafe { self.slot(self.head).assume_init_read() })
+    }
+
+    /// Moves the oldest item to the back. Needs no room: the slot it leaves
+    /// is the one the back moves into when the ring is full.
+    #[inline(always)]
+    fn rotate(&mut self) {
+        if self.len() <= 1 {
+            return;
+        }
+        // SAFETY: `len >= 2`, so the slot of `head` is initialised; its item
+        // is written to the slot of `tail` before either counter moves, and
+        // `head` then moves past the old slot, so it is owned exactly once.
+        // When the ring is full the two slots are the same one.
+        let item = unsafe { self.slot(self.head).assume_init_read() };
+        self.slot(self.tail).write(item);
+        self.head = self.head.wrapping_add(1);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
     /// Inserts `item` with `ahead` items before it: a push, then a walk back
     /// to its place. Linear, and rare (a hosting coroutine handing back to
     /// the scheduler loop early).
@@ -189,9 +261,8 @@ impl<T> Ring<T> {
 }
 
 impl<T> Drop for Ring<T> {
-    /// Drops what is still queued. A runtime takes every task out before it
-    /// drops its queue (to unwind them in order), so for the run queue this
-    /// finds nothing; it is here so that no path can leak.
+    /// Drops what is still queued (for the run queue, `RunQueue`'s own drop
+    /// has emptied it already: its pointers own their tasks).
     fn drop(&mut self) {
         while self.pop_front().is_some() {}
     }
@@ -251,6 +322,25 @@ mod tests {
         }
         assert_eq!(ring.len(), 100);
         assert_eq!(drain(&mut ring), (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn rotate_moves_the_front_behind_everything_even_when_full() {
+        let mut ring = Ring::new();
+        ring.push_back(7);
+        ring.rotate();
+        assert_eq!((ring.front(), ring.len()), (Some(7), 1));
+        for value in 1..64 {
+            ring.push_back(value);
+        }
+        assert_eq!(ring.len(), ring.mask + 1, "full");
+        ring.rotate();
+        ring.rotate();
+        assert_eq!(ring.front(), Some(2));
+        let mut expected: Vec<_> = (2..64).collect();
+        expected.extend([7, 1]);
+        assert_eq!(drain(&mut ring), expected);
+        assert_eq!(ring.front(), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::ptr::{self, NonNull};
 use std::time::Instant;
 
 use corosensei::{Coroutine, CoroutineResult};
@@ -105,8 +106,19 @@ pub(crate) enum Wake {
     TimedOut,
 }
 
+/// What crosses the stack switch when a coroutine is resumed: who resumed
+/// it, so that it can tell whether it is hosted (see `context::Here`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resumer {
+    /// The scheduler loop (`Core::run_until`).
+    Loop,
+    /// A coroutine running the loop's fast path (`Core::host_yield`,
+    /// `Core::host_until_woken`).
+    Host,
+}
+
 /// The coroutine type every task runs in.
-pub(crate) type TaskCoroutine = Coroutine<(), Switch, (), PooledStack>;
+pub(crate) type TaskCoroutine = Coroutine<Resumer, Switch, (), PooledStack>;
 
 /// A spawned coroutine and what the scheduler needs to know about it.
 pub(crate) struct Task {
@@ -375,7 +387,7 @@ impl Core {
                 }
                 continue;
             };
-            self.resume(task);
+            self.resume(task, Resumer::Loop);
             context::clear_current_after_resume();
             self.tick();
         }
@@ -385,9 +397,9 @@ impl Core {
     /// Switches into `task` until it suspends or returns, then files it.
     /// Returns whether it yielded (as opposed to parking or returning).
     #[inline(always)]
-    fn resume(&self, mut task: Box<Task>) -> bool {
+    fn resume(&self, mut task: Box<Task>, resumer: Resumer) -> bool {
         bump(&self.stats.switches, 1);
-        match task.coroutine.resume(()) {
+        match task.coroutine.resume(resumer) {
             CoroutineResult::Yield(Switch::Yield) => {
                 self.run_queue.push_back(task);
                 true
@@ -452,27 +464,79 @@ impl Core {
             self.idle_tick();
             return;
         }
-        context::set_hosted(true);
         while ahead > 0 {
-            let task = self
-                .run_queue
-                .pop_front()
-                .expect("tasks counted ahead are still queued: only the running task pops");
             ahead -= 1;
-            let yielded = self.resume(task);
-            self.tick();
+            let (core, yielded) = self.resume_front();
+            core.tick();
             // Only a task that returned can have been the root.
-            if !yielded && self.root_done.get() {
-                context::set_hosted(false);
+            if !yielded && core.root_done.get() {
                 context::restore_current(me);
                 Self::hand_back_to_loop(ahead);
                 return;
             }
         }
-        context::set_hosted(false);
         // The coroutines we resumed left their own context as the running
         // one: put ours back.
         context::restore_current(me);
+    }
+
+    /// For [`Core::host_yield`]: resumes the task at the front of the run
+    /// queue, *hosted* and where it lies, then files it: a yield moves it to
+    /// the back (nothing moves when it is the only one queued), a wait parks
+    /// it, a return finishes it. Returns the runtime, read again after the
+    /// switch (see [`context::core_after_switch`]), and whether the task
+    /// yielded.
+    ///
+    /// # Panics
+    ///
+    /// If the run queue is empty: callers count the tasks ahead first.
+    #[inline(always)]
+    fn resume_front(&self) -> (&Core, bool) {
+        let task = self
+            .run_queue
+            .front()
+            .expect("tasks counted ahead are still queued: only the scheduler pops");
+        bump(&self.stats.switches, 1);
+        // SAFETY: the queue owns `task` and keeps it in place until it is
+        // popped (`RunQueue::front`), and nothing but this function pops it:
+        // while it runs, the coroutine is hosted, so the code it runs can
+        // push tasks (spawn, wake) but never hosts, runs the loop or pops.
+        // (Wake-ups count the queue only for `host_until_woken`, which pops
+        // before it resumes, so a task in place is never miscounted.)
+        // No other reference to a queued task exists, so this `&mut` is
+        // unique for as long as it lives.
+        let result = unsafe { (*task.as_ptr()).coroutine.resume(Resumer::Host) };
+        let core = context::core_after_switch(self);
+        let yielded = match result {
+            CoroutineResult::Yield(Switch::Yield) => {
+                core.run_queue.rotate();
+                true
+            }
+            CoroutineResult::Yield(Switch::Wait) => {
+                core.park_pending(core.pop_resumed(task));
+                false
+            }
+            CoroutineResult::Return(()) => {
+                core.finish(*core.pop_resumed(task));
+                false
+            }
+        };
+        (core, yielded)
+    }
+
+    /// Takes the task [`Core::resume_front`] resumed out of the queue, where
+    /// it is still first (task code only pushes).
+    #[cold]
+    fn pop_resumed(&self, task: NonNull<Task>) -> Box<Task> {
+        let popped = self
+            .run_queue
+            .pop_front()
+            .expect("the resumed task is still queued");
+        debug_assert!(
+            ptr::eq(&*popped, task.as_ptr()),
+            "the resumed task is still first"
+        );
+        popped
     }
 
     /// A blocking wait (`join`, `recv`) for a coroutine the scheduler loop
@@ -491,7 +555,6 @@ impl Core {
     /// other (one switch per hand-off) than bouncing through this host (two),
     /// and parking now is exactly what the caller would have done at first.
     pub(crate) fn host_until_woken(&self, me: *const TaskContext<'static>, id: TaskId) -> bool {
-        context::set_hosted(true);
         self.host.set(Some(id));
         self.host_woken_ahead.set(None);
         let finished = loop {
@@ -503,10 +566,12 @@ impl Core {
             }
             // Woken or not, the tasks counted ahead are still queued (only
             // we pop), so the queue can only be empty while we still wait.
+            // Popped, not resumed in place: a wake-up for us counts the
+            // queue, which must not hold the task that is running.
             let Some(task) = self.run_queue.pop_front() else {
                 break false;
             };
-            let yielded = self.resume(task);
+            let yielded = self.resume(task, Resumer::Host);
             self.tick();
             let woken = self.host_woken_ahead.get();
             if yielded && woken.is_none() {
@@ -514,7 +579,6 @@ impl Core {
             }
             if self.root_done.get() {
                 self.host.set(None);
-                context::set_hosted(false);
                 context::restore_current(me);
                 return match woken {
                     Some(ahead) => {
@@ -528,7 +592,6 @@ impl Core {
             }
         };
         self.host.set(None);
-        context::set_hosted(false);
         context::restore_current(me);
         finished
     }
