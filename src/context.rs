@@ -9,20 +9,20 @@
 //!   `Drop`) is running on this thread. It is set by [`enter_runtime`] and put
 //!   back by the guard it returns, so it is valid exactly while that `Core` is
 //!   borrowed by the `Runtime` method that set it.
-//! - [`Here::current`] points at the [`TaskContext`] on the stack of the coroutine
-//!   that is running. The coroutine itself sets it when it starts and again
-//!   each time it is resumed ([`suspend`]); whoever resumed it clears it (the
+//! - [`Here::current`] points at the [`Task`] whose coroutine is running.
+//!   Whoever resumes a coroutine sets it right before the switch
+//!   ([`enter_task`]) and, once the coroutine switches back, clears it (the
 //!   scheduler loop) or puts back its own (a hosting coroutine, see
-//!   `Core::host_yield`) as soon as the coroutine switches back. So whenever
-//!   it is non-null, the code reading it is running on that coroutine's stack
-//!   and the context is alive.
+//!   `Core::host_yield`). So whenever it is non-null, the code reading it is
+//!   that task's coroutine, and the task, which stays in one heap place
+//!   while it runs, is alive.
 
 use std::cell::Cell;
 use std::ptr;
 
 use corosensei::Yielder;
 
-use crate::scheduler::{Core, Resumer, Suspend, Switch};
+use crate::scheduler::{Core, Suspend, Switch, Task};
 use crate::task::TaskId;
 
 /// The thread's "where am I", one struct so that a switch computes the
@@ -30,22 +30,21 @@ use crate::task::TaskId;
 struct Here {
     /// The runtime driving this thread, or null. See the module docs.
     runtime: Cell<*const Core>,
-    /// The running coroutine's context, or null. See the module docs.
+    /// The running coroutine's task, or null. See the module docs.
     ///
-    /// Its lowest bit ([`HOSTED_BIT`]; a `TaskContext` is 8-aligned, so the
-    /// bit is free) is set while the running coroutine was resumed by
-    /// another coroutine that runs the scheduler's fast path on its own stack
+    /// Its lowest bit ([`HOSTED_BIT`]; a `Task` is 8-aligned, so the bit is
+    /// free) is set while the running coroutine was resumed by another
+    /// coroutine that runs the scheduler's fast path on its own stack
     /// ([`Core::host_yield`]). Such a coroutine must switch back to its host
     /// rather than host others itself, so hosting is never nested. The bit
-    /// rides in the pointer so that the hot path reads one word and the host
-    /// writes none: the resumed coroutine learns who resumed it from the
-    /// resume value ([`Resumer`]) and tags its own pointer.
-    current: Cell<*const TaskContext<'static>>,
+    /// rides in the pointer so that the hot path reads one word, and the
+    /// resumer writes both in one store.
+    current: Cell<*const Task>,
 }
 
 /// See [`Here::current`].
 const HOSTED_BIT: usize = 1;
-const _: () = assert!(align_of::<TaskContext<'static>>() > HOSTED_BIT);
+const _: () = assert!(align_of::<Task>() > HOSTED_BIT);
 
 thread_local! {
     /// See [`Here`] and the module docs.
@@ -55,15 +54,6 @@ thread_local! {
             current: Cell::new(ptr::null()),
         }
     };
-}
-
-/// What a running coroutine knows about itself. Lives on the coroutine's own
-/// stack, in the frame of its root function, for as long as the coroutine runs.
-pub(crate) struct TaskContext<'a> {
-    /// Used to switch back to the scheduler.
-    pub(crate) yielder: &'a Yielder<Resumer, Switch>,
-    /// This task's id, handed out to whoever will wake it (joins, channels).
-    pub(crate) id: TaskId,
 }
 
 /// Puts the runtime back when dropped, also while unwinding.
@@ -159,25 +149,36 @@ fn not_in_coroutine(what: &str) -> ! {
     no_runtime(what)
 }
 
-/// Marks `ctx` as the running coroutine, resumed by `resumer`. Called by a
-/// coroutine's root function before it runs user code, and after each switch
-/// back into it.
+/// Marks `task` as the one whose coroutine is about to run, `hosted` or
+/// not. Called by whoever resumes it, right before the switch.
 #[inline(always)]
-pub(crate) fn set_current(ctx: *const TaskContext<'_>, resumer: Resumer) {
-    let hosted = usize::from(resumer == Resumer::Host);
-    HERE.with(|h| {
-        h.current
-            .set(ctx.cast::<TaskContext<'static>>().map_addr(|a| a | hosted))
-    });
+pub(crate) fn enter_task(task: *const Task, hosted: bool) {
+    let tag = usize::from(hosted);
+    HERE.with(|h| h.current.set(task.map_addr(|a| a | tag)));
 }
 
-/// The running coroutine's context (untagged) and whether it is hosted.
+/// Marks that no coroutine is running: the scheduler loop calls it each
+/// time a coroutine it resumed switches back.
+#[inline(always)]
+pub(crate) fn leave_task() {
+    HERE.with(|h| h.current.set(ptr::null()));
+}
+
+/// Puts back the hosting coroutine's own task (not hosted: a host never is)
+/// once the coroutines it resumed have switched back (see
+/// `Core::host_yield`).
+#[inline(always)]
+pub(crate) fn restore_current(task: *const Task) {
+    HERE.with(|h| h.current.set(task));
+}
+
+/// The running coroutine's task (untagged) and whether it is hosted.
 ///
 /// # Panics
 ///
 /// Panics with a message naming `what` outside a coroutine.
 #[inline(always)]
-fn running(what: &str) -> (*const TaskContext<'static>, bool) {
+fn running(what: &str) -> (*const Task, bool) {
     let tagged = HERE.with(|h| h.current.get());
     if tagged.is_null() {
         not_in_coroutine(what);
@@ -188,10 +189,13 @@ fn running(what: &str) -> (*const TaskContext<'static>, bool) {
     )
 }
 
-/// Marks that no coroutine is running. Called by a coroutine's root function
-/// right before it returns.
-pub(crate) fn clear_current() {
-    HERE.with(|h| h.current.set(ptr::null()));
+/// Called once by a coroutine's root function, before any user code: tells
+/// the running task (already marked by its resumer) how to switch back.
+pub(crate) fn start_task(yielder: &Yielder<(), Switch>) {
+    let (task, _) = running("a corio coroutine's start");
+    // SAFETY: `running` returned the running task (module docs); only its
+    // `yielder` cell is touched, which nothing else borrows.
+    unsafe { (*task).yielder.set(ptr::from_ref(yielder).cast()) };
 }
 
 /// The id of the running coroutine.
@@ -200,10 +204,10 @@ pub(crate) fn clear_current() {
 ///
 /// Panics with a message naming `what` outside a coroutine.
 pub(crate) fn current_id(what: &str) -> TaskId {
-    let (ctx, _) = running(what);
-    // SAFETY: a non-null CURRENT points at the running coroutine's context,
-    // which lives on the stack we are running on (module docs).
-    unsafe { (*ctx).id }
+    let (task, _) = running(what);
+    // SAFETY: a non-null current task is the running one, alive while it
+    // runs (module docs); `id` is never written after the task is built.
+    unsafe { (*task).id }
 }
 
 /// `yield_now`: a coroutine resumed by the scheduler loop runs the loop's
@@ -215,25 +219,17 @@ pub(crate) fn current_id(what: &str) -> TaskId {
 /// Panics outside a coroutine.
 #[inline(always)]
 pub(crate) fn yield_now() {
-    let (ctx, hosted) = running("corio::yield_now");
+    let (task, hosted) = running("corio::yield_now");
     if hosted {
-        switch_out(ctx, Switch::Yield);
+        switch_out(task, Switch::Yield);
     } else {
         let core = HERE.with(|h| h.runtime.get());
         if core.is_null() {
             no_runtime("corio::yield_now");
         }
         // SAFETY: as in `with_core`.
-        unsafe { &*core }.host_yield(ctx);
+        unsafe { &*core }.host_yield(task);
     }
-}
-
-/// Puts back the hosting coroutine's own context (not hosted: a host never
-/// is) once the coroutines it resumed have switched back (see
-/// `Core::host_yield`).
-#[inline(always)]
-pub(crate) fn restore_current(ctx: *const TaskContext<'static>) {
-    HERE.with(|h| h.current.set(ctx));
 }
 
 /// Before a blocking wait whose waker already knows this coroutine's id: a
@@ -246,21 +242,13 @@ pub(crate) fn restore_current(ctx: *const TaskContext<'static>) {
 /// Panics with a message naming `what` outside a coroutine.
 #[inline]
 pub(crate) fn host_until_woken(what: &str) -> bool {
-    let (ctx, hosted) = running(what);
+    let (task, hosted) = running(what);
     if hosted {
         return false;
     }
-    // SAFETY: a non-null CURRENT points at the running coroutine's context,
-    // on the stack we are running on (module docs).
-    let id = unsafe { (*ctx).id };
-    with_core(what, |core| core.host_until_woken(ctx, id))
-}
-
-/// Marks that no coroutine is running: the scheduler loop calls it each
-/// time a coroutine it resumed switches back.
-#[inline]
-pub(crate) fn clear_current_after_resume() {
-    HERE.with(|h| h.current.set(ptr::null()));
+    // SAFETY: as in `current_id`.
+    let id = unsafe { (*task).id };
+    with_core(what, |core| core.host_until_woken(task, id))
 }
 
 /// Switches from the running coroutine to the scheduler, telling it why, and
@@ -272,19 +260,17 @@ pub(crate) fn clear_current_after_resume() {
 /// Panics with a message naming `what` outside a coroutine.
 #[inline]
 pub(crate) fn suspend(what: &str, reason: Suspend) {
-    let (ctx, _) = running(what);
+    let (task, _) = running(what);
     with_core(what, |core| core.pending.set(Some(reason)));
-    switch_out(ctx, Switch::Wait);
+    switch_out(task, Switch::Wait);
 }
 
-/// Switches out of the coroutine whose context is `ctx` (non-null, the
-/// running one, untagged) and marks it running again when it is resumed.
+/// Switches out of the running coroutine, whose task is `task` (untagged),
+/// and returns when it is resumed (its resumer marks it running again).
 #[inline(always)]
-fn switch_out(ctx: *const TaskContext<'static>, switch: Switch) {
-    // SAFETY: callers pass the untagged non-null current context, which
-    // points at the running coroutine's context, on the stack we are running
-    // on (module docs). It stays alive across the switch because this frame
-    // is on that same stack.
-    let resumer = unsafe { (*ctx).yielder.suspend(switch) };
-    set_current(ctx, resumer);
+fn switch_out(task: *const Task, switch: Switch) {
+    // SAFETY: callers pass the running task (module docs), whose `yielder`
+    // was set by `start_task` before any user code ran; the `Yielder` lives
+    // at the base of this coroutine's stack, the stack we are running on.
+    unsafe { (*(*task).yielder.get()).suspend(switch) };
 }

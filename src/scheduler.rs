@@ -27,11 +27,11 @@ use std::fmt;
 use std::ptr::{self, NonNull};
 use std::time::Instant;
 
-use corosensei::{Coroutine, CoroutineResult};
+use corosensei::{Coroutine, CoroutineResult, Yielder};
 use slab::Slab;
 
 use crate::Stats;
-use crate::context::{self, TaskContext};
+use crate::context;
 use crate::reactor::Reactor;
 use crate::run_queue::RunQueue;
 use crate::stack::{PooledStack, StackPool};
@@ -106,27 +106,28 @@ pub(crate) enum Wake {
     TimedOut,
 }
 
-/// What crosses the stack switch when a coroutine is resumed: who resumed
-/// it, so that it can tell whether it is hosted (see `context::Here`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Resumer {
-    /// The scheduler loop (`Core::run_until`).
-    Loop,
-    /// A coroutine running the loop's fast path (`Core::host_yield`,
-    /// `Core::host_until_woken`).
-    Host,
-}
-
 /// The coroutine type every task runs in.
-pub(crate) type TaskCoroutine = Coroutine<Resumer, Switch, (), PooledStack>;
+pub(crate) type TaskCoroutine = Coroutine<(), Switch, (), PooledStack>;
 
 /// A spawned coroutine and what the scheduler needs to know about it.
+///
+/// It is also what the running coroutine knows about itself: the
+/// thread-local current task points here (see `context`), and the code the
+/// coroutine runs reads `id` and `yielder` through that pointer while its
+/// resumer holds `coroutine` mutably borrowed. So a task never moves while
+/// it runs (it is resumed from a raw pointer to its heap place), and nothing
+/// but its resumer touches `coroutine`.
 pub(crate) struct Task {
     /// Key in `Core::tasks` plus the serial that makes stale ids harmless.
     pub(crate) id: TaskId,
     /// The coroutine; its root function catches panics, so resuming it never
     /// unwinds into the scheduler.
     pub(crate) coroutine: TaskCoroutine,
+    /// The coroutine's way back to its resumer, lent by corosensei to its
+    /// root function and stored here by it before any user code runs; null
+    /// before the first resume. It lives at the base of the coroutine's
+    /// stack, so it is valid whenever the coroutine runs.
+    pub(crate) yielder: Cell<*const Yielder<(), Switch>>,
     /// The name given with `task::Builder::name`, for logs and reports.
     pub(crate) name: Option<Box<str>>,
 }
@@ -359,6 +360,9 @@ impl Core {
     /// A task returned: recycle its stack and free its slot.
     #[inline(never)]
     fn finish(&self, task: Task) {
+        // The current-task pointer may still name this task: it is about to
+        // be freed, so no coroutine is running now.
+        context::leave_task();
         let Task { id, coroutine, .. } = task;
         log::trace!("finish {id}");
         if self.root.get() == Some(id) {
@@ -387,19 +391,29 @@ impl Core {
                 }
                 continue;
             };
-            self.resume(task, Resumer::Loop);
-            context::clear_current_after_resume();
+            self.resume(task, false);
+            context::leave_task();
             self.tick();
         }
         self.root.set(None);
     }
 
-    /// Switches into `task` until it suspends or returns, then files it.
-    /// Returns whether it yielded (as opposed to parking or returning).
+    /// Switches into `task`, `hosted` or not, until it suspends or returns,
+    /// then files it. Returns whether it yielded (as opposed to parking or
+    /// returning).
     #[inline(always)]
-    fn resume(&self, mut task: Box<Task>, resumer: Resumer) -> bool {
+    fn resume(&self, task: Box<Task>, hosted: bool) -> bool {
         bump(&self.stats.switches, 1);
-        match task.coroutine.resume(resumer) {
+        let place = Box::into_raw(task);
+        context::enter_task(place, hosted);
+        // SAFETY: `place` is the task we own, unboxed so that the running
+        // coroutine may read its other fields through the current-task
+        // pointer while this borrows `coroutine` (see `Task`).
+        let result = unsafe { (*place).coroutine.resume(()) };
+        // SAFETY: `place` came from `Box::into_raw` above and nothing else
+        // took ownership of it.
+        let task = unsafe { Box::from_raw(place) };
+        match result {
             CoroutineResult::Yield(Switch::Yield) => {
                 self.run_queue.push_back(task);
                 true
@@ -456,7 +470,7 @@ impl Core {
     /// and do not host others. Blocking (no task ahead and nothing ready) is
     /// never done here; that stays with the loop.
     #[inline(always)]
-    pub(crate) fn host_yield(&self, me: *const TaskContext<'static>) {
+    pub(crate) fn host_yield(&self, me: *const Task) {
         let mut ahead = self.run_queue.len();
         if ahead == 0 {
             // Nobody else is runnable: our turn again at once, but let the
@@ -497,15 +511,17 @@ impl Core {
             .front()
             .expect("tasks counted ahead are still queued: only the scheduler pops");
         bump(&self.stats.switches, 1);
+        context::enter_task(task.as_ptr(), true);
         // SAFETY: the queue owns `task` and keeps it in place until it is
         // popped (`RunQueue::front`), and nothing but this function pops it:
         // while it runs, the coroutine is hosted, so the code it runs can
         // push tasks (spawn, wake) but never hosts, runs the loop or pops.
         // (Wake-ups count the queue only for `host_until_woken`, which pops
         // before it resumes, so a task in place is never miscounted.)
-        // No other reference to a queued task exists, so this `&mut` is
+        // No other reference to a queued task exists (the coroutine reads
+        // other fields through a raw pointer, see `Task`), so this `&mut` is
         // unique for as long as it lives.
-        let result = unsafe { (*task.as_ptr()).coroutine.resume(Resumer::Host) };
+        let result = unsafe { (*task.as_ptr()).coroutine.resume(()) };
         let core = context::core_after_switch(self);
         let yielded = match result {
             CoroutineResult::Yield(Switch::Yield) => {
@@ -554,7 +570,7 @@ impl Core {
     /// wake-up: tasks that yield to each other are better off hosting each
     /// other (one switch per hand-off) than bouncing through this host (two),
     /// and parking now is exactly what the caller would have done at first.
-    pub(crate) fn host_until_woken(&self, me: *const TaskContext<'static>, id: TaskId) -> bool {
+    pub(crate) fn host_until_woken(&self, me: *const Task, id: TaskId) -> bool {
         self.host.set(Some(id));
         self.host_woken_ahead.set(None);
         let finished = loop {
@@ -571,7 +587,7 @@ impl Core {
             let Some(task) = self.run_queue.pop_front() else {
                 break false;
             };
-            let yielded = self.resume(task, Resumer::Host);
+            let yielded = self.resume(task, true);
             self.tick();
             let woken = self.host_woken_ahead.get();
             if yielded && woken.is_none() {

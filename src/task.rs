@@ -16,8 +16,8 @@ use std::thread;
 
 use corosensei::{Coroutine, Yielder};
 
-use crate::context::{self, TaskContext};
-use crate::scheduler::{Blocker, Core, Resumer, Suspend, Switch, Task, Wake};
+use crate::context;
+use crate::scheduler::{Blocker, Core, Suspend, Switch, Task, Wake};
 use crate::stack;
 
 /// Identifies a task within its runtime.
@@ -370,23 +370,21 @@ where
         joiner: Cell::new(None),
     });
     let task_slot = Rc::clone(&slot);
-    let coroutine =
-        Coroutine::with_stack(stack, move |yielder: &Yielder<Resumer, Switch>, resumer| {
-            let ctx = TaskContext { yielder, id };
-            context::set_current(&ctx, resumer);
-            // Catch the panic here, at the coroutine's root, so it becomes the
-            // task's result and never unwinds into the scheduler.
-            let result = panic::catch_unwind(AssertUnwindSafe(f));
-            context::clear_current();
-            *task_slot.result.borrow_mut() = Some(result);
-            task_slot.finished.set(true);
-            if let Some(joiner) = task_slot.joiner.take() {
-                context::try_with_core(|core| core.wake(joiner, Wake::Notified));
-            }
-        });
+    let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Switch>, ()| {
+        context::start_task(yielder);
+        // Catch the panic here, at the coroutine's root, so it becomes the
+        // task's result and never unwinds into the scheduler.
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        *task_slot.result.borrow_mut() = Some(result);
+        task_slot.finished.set(true);
+        if let Some(joiner) = task_slot.joiner.take() {
+            context::try_with_core(|core| core.wake(joiner, Wake::Notified));
+        }
+    });
     core.schedule_new(Box::new(Task {
         id,
         coroutine,
+        yielder: Cell::new(std::ptr::null()),
         name: name.map(String::into_boxed_str),
     }));
     Ok(JoinHandle { slot, id })
