@@ -13,7 +13,7 @@ use crate::Stats;
 use crate::context;
 use crate::reactor::Reactor;
 use crate::run_queue::RunQueue;
-use crate::scheduler::{Core, StatCells};
+use crate::scheduler::{Core, StatCells, Ticks};
 use crate::stack::{self, StackPool};
 use crate::task::{self, NotSend};
 use crate::timer::Timers;
@@ -340,8 +340,7 @@ impl Builder {
             next_serial: Cell::new(1),
             stacks: RefCell::new(StackPool::new()),
             default_stack_size: stack_size,
-            event_interval: self.event_interval,
-            next_poll: Cell::new(u64::from(self.event_interval)),
+            ticks: Ticks::new(self.event_interval),
             host: Cell::new(None),
             host_woken_ahead: Cell::new(None),
             root: Cell::new(None),
