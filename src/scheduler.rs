@@ -531,7 +531,11 @@ impl Core {
         }
         while ahead > 0 {
             ahead -= 1;
-            let (core, yielded) = self.resume_front();
+            // SAFETY: `ahead` tasks were queued when the pass began and
+            // this is at most the `ahead`-th resume; each resume removes at
+            // most the task it resumed (task code only pushes), so one is
+            // still queued.
+            let (core, yielded) = unsafe { self.resume_front() };
             // Only a task that returned can have been the root.
             if !yielded && core.root_done.get() {
                 context::restore_current(me);
@@ -551,15 +555,14 @@ impl Core {
     /// switch (see [`context::core_after_switch`]), and whether the task
     /// yielded.
     ///
-    /// # Panics
+    /// # Safety
     ///
-    /// If the run queue is empty: callers count the tasks ahead first.
+    /// The run queue must not be empty: the caller counts the tasks ahead
+    /// first.
     #[inline(always)]
-    fn resume_front(&self) -> (&Core, bool) {
-        let task = self
-            .run_queue
-            .front()
-            .expect("tasks counted ahead are still queued: only the scheduler pops");
+    unsafe fn resume_front(&self) -> (&Core, bool) {
+        // SAFETY: not empty (the caller).
+        let task = unsafe { self.run_queue.front_unchecked() };
         self.tick();
         context::enter_task(task.as_ptr(), true);
         // SAFETY: the queue owns `task` and keeps it in place until it is

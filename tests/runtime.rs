@@ -186,3 +186,39 @@ fn the_root_can_borrow_nothing_but_can_return_anything() {
     let v: Vec<String> = corio::run(|| (0..3).map(|i| i.to_string()).collect());
     assert_eq!(v, ["0", "1", "2"]);
 }
+
+#[test]
+fn a_runtime_dropped_inside_a_coroutine_runs_its_destructors_outside_any_coroutine() {
+    // Destructors run by a runtime's teardown are not the coroutine that
+    // happens to drop it: asking them for "the current task" must say so
+    // rather than answer with the dropping coroutine's id (or let yield_now
+    // run the torn-down runtime's scheduler on that coroutine's behalf).
+    struct AskWhoRuns(Rc<Cell<Option<bool>>>);
+    impl Drop for AskWhoRuns {
+        fn drop(&mut self) {
+            let answer = catch_unwind(corio::task::current_id);
+            self.0.set(Some(answer.is_ok()));
+        }
+    }
+    let answered = Rc::new(Cell::new(None));
+    let mut inner = corio::Runtime::new().unwrap();
+    inner.block_on({
+        let guard = AskWhoRuns(answered.clone());
+        // Queued, never started: the root returns first.
+        move || drop(corio::spawn(move || drop(guard)))
+    });
+    let (before, after) = corio::run(move || {
+        let before = corio::task::current_id();
+        drop(inner);
+        (before, corio::task::current_id())
+    });
+    assert_eq!(
+        answered.get(),
+        Some(false),
+        "current_id inside the inner runtime's teardown should have panicked"
+    );
+    assert_eq!(
+        before, after,
+        "the dropping coroutine is itself again afterwards"
+    );
+}
