@@ -492,7 +492,8 @@ impl SizeClass {
         Ok(PooledStack {
             slot,
             size: self.size,
-            base: StackHeader::address(slot, chunk.slot_size),
+            base: StackPointer::new(StackHeader::address(slot, chunk.slot_size))
+                .expect("a mapped slot is never at address 0"),
             chunk,
         })
     }
@@ -687,8 +688,9 @@ pub struct PooledStack {
     /// Address of the slot's header, which is also the stack's base (its
     /// highest usable address). Computed once at carve time: corosensei asks
     /// for it on every resume, and reaching it through `chunk` would add a
-    /// dependent load to every switch.
-    base: usize,
+    /// dependent load to every switch. Kept as a `StackPointer` (non-zero)
+    /// so that handing it over needs no zero check either.
+    base: StackPointer,
     /// Keeps the mapping alive while this stack exists (held for its
     /// `Drop`, never read).
     #[allow(dead_code)]
@@ -724,7 +726,7 @@ impl PooledStack {
 
     /// The header in the top bytes of the slot.
     fn header(&self) -> &StackHeader {
-        let address = self.base;
+        let address = self.base.get();
         // SAFETY: per the `slot` invariant the header lies in our mapped,
         // exclusively owned slot, 16-aligned; any bit pattern is valid.
         unsafe { &*(address as *const StackHeader) }
@@ -758,7 +760,7 @@ impl PooledStack {
             stack_size: self.size as u64,
             name: bytes,
         };
-        let address = self.base;
+        let address = self.base.get();
         // SAFETY: as in `header`; `&mut self` means no coroutine runs on
         // this stack, and the header is above `base()` anyway.
         unsafe { ptr::write(address as *mut StackHeader, header) };
@@ -793,7 +795,7 @@ impl fmt::Debug for PooledStack {
 unsafe impl Stack for PooledStack {
     #[inline]
     fn base(&self) -> StackPointer {
-        StackPointer::new(self.base).expect("a mapped slot is never at address 0")
+        self.base
     }
 
     #[inline]
