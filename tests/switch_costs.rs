@@ -180,6 +180,8 @@ const ROWS: &[(&str, &str)] = &[
 /// Rows the example may print beyond the required ones.
 const INFORMATIONAL_ROWS: &[(&str, &str)] = &[
     ("raw_switch_pair", "ns"),
+    ("raw_switch_called", "ns"),
+    ("corio_yield_called", "ns"),
     ("corio_parked_pte_bytes", "bytes"),
     ("thread_parked_pte_bytes", "bytes"),
 ];

@@ -104,6 +104,52 @@ pub fn corio_yield(round_trips: u64) -> Measured {
     })
 }
 
+/// `raw_switch` with the suspend made inside a function the loop calls but
+/// the compiler does not inline, as in most real code: every switch then
+/// lands in a frame whose return the CPU's return-address predictor did not
+/// see coming (it predicts returns from its own record of calls, and a stack
+/// switch swaps the stack under it), so the `ret`s on both sides go astray.
+pub fn raw_switch_called(round_trips: u64) -> Measured {
+    #[inline(never)]
+    fn suspend_in_a_call(yielder: &Yielder<(), ()>) {
+        yielder.suspend(());
+    }
+    let mut coroutine = Coroutine::new(move |yielder: &Yielder<(), ()>, ()| {
+        for _ in 0..=round_trips {
+            suspend_in_a_call(yielder);
+        }
+    });
+    coroutine.resume(());
+    let measured = timed(round_trips, || {
+        black_box(coroutine.resume(()));
+    });
+    assert!(coroutine.resume(()).as_return().is_some());
+    measured
+}
+
+/// `corio_yield` with both coroutines calling `yield_now` inside a function
+/// that is not inlined: what the return-address predictor costs corio (see
+/// `raw_switch_called`).
+pub fn corio_yield_called(round_trips: u64) -> Measured {
+    #[inline(never)]
+    fn yield_in_a_call() {
+        corio::yield_now();
+    }
+    corio::run(move || {
+        let partner = corio::spawn(move || {
+            for _ in 0..=round_trips {
+                yield_in_a_call();
+            }
+        });
+        yield_in_a_call();
+        let measured = timed(round_trips, yield_in_a_call);
+        partner
+            .join()
+            .expect("the partner coroutine does not panic");
+        measured
+    })
+}
+
 /// Two corio coroutines bouncing a value over two `corio::sync` channels.
 /// Each `recv` on an empty channel parks its coroutine, so a round trip goes
 /// through the scheduler loop: A→loop→B→loop→A.

@@ -120,6 +120,8 @@ fn header(plan: &Plan) -> Vec<String> {
         "  raw_switch_pair = two bare coroutines under a driver loop, driver→A→driver→B→driver (4 stack switches);".into(),
         "  corio_yield = two coroutines calling yield_now: A→scheduler→B→scheduler→A, which corio runs as 2 stack".into(),
         "  switches plus the scheduler's bookkeeping (yield_now resumes the tasks queued ahead from A's own stack)".into(),
+        "  *_called = the same, each switch made inside a function call that is not inlined (as in most real code):".into(),
+        "  the CPU then mispredicts the returns on both sides of every switch".into(),
         format!(
             "memory: RSS growth / unit, {} coroutines vs {} threads parked on a channel, each in a fresh child; RSS misses each",
             plan.parked_coroutines, plan.parked_threads

@@ -27,6 +27,8 @@ pub const ROWS: &[(&str, Workload)] = &[
     ("raw_switch",              Workload::Handoff(handoff::raw_switch)),
     ("raw_switch_pair",         Workload::Handoff(handoff::raw_switch_pair)),
     ("corio_yield",             Workload::Handoff(handoff::corio_yield)),
+    ("raw_switch_called",       Workload::Handoff(handoff::raw_switch_called)),
+    ("corio_yield_called",      Workload::Handoff(handoff::corio_yield_called)),
     ("corio_channel_pingpong",  Workload::Handoff(handoff::corio_channel_pingpong)),
     ("thread_condvar_pingpong", Workload::Handoff(handoff::thread_condvar_pingpong)),
     ("thread_channel_pingpong", Workload::Handoff(handoff::thread_channel_pingpong)),
