@@ -297,7 +297,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let rt = corio::Runtime::builder().event_interval(1).build()?; // poll after every resume
+    /// let rt = corio::Runtime::builder().event_interval(1).build()?; // poll before every resume
     /// # drop(rt);
     /// # Ok::<(), std::io::Error>(())
     /// ```

@@ -543,8 +543,7 @@ impl Core {
                 return;
             }
         }
-        // The coroutines we resumed left their own context as the running
-        // one: put ours back.
+        // Each resume marked its task as the running one: mark ours again.
         context::restore_current(me);
     }
 
@@ -566,7 +565,8 @@ impl Core {
         self.tick();
         context::enter_task(task.as_ptr(), true);
         // SAFETY: the queue owns `task` and keeps it in place until it is
-        // popped (`RunQueue::front`), and nothing but this function pops it:
+        // popped (`RunQueue::front_unchecked`), and nothing but this function
+        // pops it:
         // while it runs, the coroutine is hosted, so the code it runs can
         // push tasks (spawn, wake) but never hosts, runs the loop or pops.
         // (Wake-ups count the queue only for `host_until_woken`, which pops
