@@ -529,7 +529,7 @@ impl Core {
             self.idle_tick();
             return;
         }
-        while ahead > 0 {
+        loop {
             ahead -= 1;
             // SAFETY: `ahead` tasks were queued when the pass began and
             // this is at most the `ahead`-th resume; each resume removes at
@@ -541,6 +541,9 @@ impl Core {
                 context::restore_current(me);
                 Self::hand_back_to_loop(ahead);
                 return;
+            }
+            if ahead == 0 {
+                break;
             }
         }
         // Each resume marked its task as the running one: mark ours again.
