@@ -232,24 +232,33 @@ fn deadlock_is_reported_with_who_is_blocked_on_what() {
     );
 }
 
+/// A connected loopback pair (client, server); call inside a runtime.
+fn connected_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (client, server)
+}
+
+/// A coroutine that waits for one byte on `server`, then sets `flag` and
+/// returns the runtime's switch count at that moment.
+fn spawn_flagging_reader(server: TcpStream, flag: Rc<Cell<bool>>) -> corio::JoinHandle<u64> {
+    corio::spawn(move || {
+        (&server).read_exact(&mut [0]).unwrap();
+        flag.set(true);
+        corio::stats().switches
+    })
+}
+
 #[test]
 fn io_is_served_within_bounded_ticks_while_others_only_yield() {
     const YIELDERS: u64 = 8;
     const INTERVAL: u32 = 61;
     let mut rt = Runtime::builder().event_interval(INTERVAL).build().unwrap();
     let (written_at, served_at) = rt.block_on(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (client, server) = connected_pair();
         let stop = Rc::new(Cell::new(false));
-        let reader = {
-            let stop = stop.clone();
-            corio::spawn(move || {
-                (&server).read_exact(&mut [0]).unwrap();
-                stop.set(true);
-                corio::stats().switches
-            })
-        };
+        let reader = spawn_flagging_reader(server, stop.clone());
         corio::yield_now(); // the reader parks
         for _ in 0..YIELDERS {
             let stop = stop.clone();
@@ -285,17 +294,9 @@ fn io_is_served_while_a_lone_coroutine_spins_on_yield_now() {
     const INTERVAL: u32 = 16;
     let mut rt = Runtime::builder().event_interval(INTERVAL).build().unwrap();
     let spins = rt.block_on(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (client, server) = connected_pair();
         let done = Rc::new(Cell::new(false));
-        let reader = {
-            let done = done.clone();
-            corio::spawn(move || {
-                (&server).read_exact(&mut [0]).unwrap();
-                done.set(true);
-            })
-        };
+        let reader = spawn_flagging_reader(server, done.clone());
         corio::yield_now(); // the reader parks: the root is alone now
         (&client).write_all(b"!").unwrap();
         let mut spins = 0u64;
