@@ -363,6 +363,57 @@ mod tests {
         assert_eq!(ring.front(), None);
     }
 
+    /// The access pattern the scheduler relies on, in a form Miri can run
+    /// (it cannot run the coroutine switch itself): an item resumed where it
+    /// lies is borrowed mutably in one field, while "its code" reads and
+    /// writes another field through a copy of the same pointer (the current
+    /// task) and pushes enough to grow the ring; then it is rotated, and at
+    /// last popped back into its `Box`. `cargo +nightly miri test --lib
+    /// run_queue` checks it under Stacked Borrows.
+    #[test]
+    fn an_item_used_in_place_while_the_ring_grows_stays_sound() {
+        struct Item {
+            coroutine: u64,
+            yielder: std::cell::Cell<u64>,
+        }
+        let make = |n| {
+            NonNull::from(Box::leak(Box::new(Item {
+                coroutine: n,
+                yielder: std::cell::Cell::new(0),
+            })))
+        };
+        let mut ring = Ring::new();
+        ring.push_back(make(0));
+        ring.push_back(make(1));
+        // SAFETY (whole block): every pointer came from `Box::leak` and is
+        // in the ring once; the mutable borrow covers only `coroutine`, the
+        // copy touches only `yielder`, as in `Core::resume_front`.
+        unsafe {
+            let front = ring.front_unchecked();
+            let current = front.as_ptr().cast_const();
+            let coroutine = &mut (*front.as_ptr()).coroutine;
+            (*current).yielder.set(7);
+            for n in 2..200 {
+                ring.push_back(make(n));
+            }
+            *coroutine += 100;
+            assert_eq!((*current).yielder.get(), 7);
+            ring.rotate();
+            let mut seen = Vec::new();
+            while let Some(item) = ring.pop_front() {
+                let item = Box::from_raw(item.as_ptr());
+                seen.push(item.coroutine);
+            }
+            assert_eq!(seen.len(), 200);
+            assert_eq!(seen[0], 1);
+            assert_eq!(
+                *seen.last().unwrap(),
+                100,
+                "the rotated item, changed in place"
+            );
+        }
+    }
+
     #[test]
     fn dropping_the_ring_drops_exactly_the_queued_items() {
         let item = std::rc::Rc::new(());
