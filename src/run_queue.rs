@@ -385,9 +385,10 @@ mod tests {
         let mut ring = Ring::new();
         ring.push_back(make(0));
         ring.push_back(make(1));
-        // SAFETY (whole block): every pointer came from `Box::leak` and is
-        // in the ring once; the mutable borrow covers only `coroutine`, the
-        // copy touches only `yielder`, as in `Core::resume_front`.
+        // SAFETY: for the whole block: every pointer came from `Box::leak`
+        // and is in the ring once; the mutable borrow covers only
+        // `coroutine`, the copy touches only `yielder`, as in
+        // `Core::resume_front`.
         unsafe {
             let front = ring.front_unchecked();
             let current = front.as_ptr().cast_const();
