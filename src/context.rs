@@ -1,9 +1,9 @@
 //! The thread-local "where am I": the runtime that owns this thread right now,
 //! and the coroutine that is running on it.
 //!
-//! Two pointers and a flag, plain `Cell`s in one `thread_local!` struct
-//! ([`Here`]) with a `const` initialiser (no lazy-init check, no destructor),
-//! because `yield_now` reads them on every switch.
+//! Two pointers (one with a flag in its lowest bit), plain `Cell`s in one
+//! `thread_local!` struct ([`Here`]) with a `const` initialiser (no lazy-init
+//! check, no destructor), because `yield_now` reads them on every switch.
 //!
 //! - [`Here::runtime`] points at the [`Core`] of the runtime whose `block_on` (or
 //!   `Drop`) is running on this thread. It is set by [`enter_runtime`] and put
@@ -185,7 +185,7 @@ pub(crate) fn leave_task() {
 /// `Core::host_yield`).
 #[inline(always)]
 pub(crate) fn restore_current(task: *const Task) {
-    HERE.with(|h| h.current.set(task));
+    enter_task(task, false);
 }
 
 /// The running coroutine's task (untagged) and whether it is hosted.

@@ -10,7 +10,7 @@
 //! - a power-of-two capacity and two free-running counters, so a slot index
 //!   is one `and`, the length one subtraction, and neither a pop nor a push
 //!   needs the wrap-around arithmetic `VecDeque` does;
-//! - tasks resumed in place ([`RunQueue::front`], [`RunQueue::rotate`]): a
+//! - tasks resumed in place ([`RunQueue::front_unchecked`], [`RunQueue::rotate`]): a
 //!   task that yields while it is the only one queued is not moved at all.
 //!
 //! It grows by doubling and never shrinks: a runtime that once had 100,000
@@ -37,7 +37,7 @@ const INITIAL_CAPACITY: usize = 64;
 /// re-entrance a `RefCell` would catch cannot happen.
 ///
 /// The queue owns its tasks as pointers leaked from their `Box`, so that a
-/// task can be resumed where it lies ([`RunQueue::front`]) while the code it
+/// task can be resumed where it lies ([`RunQueue::front_unchecked`]) while the code it
 /// runs pushes more tasks (which may move the pointers, never the tasks).
 pub(crate) struct RunQueue {
     /// The ring; see the invariant above.

@@ -569,11 +569,10 @@ impl Core {
         context::enter_task(task.as_ptr(), true);
         // SAFETY: the queue owns `task` and keeps it in place until it is
         // popped (`RunQueue::front_unchecked`), and nothing but this function
-        // pops it:
-        // while it runs, the coroutine is hosted, so the code it runs can
-        // push tasks (spawn, wake) but never hosts, runs the loop or pops.
-        // (Wake-ups count the queue only for `host_until_woken`, which pops
-        // before it resumes, so a task in place is never miscounted.)
+        // pops it: while it runs, the coroutine is hosted, so the code it
+        // runs can push tasks (spawn, wake) but never hosts, runs the loop or
+        // pops. (Wake-ups count the queue only for `host_until_woken`, which
+        // pops before it resumes, so a task in place is never miscounted.)
         // No other reference to a queued task exists (the coroutine reads
         // other fields through a raw pointer, see `Task`), so this `&mut` is
         // unique for as long as it lives.

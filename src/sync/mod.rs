@@ -1,6 +1,6 @@
 //! Synchronisation between the coroutines of one runtime.
 //!
-//! [`channel`] is shaped like `std::sync::mpsc::channel`: same method names,
+//! [`channel()`] is shaped like `std::sync::mpsc::channel`: same method names,
 //! same errors, except that a blocking `recv` suspends only the calling
 //! coroutine. Its ends are not `Send`: they link coroutines of one runtime,
 //! on one thread, with no atomics or locks.
