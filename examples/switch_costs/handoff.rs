@@ -130,6 +130,12 @@ pub fn raw_switch_called(round_trips: u64) -> Measured {
 /// `corio_yield` with both coroutines calling `yield_now` inside a function
 /// that is not inlined: what the return-address predictor costs corio (see
 /// `raw_switch_called`).
+///
+/// This spells out `corio_yield`'s body again on purpose. Folded into one
+/// function generic over the yield (tried), the partner's loop calls
+/// `yield_now` through `Fn::call`, the compiler keeps that call out of line,
+/// and `corio_yield` itself turns into this row: 25 ns instead of 3.9. The
+/// whole point of the two rows is that one inlines and the other does not.
 pub fn corio_yield_called(round_trips: u64) -> Measured {
     #[inline(never)]
     fn yield_in_a_call() {
