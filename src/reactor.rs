@@ -17,10 +17,13 @@
 //!
 //! # Implementation notes
 //!
-//! Registrations live in a `Slab`; the key is the `mio::Token`. Sockets hold
-//! an `Rc<Reactor>`, so a socket that outlives its runtime can still
-//! deregister itself, and a socket can tell when it is used from another
-//! runtime than its own.
+//! A leaf: it knows nothing of the scheduler. A waiter is a `W` of the
+//! caller's choosing (the scheduler uses its `TaskId`); [`Reactor::poll`]
+//! hands back the waiters to wake and the scheduler wakes them, after every
+//! borrow here is released. Registrations live in a `Slab`; the key is the
+//! `mio::Token`. Sockets (`net::registered`) hold an `Rc<Reactor>`, so a
+//! socket that outlives its runtime can still deregister itself, and a
+//! socket can tell when it is used from another runtime than its own.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -28,8 +31,6 @@ use std::time::Duration;
 
 use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
-
-use crate::task::TaskId;
 
 /// Events fetched by one `epoll_wait` at most; more wait for the next poll.
 const EVENTS_PER_POLL: usize = 1024;
@@ -41,17 +42,25 @@ const EVENTS_PER_POLL: usize = 1024;
 /// readers of one `&TcpStream`). An edge wakes them all, in the order they
 /// began to wait; those that find nothing wait again. An empty `Vec` does
 /// not allocate, and a woken list keeps its capacity for the next wait.
-#[derive(Default)]
-struct Source {
+struct Source<W> {
     /// The coroutines waiting for it to become readable.
-    readers: Vec<TaskId>,
+    readers: Vec<W>,
     /// The coroutines waiting for it to become writable.
-    writers: Vec<TaskId>,
+    writers: Vec<W>,
 }
 
-impl Source {
+impl<W> Default for Source<W> {
+    fn default() -> Source<W> {
+        Source {
+            readers: Vec::new(),
+            writers: Vec::new(),
+        }
+    }
+}
+
+impl<W> Source<W> {
     /// The waiting list for `interest` (readable, or else writable).
-    fn waiting(&mut self, interest: Interest) -> &mut Vec<TaskId> {
+    fn waiting(&mut self, interest: Interest) -> &mut Vec<W> {
         if interest.is_readable() {
             &mut self.readers
         } else {
@@ -61,7 +70,7 @@ impl Source {
 }
 
 /// One runtime's poller and registrations. See the module docs.
-pub(crate) struct Reactor {
+pub(crate) struct Reactor<W> {
     /// The poller. Borrowed mutably only by [`Reactor::poll`], which runs on
     /// the scheduler's stack while no coroutine runs.
     poll: RefCell<Poll>,
@@ -71,15 +80,15 @@ pub(crate) struct Reactor {
     /// The buffer `epoll_wait` fills.
     events: RefCell<Events>,
     /// Registered sockets by token.
-    sources: RefCell<Slab<Source>>,
+    sources: RefCell<Slab<Source<W>>>,
     /// How many coroutines wait on a socket right now. While it is non-zero,
     /// an idle runtime blocks in the poller instead of reporting a deadlock.
     waiters: Cell<usize>,
 }
 
-impl Reactor {
+impl<W: Copy + PartialEq> Reactor<W> {
     /// Creates the poller (`epoll_create1`).
-    pub(crate) fn new() -> io::Result<Reactor> {
+    pub(crate) fn new() -> io::Result<Reactor<W>> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         Ok(Reactor {
@@ -117,7 +126,7 @@ impl Reactor {
     }
 
     /// Files `task` as a coroutine waiting on `token` for `interest`.
-    pub(crate) fn set_waiter(&self, token: usize, interest: Interest, task: TaskId) {
+    pub(crate) fn set_waiter(&self, token: usize, interest: Interest, task: W) {
         let mut sources = self.sources.borrow_mut();
         let source = sources
             .get_mut(token)
@@ -128,7 +137,7 @@ impl Reactor {
 
     /// Forgets `task` as a waiter on `token`, if it still is one (it woke for
     /// another reason, such as its timeout).
-    pub(crate) fn clear_waiter(&self, token: usize, interest: Interest, task: TaskId) {
+    pub(crate) fn clear_waiter(&self, token: usize, interest: Interest, task: W) {
         let mut sources = self.sources.borrow_mut();
         let Some(source) = sources.get_mut(token) else {
             return;
@@ -140,6 +149,17 @@ impl Reactor {
         }
     }
 
+    /// Forgets every waiter of every socket at once (a runtime being torn
+    /// down): linear, where clearing them one by one would search each list.
+    /// The sockets stay registered until they are dropped.
+    pub(crate) fn clear_all_waiters(&self) {
+        for (_, source) in self.sources.borrow_mut().iter_mut() {
+            source.readers.clear();
+            source.writers.clear();
+        }
+        self.waiters.set(0);
+    }
+
     /// Whether any coroutine waits on a socket.
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiters.get() > 0
@@ -148,7 +168,7 @@ impl Reactor {
     /// Waits up to `timeout` (`None`: forever) for readiness, and appends the
     /// coroutines to wake to `woken`, in event order. Returns the number of
     /// events. `EINTR` counts as an empty poll.
-    pub(crate) fn poll(&self, timeout: Option<Duration>, woken: &mut Vec<TaskId>) -> usize {
+    pub(crate) fn poll(&self, timeout: Option<Duration>, woken: &mut Vec<W>) -> usize {
         let mut poll = self.poll.borrow_mut();
         let mut events = self.events.borrow_mut();
         if let Err(e) = poll.poll(&mut events, timeout) {
@@ -178,119 +198,4 @@ impl Reactor {
         }
         count
     }
-}
-
-/// A mio socket registered with the runtime that created it: the building
-/// block of `corio::net`. It runs an operation the non-blocking way, and
-/// turns its `WouldBlock` into "suspend this coroutine until the socket is
-/// ready", which is what makes a corio socket look blocking.
-pub(crate) struct Registered<S: mio::event::Source> {
-    /// The mio socket (always non-blocking).
-    source: S,
-    /// Its token in `reactor`.
-    token: usize,
-    /// The reactor it is registered with; kept alive by the socket so that
-    /// dropping the socket after its runtime still deregisters cleanly.
-    reactor: std::rc::Rc<Reactor>,
-}
-
-impl<S: mio::event::Source> Registered<S> {
-    /// Registers `source` with the current runtime's reactor.
-    ///
-    /// # Panics
-    ///
-    /// Panics with a message naming `what` outside a corio runtime.
-    pub(crate) fn new(what: &str, mut source: S) -> io::Result<Registered<S>> {
-        let reactor = crate::context::with_core(what, |core| std::rc::Rc::clone(&core.reactor));
-        let token = reactor.register(&mut source)?;
-        Ok(Registered {
-            source,
-            token,
-            reactor,
-        })
-    }
-
-    /// The mio socket.
-    pub(crate) fn source(&self) -> &S {
-        &self.source
-    }
-
-    /// Runs `op` until it succeeds or fails with something other than
-    /// `WouldBlock` or `Interrupted`; on `WouldBlock`, suspends the calling
-    /// coroutine until the socket is ready for `interest` and tries again.
-    ///
-    /// `deadline` bounds the whole operation: past it, the result is
-    /// `ErrorKind::TimedOut` (what std gives for a timed-out socket read is
-    /// `WouldBlock` on Unix; corio follows the design contract and says
-    /// `TimedOut`, which is what the situation is).
-    ///
-    /// # Panics
-    ///
-    /// Panics with a message naming `what` when it must wait but is not
-    /// called from a coroutine.
-    pub(crate) fn io<R>(
-        &self,
-        what: &str,
-        interest: mio::Interest,
-        deadline: Option<std::time::Instant>,
-        mut op: impl FnMut(&S) -> io::Result<R>,
-    ) -> io::Result<R> {
-        loop {
-            match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                result => return result,
-            }
-            if let Some(at) = deadline {
-                if std::time::Instant::now() >= at {
-                    return Err(timed_out(what));
-                }
-            }
-            self.check_runtime(what)?;
-            let reason = crate::scheduler::Suspend::Io {
-                token: self.token,
-                interest,
-                deadline,
-            };
-            // Woken by readiness, by the deadline, or spuriously: in every
-            // case the loop tries again and re-checks the deadline.
-            crate::context::suspend(what, reason);
-        }
-    }
-
-    /// Fails if the socket is used from a runtime other than its own, whose
-    /// reactor would never see its events.
-    fn check_runtime(&self, what: &str) -> io::Result<()> {
-        let same =
-            crate::context::try_with_core(|core| std::rc::Rc::ptr_eq(&core.reactor, &self.reactor));
-        match same {
-            Some(true) => Ok(()),
-            Some(false) => Err(io::Error::other(format!(
-                "{what}: this socket was created by another corio runtime and can only wait \
-                 for I/O there; create the socket inside the runtime that uses it"
-            ))),
-            // Not in a runtime: `suspend` gives the clear panic.
-            None => Ok(()),
-        }
-    }
-}
-
-impl<S: mio::event::Source> Drop for Registered<S> {
-    fn drop(&mut self) {
-        self.reactor.deregister(self.token, &mut self.source);
-    }
-}
-
-impl<S: mio::event::Source + std::fmt::Debug> std::fmt::Debug for Registered<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.source.fmt(f)
-    }
-}
-
-/// The error of an operation whose timeout passed.
-pub(crate) fn timed_out(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("{what} timed out: the socket was not ready before the timeout set on it"),
-    )
 }

@@ -1,25 +1,21 @@
 //! The runtime: one scheduler, one reactor and one stack pool, driven by the
 //! OS thread that calls [`Runtime::block_on`].
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 use std::panic;
 use std::rc::Rc;
-
-use slab::Slab;
+use std::sync::Once;
 
 use crate::Stats;
-use crate::context;
 use crate::reactor::Reactor;
-use crate::run_queue::RunQueue;
-use crate::scheduler::{Core, StatCells, Ticks};
-use crate::stack::{self, StackPool};
+use crate::scheduler::{self, Core};
+use crate::stack;
 use crate::task::{self, NotSend};
-use crate::timer::Timers;
 
-/// Scheduler ticks (coroutine resumes) between two non-blocking reactor polls
-/// while the run queue never empties. A tick costs a few nanoseconds and a
+/// Scheduler ticks (switches into a coroutine, see
+/// [`Stats::switches`](crate::Stats::switches)) between two non-blocking
+/// reactor polls while the run queue never empties. A tick costs a few nanoseconds and a
 /// poll a few hundred, so 61 keeps polling under a few percent of a busy
 /// loop's time while a ready socket waits at most 61 resumes for service.
 /// (Prime, as tokio's equivalent, so it does not beat in step with a loop of
@@ -64,8 +60,20 @@ pub const DEFAULT_STACK_SIZE: usize = stack::DEFAULT_STACK_SIZE;
 /// assert_send::<corio::Runtime>();
 /// ```
 ///
-/// Dropping a runtime unwinds every coroutine still parked or queued in it:
-/// their destructors run and their stacks go back to the OS.
+/// Dropping a runtime unwinds every coroutine still parked or queued in it,
+/// in time linear in their number: their destructors run (on their own
+/// stacks) and their stacks go back to the OS. Nothing can suspend during
+/// that: a destructor that would wait (a flush into a full socket, a join, a
+/// sleep, a `yield_now`) returns at once, a socket operation with an
+/// `io::Error` that says the runtime is shutting down, a join with `Err`.
+/// A destructor that panics while a coroutine is unwound aborts the process,
+/// as a panic in a destructor during any unwind does in Rust; one that
+/// panics in the closure of a task that never started, or in the result of
+/// a detached task, is logged and the teardown goes on.
+///
+/// A panic inside a coroutine is reported by the panic hook that was in
+/// place when the first runtime was built (std's, or yours), after a line
+/// that names the coroutine: `corio: panic in coroutine task 5 'worker'`.
 ///
 /// # Examples
 ///
@@ -139,6 +147,8 @@ impl Runtime {
     /// - If called from inside a corio runtime on the same thread (that would
     ///   freeze every coroutine of the outer one): spawn instead.
     ///
+    /// Panics raised here point at the caller's line.
+    ///
     /// # Examples
     ///
     /// ```
@@ -152,12 +162,13 @@ impl Runtime {
     /// assert_eq!(rt.block_on(|| "still usable"), "still usable");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn block_on<F, T>(&mut self, f: F) -> T
     where
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        if context::in_runtime() {
+        if scheduler::in_runtime() {
             panic!(
                 "Runtime::block_on was called from inside a corio runtime on the same \
                  thread; it would stop every coroutine of the outer runtime. Use \
@@ -165,16 +176,20 @@ impl Runtime {
             );
         }
         let core: &Core = &self.core;
-        let _entered = context::enter_runtime(core);
-        let root = task::spawn_on(core, f, Some("root".into()), None)
-            .unwrap_or_else(|e| panic!("corio: could not create the root coroutine: {e}"));
+        let _entered = scheduler::enter_runtime(core);
+        let root = match task::spawn_on(core, f, Some("root".into()), None) {
+            Ok(root) => root,
+            Err(e) => panic!("corio: could not create the root coroutine: {e}"),
+        };
         let root_id = root.id();
         if let Err(payload) =
             panic::catch_unwind(panic::AssertUnwindSafe(|| core.run_until(root_id)))
         {
             // A deadlock: the root is parked, its stack holds what it
             // captured. Unwind it before the panic leaves this frame.
-            drop(core.take_task(root_id));
+            if let Some(task) = core.take_task(root_id) {
+                core.unwind(task);
+            }
             panic::resume_unwind(payload);
         }
         match root.into_result() {
@@ -193,7 +208,8 @@ impl Runtime {
     ///     corio::spawn(|| ());
     ///     corio::yield_now(); // the child runs
     /// });
-    /// assert_eq!(rt.stats().switches, 2); // into the root, into the child
+    /// // Into the root, into the child, back into the root when it returns.
+    /// assert_eq!(rt.stats().switches, 3);
     /// assert_eq!(rt.stats().completed, 2);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -207,16 +223,36 @@ impl Drop for Runtime {
         // Destructors of the coroutines may wake or spawn others: keep the
         // runtime reachable while they run, and go on until none is left.
         let core: &Core = &self.core;
-        let _entered = context::enter_runtime(core);
-        let mut unwound = 0usize;
-        while let Some(task) = core.take_any_task() {
-            drop(task);
-            unwound += 1;
-        }
+        let _entered = scheduler::enter_runtime(core);
+        let unwound = core.tear_down();
         if unwound > 0 {
             log::debug!("runtime dropped: unwound {unwound} coroutine(s)");
         }
     }
+}
+
+/// Installs, once per process, a panic hook that names the coroutine a panic
+/// happened in, then hands over to the hook that was there before (std's
+/// default, or the user's own): the user's hook stays in place and runs for
+/// every panic. std's default report names the OS thread (`thread 'main'`),
+/// which is all it can see; the line before it says which coroutine that
+/// was.
+fn install_panic_hook() {
+    static HOOK: Once = Once::new();
+    // `set_hook` panics on a panicking thread; a later build installs it.
+    if std::thread::panicking() {
+        return;
+    }
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if let Some(task) = scheduler::describe_current() {
+                // Ignore a failed write: a panic inside the hook would abort.
+                let _ = writeln!(io::stderr(), "corio: panic in coroutine {task}:");
+            }
+            previous(info);
+        }));
+    });
 }
 
 impl fmt::Debug for Runtime {
@@ -289,7 +325,7 @@ impl Builder {
         self
     }
 
-    /// Sets how many coroutine resumes may pass between two non-blocking
+    /// Sets how many switches into coroutines may pass between two non-blocking
     /// polls for I/O and timers while the run queue stays busy (see
     /// [`DEFAULT_EVENT_INTERVAL`]). Smaller serves sockets sooner under load;
     /// larger spends less time polling.
@@ -332,24 +368,8 @@ impl Builder {
                  non-blocking I/O polls); the default is 61",
             ));
         }
-        let reactor = Rc::new(Reactor::new()?);
-        let core = Rc::new_cyclic(|me| Core {
-            me: me.clone(),
-            run_queue: RunQueue::new(),
-            tasks: RefCell::new(Slab::new()),
-            next_serial: Cell::new(1),
-            stacks: RefCell::new(StackPool::new()),
-            default_stack_size: stack_size,
-            ticks: Ticks::new(self.event_interval),
-            host: Cell::new(None),
-            host_woken_ahead: Cell::new(None),
-            root: Cell::new(None),
-            root_done: Cell::new(false),
-            pending: Cell::new(None),
-            stats: StatCells::default(),
-            reactor,
-            timers: RefCell::new(Timers::default()),
-        });
+        let core = Core::new(stack_size, self.event_interval, Reactor::new()?);
+        install_panic_hook();
         Ok(Runtime {
             core,
             _not_send: NotSend::default(),
@@ -375,13 +395,16 @@ impl Builder {
 /// });
 /// assert_eq!(n, 3);
 /// ```
+#[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let mut rt =
-        Runtime::new().unwrap_or_else(|e| panic!("corio::run could not create a runtime: {e}"));
+    let mut rt = match Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => panic!("corio::run could not create a runtime: {e}"),
+    };
     rt.block_on(f)
 }
 
@@ -399,10 +422,11 @@ where
 ///     corio::yield_now(); // nobody else is runnable: no switch at all
 ///     assert_eq!(corio::stats().switches, before);
 ///     corio::spawn(|| ());
-///     corio::yield_now(); // one switch into the child (it returns to us)
-///     assert_eq!(corio::stats().switches, before + 1);
+///     corio::yield_now(); // into the child, and back into us when it returns
+///     assert_eq!(corio::stats().switches, before + 2);
 /// });
 /// ```
+#[track_caller]
 pub fn stats() -> Stats {
-    context::with_core("corio::stats", Core::stats)
+    scheduler::with_core("corio::stats", Core::stats)
 }

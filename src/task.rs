@@ -6,6 +6,7 @@
 //! is that everything here runs on one OS thread, and a task switches only
 //! where it says so: [`yield_now`], or an operation that would block.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
@@ -16,71 +17,10 @@ use std::thread;
 
 use corosensei::{Coroutine, Yielder};
 
-use crate::context;
-use crate::scheduler::{Blocker, Core, Suspend, Switch, Task, Wake};
+use crate::scheduler::{self, Blocker, Core, Suspend, Switch, Task, Wake};
 use crate::stack;
 
-/// Identifies a task within its runtime.
-///
-/// It carries the task's slot in the runtime's task table *and* a serial
-/// number that is never reused, so an id kept after its task ended can never
-/// reach a later task that happens to get the same slot.
-///
-/// # Examples
-///
-/// ```
-/// let (a, b) = corio::run(|| {
-///     let a = corio::spawn(|| ());
-///     let b = corio::spawn(|| ());
-///     (a.id(), b.id())
-/// });
-/// assert_ne!(a, b);
-/// println!("{a} and {b}"); // "task 2 and task 3"
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct TaskId {
-    /// Key of the task's slot in `Core::tasks`; reused after the task ends.
-    key: u32,
-    /// Unique within the runtime; what tells two users of one key apart.
-    serial: u64,
-}
-
-impl TaskId {
-    pub(crate) fn new(key: usize, serial: u64) -> TaskId {
-        let key = u32::try_from(key).expect("fewer than 2^32 live tasks");
-        TaskId { key, serial }
-    }
-
-    pub(crate) fn key(self) -> usize {
-        self.key as usize
-    }
-
-    pub(crate) fn serial(self) -> u64 {
-        self.serial
-    }
-
-    /// The task's serial number: unique among the tasks a runtime has ever
-    /// run, counting from 1 in spawn order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// corio::run(|| {
-    ///     let a = corio::spawn(|| ());
-    ///     let b = corio::spawn(|| ());
-    ///     assert_eq!(b.id().as_u64(), a.id().as_u64() + 1);
-    /// });
-    /// ```
-    pub fn as_u64(self) -> u64 {
-        self.serial
-    }
-}
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task {}", self.serial)
-    }
-}
+pub use crate::scheduler::TaskId;
 
 /// Where a task's result waits for its `JoinHandle`.
 struct JoinSlot<T> {
@@ -125,9 +65,20 @@ impl<T> JoinHandle<T> {
     /// [`std::thread::JoinHandle::join`]. A panicking task never takes the
     /// runtime or its joiner down with it.
     ///
+    /// # Coroutines
+    ///
+    /// Where no coroutine can wait (the runtime is shutting down and this is
+    /// a destructor of a coroutine it unwinds, or the caller is code the
+    /// scheduler runs, such as a `log` backend), a task that has not ended
+    /// gives `Err` at once, with a `String` payload that says why. A task
+    /// that a dropped runtime unwound before it ended gives `Err` too.
+    ///
     /// # Panics
     ///
-    /// Panics if called outside a corio coroutine.
+    /// - If it has to wait outside a corio runtime.
+    /// - If the task belongs to another runtime (it could never be waited
+    ///   for from this one), or is the calling task itself: both would wait
+    ///   forever.
     ///
     /// # Examples
     ///
@@ -140,18 +91,38 @@ impl<T> JoinHandle<T> {
     ///     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
     /// });
     /// ```
+    #[track_caller]
     pub fn join(self) -> thread::Result<T> {
+        const WHAT: &str = "JoinHandle::join";
+        if let Some(runtime) = scheduler::current_runtime() {
+            if runtime != self.id.runtime() {
+                panic!(
+                    "{WHAT}: {} belongs to another corio runtime, whose scheduler does not \
+                     run while this one does, so the join would wait forever; join it from \
+                     a coroutine of its own runtime",
+                    self.id
+                );
+            }
+        }
         loop {
             if let Some(result) = self.slot.result.borrow_mut().take() {
                 return result;
             }
-            let me = context::current_id("JoinHandle::join");
+            let me = match scheduler::running_id(WHAT) {
+                Ok(me) => me,
+                Err(cannot) => return Err(Box::new(cannot.explain(WHAT))),
+            };
+            if me == self.id {
+                panic!("{WHAT}: {me} tried to join itself, which would wait forever");
+            }
             self.slot.joiner.set(Some(me));
             // Run the others from here until the task ends, if we may.
-            if context::host_until_woken("JoinHandle::join") {
+            if scheduler::host_until_woken(WHAT) {
                 continue;
             }
-            context::suspend("JoinHandle::join", Suspend::Park(Blocker::Join(self.id)));
+            if let Err(cannot) = scheduler::suspend(WHAT, Suspend::Park(Blocker::Join(self.id))) {
+                return Err(Box::new(cannot.explain(WHAT)));
+            }
         }
     }
 
@@ -296,6 +267,7 @@ impl Builder {
     ///     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// });
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + 'static,
@@ -305,7 +277,7 @@ impl Builder {
             .stack_size
             .map(stack::validate_stack_size)
             .transpose()?;
-        context::with_core("corio::task::Builder::spawn", |core| {
+        scheduler::with_core("corio::task::Builder::spawn", |core| {
             spawn_on(core, f, self.name, size)
         })
     }
@@ -331,13 +303,16 @@ impl Builder {
 ///     assert_eq!(h.join().unwrap(), 5);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    context::with_core("corio::spawn", |core| spawn_on(core, f, None, None))
-        .unwrap_or_else(|e| panic!("corio::spawn could not create a coroutine: {e}"))
+    match scheduler::with_core("corio::spawn", |core| spawn_on(core, f, None, None)) {
+        Ok(handle) => handle,
+        Err(e) => panic!("corio::spawn could not create a coroutine: {e}"),
+    }
 }
 
 /// Builds a task around `f` and queues it on `core`.
@@ -370,15 +345,28 @@ where
         joiner: Cell::new(None),
     });
     let task_slot = Rc::clone(&slot);
+    let mut body = Unstarted(Some(f));
     let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Switch>, ()| {
-        context::start_task(yielder);
+        scheduler::start_task(yielder);
+        let f = body.take();
         // Catch the panic here, at the coroutine's root, so it becomes the
-        // task's result and never unwinds into the scheduler.
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        *task_slot.result.borrow_mut() = Some(result);
+        // task's result and never unwinds into the scheduler. A dropped
+        // runtime unwinding the coroutine is caught here too; the result
+        // then says so rather than carry the unwinder's private payload.
+        let result = match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Err(_) if scheduler::unwinding_in_progress() => Err(Box::new(scheduler::UNWOUND) as _),
+            result => result,
+        };
         task_slot.finished.set(true);
+        if Rc::strong_count(&task_slot) == 1 {
+            // Detached: nobody will take the result. Drop it here, where a
+            // destructor that panics cannot unwind into the scheduler.
+            drop_reported(result, "the result of a detached task");
+        } else {
+            *task_slot.result.borrow_mut() = Some(result);
+        }
         if let Some(joiner) = task_slot.joiner.take() {
-            context::try_with_core(|core| core.wake(joiner, Wake::Notified));
+            scheduler::try_with_core(|core| core.wake(joiner, Wake::Notified));
         }
     });
     core.schedule_new(Box::new(Task {
@@ -398,9 +386,15 @@ where
 /// every scheduler tick may trigger, see
 /// [`runtime::Builder::event_interval`](crate::runtime::Builder::event_interval)).
 ///
+/// # Coroutines
+///
+/// Called inside a runtime but not from one of its coroutines (a `log`
+/// backend the scheduler calls, a destructor run while the runtime shuts
+/// down), it returns at once: there is no coroutine to move.
+///
 /// # Panics
 ///
-/// Panics if called outside a corio coroutine.
+/// Panics if called outside a corio runtime.
 ///
 /// # Examples
 ///
@@ -420,15 +414,21 @@ where
 /// assert_eq!(order, ["root before yield", "child", "root after yield"]);
 /// ```
 #[inline(always)]
+#[track_caller]
 pub fn yield_now() {
-    context::yield_now();
+    scheduler::yield_now();
 }
 
 /// The id of the calling task.
 ///
+/// In a destructor that runs because a dropped runtime unwinds a coroutine,
+/// it is that coroutine's id.
+///
 /// # Panics
 ///
-/// Panics if called outside a corio coroutine.
+/// Panics if called outside a corio coroutine: outside any runtime, in code
+/// the scheduler runs itself (a `log` backend), or in the destructor of a
+/// task's closure that never started.
 ///
 /// # Examples
 ///
@@ -438,8 +438,51 @@ pub fn yield_now() {
 ///     println!("running as {me}");
 /// });
 /// ```
+#[track_caller]
 pub fn current_id() -> TaskId {
-    context::current_id("corio::task::current_id")
+    scheduler::current_id("corio::task::current_id")
+}
+
+/// A task's closure until its coroutine starts. If the coroutine never
+/// starts (its runtime was dropped first), the closure is dropped on the
+/// scheduler's stack; a destructor that panics there is caught and reported
+/// instead of unwinding through corosensei's teardown.
+struct Unstarted<F>(Option<F>);
+
+impl<F> Unstarted<F> {
+    /// The closure, for the coroutine's one start.
+    fn take(&mut self) -> F {
+        self.0.take().expect("a coroutine starts once")
+    }
+}
+
+impl<F> Drop for Unstarted<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            drop_reported(f, "the closure of a task that never ran");
+        }
+    }
+}
+
+/// Drops `value`; a panic of its destructor is logged and dropped, for
+/// values the scheduler drops where a panic must not escape.
+fn drop_reported<V>(value: V, what: &str) {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| drop(value)));
+    if let Err(payload) = outcome {
+        log::error!(
+            "corio: the destructor of {what} panicked ({}); the panic is dropped",
+            panic_text(&*payload)
+        );
+    }
+}
+
+/// The message of a panic payload, if it is text.
+pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a non-text payload")
 }
 
 /// Keeps types that must stay on their runtime's thread from being `Send`.

@@ -2,19 +2,27 @@
 
 use std::time::{Duration, Instant};
 
-use crate::context;
-use crate::scheduler::Suspend;
+use crate::scheduler::{self, Blocker, Suspend};
 
 /// Suspends the calling coroutine for at least `duration`; the OS thread
 /// goes on running the other coroutines meanwhile.
 ///
 /// Sleeps with equal deadlines end in the order they began. A zero duration
 /// returns at once without switching (use [`yield_now`](crate::yield_now) to
-/// let others run).
+/// let others run). A duration too long for an [`Instant`] to hold, such as
+/// [`Duration::MAX`], sleeps forever, as `std::thread::sleep` does: the
+/// deadlock report names such a coroutine "sleeping forever" if nothing else
+/// can run.
+///
+/// # Coroutines
+///
+/// Where no coroutine can wait, it returns at once: while the runtime is
+/// shutting down (a destructor of a coroutine being unwound) and in code the
+/// scheduler itself runs (a `log` backend).
 ///
 /// # Panics
 ///
-/// Panics if called outside a corio coroutine (with a nonzero duration).
+/// Panics if called outside a corio runtime (with a nonzero duration).
 ///
 /// # Examples
 ///
@@ -34,19 +42,34 @@ use crate::scheduler::Suspend;
 /// // 100 sleeps of 20 ms overlapped on one thread.
 /// assert!(elapsed < Duration::from_millis(20 * 100));
 /// ```
+#[track_caller]
 pub fn sleep(duration: Duration) {
     if duration.is_zero() {
         return;
     }
-    sleep_until(Instant::now() + duration);
+    match Instant::now().checked_add(duration) {
+        Some(deadline) => sleep_until(deadline),
+        None => sleep_forever(),
+    }
+}
+
+/// `sleep(Duration::MAX)`: parks with no deadline. Only the runtime's end
+/// (or a deadlock report) stops it; a stray wake-up parks again.
+#[track_caller]
+fn sleep_forever() {
+    while scheduler::suspend("corio::sleep", Suspend::Park(Blocker::SleepForever)).is_ok() {}
 }
 
 /// Suspends the calling coroutine until `deadline` (returns at once if it
 /// has passed).
 ///
+/// # Coroutines
+///
+/// Returns at once where no coroutine can wait, as [`sleep`] does.
+///
 /// # Panics
 ///
-/// Panics if called outside a corio coroutine (with a future deadline).
+/// Panics if called outside a corio runtime (with a future deadline).
 ///
 /// # Examples
 ///
@@ -59,10 +82,13 @@ pub fn sleep(duration: Duration) {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
+#[track_caller]
 pub fn sleep_until(deadline: Instant) {
     // Loop: a stray wake-up (a stale id held by some channel) must not cut
     // the sleep short.
     while Instant::now() < deadline {
-        context::suspend("corio::sleep", Suspend::Sleep(deadline));
+        if scheduler::suspend("corio::sleep", Suspend::Sleep(deadline)).is_err() {
+            return;
+        }
     }
 }

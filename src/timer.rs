@@ -1,5 +1,8 @@
 //! Deadlines of sleeping coroutines and of timed-out waits.
 //!
+//! A leaf: it knows nothing of the scheduler. What a timer wakes is a `T`
+//! of the caller's choosing (the scheduler uses its `TaskId`).
+//!
 //! A `BTreeMap` keyed by `(Instant, sequence)`: the sequence number makes every
 //! key unique and makes timers with equal deadlines fire in the order they
 //! were set. The earliest deadline is the map's first key, so "how long may
@@ -10,23 +13,29 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::task::TaskId;
-
 /// Identifies one armed timer, for cancelling it.
 pub(crate) type TimerKey = (Instant, u64);
 
 /// The armed timers of one runtime.
-#[derive(Default)]
-pub(crate) struct Timers {
+pub(crate) struct Timers<T> {
     /// Deadline and sequence number → the task to wake.
-    entries: BTreeMap<TimerKey, TaskId>,
+    entries: BTreeMap<TimerKey, T>,
     /// Sequence number for the next timer; breaks ties between equal deadlines.
     next_seq: u64,
 }
 
-impl Timers {
+impl<T> Default for Timers<T> {
+    fn default() -> Timers<T> {
+        Timers {
+            entries: BTreeMap::new(),
+            next_seq: 0,
+        }
+    }
+}
+
+impl<T> Timers<T> {
     /// Arms a timer that wakes `task` at `at`.
-    pub(crate) fn insert(&mut self, at: Instant, task: TaskId) -> TimerKey {
+    pub(crate) fn insert(&mut self, at: Instant, task: T) -> TimerKey {
         let key = (at, self.next_seq);
         self.next_seq += 1;
         self.entries.insert(key, task);
@@ -44,7 +53,7 @@ impl Timers {
     }
 
     /// Removes and returns the earliest timer that is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TaskId> {
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<T> {
         let entry = self.entries.first_entry()?;
         if entry.key().0 > now {
             return None;
@@ -55,5 +64,11 @@ impl Timers {
     /// Whether no timer is armed.
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Disarms every timer at once (a runtime being torn down): linear, where
+    /// cancelling them one by one would cost a search each.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
     }
 }

@@ -107,3 +107,82 @@ fn join_on_a_task_that_already_ended_does_not_block() {
     });
     assert_eq!(v, "done");
 }
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn joining_yourself_panics_at_once_instead_of_waiting_forever() {
+    // A task that gets hold of its own handle and joins it: the join panics
+    // in that task (its root catches it: its own join gives the payload).
+    let completed = corio::run(|| {
+        let own: Rc<std::cell::RefCell<Option<corio::JoinHandle<()>>>> = Rc::default();
+        let slot = own.clone();
+        let me = corio::task::Builder::new()
+            .name("narcissus".into())
+            .spawn(move || {
+                let mine = slot.borrow_mut().take().expect("the root stored it");
+                let _ = mine.join();
+            })
+            .unwrap();
+        *own.borrow_mut() = Some(me);
+        corio::yield_now(); // it runs, takes its handle and joins itself
+        assert!(own.borrow().is_none(), "the task took its handle");
+        corio::stats().completed
+    });
+    assert_eq!(
+        completed, 1,
+        "the task ended (by the panic) instead of waiting"
+    );
+    let message = corio::run(|| {
+        let own: Rc<std::cell::RefCell<Option<corio::JoinHandle<()>>>> = Rc::default();
+        let slot = own.clone();
+        let (tx, rx) = corio::sync::channel::<String>();
+        let me = corio::spawn(move || {
+            let mine = slot.borrow_mut().take().unwrap();
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mine.join()));
+            let text = caught
+                .map(|_| String::new())
+                .unwrap_or_else(|p| panic_text(&*p));
+            tx.send(text).unwrap();
+        });
+        let id = me.id();
+        *own.borrow_mut() = Some(me);
+        (rx.recv().unwrap(), id)
+    });
+    assert!(message.0.contains("JoinHandle::join"), "{}", message.0);
+    assert!(
+        message
+            .0
+            .contains(&format!("{} tried to join itself", message.1)),
+        "{}",
+        message.0
+    );
+}
+
+#[test]
+fn joining_a_task_of_another_runtime_panics_at_once_and_says_so() {
+    let mut other = corio::Runtime::new().unwrap();
+    let theirs = other.block_on(|| {
+        let h = corio::spawn(|| corio::sleep(std::time::Duration::from_secs(3600)));
+        corio::yield_now();
+        h
+    });
+    let id = theirs.id();
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        corio::run(move || theirs.join().is_ok())
+    }))
+    .unwrap_err();
+    let text = panic_text(&*payload);
+    assert!(
+        text.contains(&format!("{id} belongs to another corio runtime")),
+        "{text}"
+    );
+    assert!(!text.contains("deadlock"), "{text}");
+    drop(other);
+}

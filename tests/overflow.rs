@@ -7,7 +7,7 @@ mod util;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 
-use corio::overflow;
+use corio::stack::overflow;
 use corio::stack::{self, DEFAULT_STACK_SIZE, GuardKind, StackPool};
 use corosensei::Coroutine;
 
@@ -270,4 +270,42 @@ fn a_corio_task_that_overflows_is_named_in_the_report() {
         "{err}"
     );
     assert!(err.contains("stack_size"), "says how to raise it: {err}");
+}
+
+#[test]
+fn a_panic_with_full_backtraces_fits_on_the_smallest_stack() {
+    // std's panic hook with RUST_BACKTRACE=full walks and symbolises the
+    // stack on the panicking coroutine's own stack: the smallest size the
+    // builder accepts must leave room for that, or a plain panic would end
+    // in an overflow report and an abort.
+    const NAME: &str = "a_panic_with_full_backtraces_fits_on_the_smallest_stack";
+    if util::is_child(NAME) {
+        let size = std::env::var("CORIO_TEST_STACK_SIZE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(stack::MIN_STACK_SIZE);
+        let message = corio::run(move || {
+            let smallest = corio::task::Builder::new()
+                .name("smallest".into())
+                .stack_size(size)
+                .spawn(|| -> () { panic!("boom on the smallest stack") })
+                .expect("the smallest size is accepted");
+            let payload = smallest.join().unwrap_err();
+            payload.downcast_ref::<&str>().map(|s| s.to_string())
+        });
+        println!("joined: {message:?}");
+        return;
+    }
+    let output = util::run_child_with(NAME, &[("RUST_BACKTRACE", "full")]);
+    let (out, err) = (String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert!(output.status.success(), "{:?}\n{err}", output.status);
+    assert!(
+        out.contains("joined: Some(\"boom on the smallest stack\")"),
+        "{out}"
+    );
+    assert!(err.contains("boom on the smallest stack"), "{err}");
+    assert!(
+        err.contains("stack backtrace:"),
+        "the full backtrace was printed: {err}"
+    );
 }

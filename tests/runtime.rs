@@ -1,4 +1,6 @@
-//! The runtime: teardown, misuse, configuration.
+//! The runtime: teardown, misuse, configuration, panic reports.
+
+mod util;
 
 use std::cell::Cell;
 use std::io::ErrorKind;
@@ -221,4 +223,128 @@ fn a_runtime_dropped_inside_a_coroutine_runs_its_destructors_outside_any_corouti
         before, after,
         "the dropping coroutine is itself again afterwards"
     );
+}
+
+/// The child's stderr, as text.
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_coroutine_panic_is_reported_with_the_coroutine_named() {
+    const NAME: &str = "a_coroutine_panic_is_reported_with_the_coroutine_named";
+    if util::is_child(NAME) {
+        corio::run(|| {
+            let h = corio::task::Builder::new()
+                .name("worker".into())
+                .spawn(|| -> () { panic!("boom in the worker") })
+                .unwrap();
+            assert!(h.join().is_err());
+        });
+        return;
+    }
+    let output = util::run_child(NAME);
+    let err = stderr_of(&output);
+    assert!(output.status.success(), "{err}");
+    let named = err
+        .lines()
+        .position(|l| l == "corio: panic in coroutine task 2 'worker':")
+        .unwrap_or_else(|| panic!("no line naming the coroutine in:\n{err}"));
+    // Then std's own report, at the user's line, with the message.
+    let report = &err.lines().skip(named + 1).collect::<Vec<_>>().join("\n");
+    assert!(report.contains("panicked at tests/runtime.rs"), "{err}");
+    assert!(report.contains("boom in the worker"), "{err}");
+}
+
+#[test]
+fn the_users_panic_hook_stays_in_place_and_sees_every_panic() {
+    const NAME: &str = "the_users_panic_hook_stays_in_place_and_sees_every_panic";
+    if util::is_child(NAME) {
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!(
+                "user hook saw: {}",
+                info.payload().downcast_ref::<&str>().unwrap()
+            );
+        }));
+        corio::run(|| {
+            let h = corio::spawn(|| -> () { panic!("inside") });
+            assert!(h.join().is_err());
+        });
+        let _ = catch_unwind(|| -> () { panic!("outside") });
+        return;
+    }
+    let output = util::run_child(NAME);
+    let err = stderr_of(&output);
+    assert!(output.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let inside = lines.iter().position(|l| *l == "user hook saw: inside");
+    let outside = lines.iter().position(|l| *l == "user hook saw: outside");
+    assert!(inside.is_some() && outside.is_some(), "{err}");
+    assert_eq!(
+        lines[inside.unwrap() - 1],
+        "corio: panic in coroutine task 2:",
+        "{err}"
+    );
+    assert!(
+        !lines[outside.unwrap() - 1].starts_with("corio:"),
+        "a panic outside any coroutine is not attributed to one: {err}"
+    );
+}
+
+#[test]
+fn misuse_panics_point_at_the_callers_line() {
+    const NAME: &str = "misuse_panics_point_at_the_callers_line";
+    if util::is_child(NAME) {
+        type Call = Box<dyn Fn()>;
+        let (tx, rx) = corio::sync::channel::<u8>();
+        let mut rt = corio::Runtime::new().unwrap();
+        let parked = rt.block_on(|| corio::spawn(|| ()));
+        let parked = std::cell::Cell::new(Some(parked));
+        let calls: Vec<Call> = vec![
+            Box::new(|| corio::yield_now()),
+            Box::new(|| drop(corio::spawn(|| ()))),
+            Box::new(|| {
+                let _ = corio::stats();
+            }),
+            Box::new(|| corio::sleep(std::time::Duration::from_millis(1))),
+            Box::new(|| {
+                let _ = corio::task::current_id();
+            }),
+            Box::new(move || {
+                let _ = rx.recv();
+            }),
+            Box::new(move || drop(parked.take().unwrap().join())),
+            Box::new(|| drop(corio::net::TcpListener::bind("127.0.0.1:0"))),
+            Box::new(|| drop(corio::net::TcpStream::connect("127.0.0.1:9"))),
+            Box::new(|| drop(corio::net::UdpSocket::bind("127.0.0.1:0"))),
+            Box::new(|| {
+                corio::run(|| {
+                    let mut inner = corio::Runtime::new().unwrap();
+                    inner.block_on(|| ());
+                })
+            }),
+        ];
+        for call in &calls {
+            assert!(catch_unwind(AssertUnwindSafe(call)).is_err());
+        }
+        drop(tx);
+        println!("calls: {}", calls.len());
+        return;
+    }
+    let output = util::run_child(NAME);
+    let (out, err) = (String::from_utf8_lossy(&output.stdout), stderr_of(&output));
+    assert!(output.status.success(), "{err}");
+    let calls: usize = out
+        .split("calls: ")
+        .nth(1)
+        .and_then(|n| n.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    let sites: Vec<&str> = err.lines().filter(|l| l.contains("panicked at")).collect();
+    assert_eq!(sites.len(), calls, "{err}");
+    for site in sites {
+        assert!(
+            site.contains("panicked at tests/runtime.rs:"),
+            "{site}\n{err}"
+        );
+    }
 }

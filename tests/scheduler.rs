@@ -151,7 +151,7 @@ fn all_hundred_thousand_are_alive_at_once() {
 }
 
 #[test]
-fn switches_count_resumes_exactly() {
+fn switches_count_every_switch_into_a_coroutine() {
     let mut rt = corio::Runtime::new().unwrap();
     let before = rt.stats();
     assert_eq!(before.switches, 0);
@@ -169,22 +169,45 @@ fn switches_count_resumes_exactly() {
         a.join().unwrap();
         b.join().unwrap();
     });
-    // Resumes (switches into a coroutine), counted one by one:
-    // - the root starts (1) and calls a.join(). It runs the queue itself
-    //   while it waits: a starts (1) and yields, so the root stops doing
-    //   that and parks (a yielding coroutine hosts its partner better);
-    // - the loop resumes b (1). Each of b's 10 yields finds a queued ahead
-    //   and resumes it right from b's stack (10); b itself is never
-    //   switched into again: it never left. At b's 10th yield, a returns
-    //   and wakes the root; then b returns;
-    // - the root is resumed (1); b is already finished, so no more.
+    // Every time a coroutine is given the CPU, counted coroutine by
+    // coroutine, however the hand-off was made:
+    // - the root: started by the loop (1), resumed by it once a has
+    //   returned and woken it (1);
+    // - a: started by the root, which runs the queue itself while it waits
+    //   in a.join() (1); a yields, so the root stops hosting and parks.
+    //   Then resumed at each of b's 10 yields (10): 9 more yields, then it
+    //   returns;
+    // - b: started by the loop (1), and switched back into at the end of
+    //   each of its 10 yields, when a has stopped (10).
     let stats = rt.stats();
-    assert_eq!(stats.switches, 1 + 1 + 1 + 10 + 1, "{stats:?}");
+    assert_eq!(stats.switches, 2 + 11 + 11, "{stats:?}");
     assert_eq!(stats.spawned, 3);
     assert_eq!(stats.completed, 3);
     assert_eq!(
         stats.polls, 0,
         "no I/O, no timers: the poller is never called"
+    );
+}
+
+#[test]
+fn two_coroutines_yielding_n_times_each_count_about_two_n_switches() {
+    // The count must not depend on the hand-off mechanism: a loop that
+    // switches A -> loop -> B -> loop -> A and one that hands over directly
+    // give each coroutine the CPU equally often.
+    const N: u64 = 1000;
+    let switches = corio::run(|| {
+        let before = corio::stats().switches;
+        let other = corio::spawn(|| (0..N).for_each(|_| corio::yield_now()));
+        (0..N).for_each(|_| corio::yield_now());
+        other.join().unwrap();
+        corio::stats().switches - before
+    });
+    // The other is switched in N + 1 times (start, then after each of the
+    // root's N yields); the root N times (back from each hand-off), plus
+    // at most one more for the join.
+    assert!(
+        (2 * N + 1..=2 * N + 2).contains(&switches),
+        "{switches} switches for {N} yields each"
     );
 }
 

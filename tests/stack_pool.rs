@@ -3,7 +3,7 @@
 
 use std::io::ErrorKind;
 
-use corio::overflow;
+use corio::stack::overflow;
 use corio::stack::{
     self, DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE, PooledStack, StackPool,
     WARM_STACKS_PER_SIZE, validate_stack_size,
@@ -205,12 +205,12 @@ fn bad_stack_sizes_are_invalid_input_naming_the_range() {
         (
             1000,
             "stack size 1000 bytes is too small",
-            "at least 16 KiB",
+            "at least 32 KiB",
         ),
         (
             MIN_STACK_SIZE - 1,
-            "stack size 16383 bytes is too small",
-            "at least 16 KiB",
+            "stack size 32767 bytes is too small",
+            "at least 32 KiB",
         ),
         (
             MAX_STACK_SIZE + 1,
@@ -223,7 +223,7 @@ fn bad_stack_sizes_are_invalid_input_naming_the_range() {
         assert_eq!(error.kind(), ErrorKind::InvalidInput, "{bytes}");
         let message = error.to_string();
         assert!(message.contains(shown), "{message}");
-        assert!(message.contains("between 16 KiB and 1 GiB"), "{message}");
+        assert!(message.contains("between 32 KiB and 1 GiB"), "{message}");
         assert!(message.contains(advice), "{message}");
     }
 }

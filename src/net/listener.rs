@@ -7,8 +7,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use mio::Interest;
 
+use super::registered::Registered;
 use super::{TcpStream, each_addr};
-use crate::reactor::Registered;
 
 /// Connections a listener lets the kernel queue before `accept` takes them
 /// (std and mio use 128; see the module docs for why corio wants more).
@@ -91,7 +91,9 @@ impl TcpListener {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        super::require_runtime("TcpListener::bind");
         each_addr("TcpListener::bind", addr, |addr| {
             let listener = mio::net::TcpListener::bind(addr)?;
             set_backlog(listener.as_fd(), BACKLOG)?;
@@ -313,7 +315,9 @@ impl TcpListener {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        super::require_runtime("TcpListener::from_std");
         listener.set_nonblocking(true)?;
         TcpListener::register(mio::net::TcpListener::from_std(listener))
     }

@@ -52,6 +52,7 @@
 //!   a burst of connections must be able to wait in the kernel's queue.
 
 mod listener;
+mod registered;
 mod tcp;
 mod udp;
 
@@ -63,6 +64,15 @@ use std::cell::Cell;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
+
+/// Panics, at the caller's line, if no corio runtime drives this thread: a
+/// socket is registered with the runtime that creates it. Checked before
+/// the address is resolved, so the panic names the user's call rather than
+/// a closure inside corio.
+#[track_caller]
+fn require_runtime(what: &str) {
+    crate::scheduler::with_core(what, |_| ());
+}
 
 /// Resolves `addr` and calls `f` with each address in turn until one
 /// succeeds, like std: the last error is returned if all fail.
@@ -99,7 +109,10 @@ struct Timeouts {
 }
 
 impl Timeouts {
-    /// Stores a timeout, refusing a zero one as std does.
+    /// Stores a timeout, refusing a zero one as std does. One too long to
+    /// end at any representable instant (`Duration::MAX`) is stored as no
+    /// timeout, which is what std's sockets on Linux do too: the kernel keeps
+    /// such a timeout as "none", and `read_timeout` then reports `None`.
     fn set(cell: &Cell<Option<Duration>>, what: &str, dur: Option<Duration>) -> io::Result<()> {
         if dur == Some(Duration::ZERO) {
             return Err(io::Error::new(
@@ -107,17 +120,24 @@ impl Timeouts {
                 format!("{what}: a zero timeout is not allowed; pass None to wait without a limit"),
             ));
         }
-        cell.set(dur);
+        cell.set(dur.filter(|&timeout| deadline_after(timeout).is_some()));
         Ok(())
     }
 
-    /// The instant a read that starts now must end by.
+    /// The instant a read that starts now must end by; `None` for no limit.
     fn read_deadline(&self) -> Option<Instant> {
-        self.read.get().map(|t| Instant::now() + t)
+        self.read.get().and_then(deadline_after)
     }
 
-    /// The instant a write that starts now must end by.
+    /// The instant a write that starts now must end by; `None` for no limit.
     fn write_deadline(&self) -> Option<Instant> {
-        self.write.get().map(|t| Instant::now() + t)
+        self.write.get().and_then(deadline_after)
     }
+}
+
+/// The instant `timeout` from now, or `None` ("no deadline") when that lies
+/// beyond what an `Instant` can hold: `Duration::MAX` means "wait as long as
+/// it takes", as in std, never an overflow panic.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
 }

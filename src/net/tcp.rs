@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
+use super::registered::Registered;
 use super::{Timeouts, each_addr};
-use crate::reactor::Registered;
 
 mod options;
 
@@ -93,7 +93,9 @@ impl TcpStream {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        super::require_runtime("TcpStream::connect");
         each_addr("TcpStream::connect", addr, |addr| {
             connect_by(addr, None, "TcpStream::connect")
         })
@@ -129,7 +131,9 @@ impl TcpStream {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        super::require_runtime("TcpStream::connect_timeout");
         const WHAT: &str = "TcpStream::connect_timeout";
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -139,7 +143,7 @@ impl TcpStream {
                 ),
             ));
         }
-        connect_by(*addr, Some(Instant::now() + timeout), WHAT).map_err(|e| {
+        connect_by(*addr, super::deadline_after(timeout), WHAT).map_err(|e| {
             if e.kind() != io::ErrorKind::TimedOut {
                 return e;
             }
@@ -342,7 +346,9 @@ impl TcpStream {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        super::require_runtime("TcpStream::from_std");
         let timeouts = Timeouts::default();
         timeouts.read.set(stream.read_timeout()?);
         timeouts.write.set(stream.write_timeout()?);

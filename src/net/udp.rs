@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use mio::Interest;
 
+use super::registered::Registered;
 use super::{Timeouts, each_addr};
-use crate::reactor::Registered;
 
 mod options;
 
@@ -81,7 +81,9 @@ impl UdpSocket {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        super::require_runtime("UdpSocket::bind");
         each_addr("UdpSocket::bind", addr, |addr| {
             UdpSocket::register("UdpSocket::bind", mio::net::UdpSocket::bind(addr)?)
         })
@@ -445,7 +447,9 @@ impl UdpSocket {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        super::require_runtime("UdpSocket::from_std");
         let timeouts = Timeouts::default();
         timeouts.read.set(socket.read_timeout()?);
         timeouts.write.set(socket.write_timeout()?);

@@ -3,36 +3,23 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::mpsc::{RecvError, SendError, TryRecvError};
 
-use crate::context;
-use crate::scheduler::{Blocker, Core, Suspend, Wake};
-use crate::task::TaskId;
+use super::wait_queue::WaitQueue;
+use crate::scheduler::{self, Blocker, Suspend, TaskWaker};
 
 /// The state both ends share.
 struct Shared<T> {
     /// Messages sent and not yet received, oldest first.
     queue: RefCell<VecDeque<T>>,
-    /// The receiver's task while it is parked in `recv`, with the runtime it
-    /// lives in, so a send from anywhere on the thread can wake it.
-    parked_receiver: RefCell<Option<(TaskId, Weak<Core>)>>,
+    /// Coroutines waiting in `recv`, oldest first: any number may wait on
+    /// one `Receiver` shared through an `Rc`, and a send wakes the oldest.
+    receivers: WaitQueue,
     /// Live `Sender`s; at zero, `recv` on an empty queue fails.
     senders: Cell<usize>,
     /// Whether the `Receiver` is alive; when not, `send` fails.
     receiver_alive: Cell<bool>,
-}
-
-impl<T> Shared<T> {
-    /// Wakes the parked receiver, if any.
-    fn wake_receiver(&self) {
-        let parked = self.parked_receiver.borrow_mut().take();
-        if let Some((task, core)) = parked {
-            if let Some(core) = core.upgrade() {
-                core.wake(task, Wake::Notified);
-            }
-        }
-    }
 }
 
 /// Creates a channel: any number of [`Sender`]s (clone it), one
@@ -59,7 +46,7 @@ impl<T> Shared<T> {
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let shared = Rc::new(Shared {
         queue: RefCell::new(VecDeque::new()),
-        parked_receiver: RefCell::new(None),
+        receivers: WaitQueue::default(),
         senders: Cell::new(1),
         receiver_alive: Cell::new(true),
     });
@@ -87,7 +74,7 @@ pub struct Sender<T> {
 
 impl<T> Sender<T> {
     /// Sends a message. Never blocks (the channel is unbounded); wakes the
-    /// receiver if it waits.
+    /// coroutine that has waited longest in `recv`, if one waits.
     ///
     /// # Errors
     ///
@@ -107,7 +94,7 @@ impl<T> Sender<T> {
             return Err(SendError(value));
         }
         self.shared.queue.borrow_mut().push_back(value);
-        self.shared.wake_receiver();
+        self.shared.receivers.notify_one();
         Ok(())
     }
 }
@@ -126,8 +113,8 @@ impl<T> Drop for Sender<T> {
         let left = self.shared.senders.get() - 1;
         self.shared.senders.set(left);
         if left == 0 {
-            // The receiver must learn that nothing more will come.
-            self.shared.wake_receiver();
+            // Every waiting receiver must learn that nothing more will come.
+            self.shared.receivers.notify_all();
         }
     }
 }
@@ -156,13 +143,24 @@ impl<T> Receiver<T> {
     /// Takes the oldest message, suspending the calling coroutine while the
     /// channel is empty.
     ///
+    /// Any number of coroutines may wait on one receiver (share it through
+    /// an `Rc`): they are served in the order they began to wait, one
+    /// message each.
+    ///
+    /// # Coroutines
+    ///
+    /// Where no coroutine can wait (a destructor run while the runtime shuts
+    /// down, a `log` backend the scheduler calls), an empty channel gives
+    /// [`RecvError`] at once: no message can come to a caller that cannot
+    /// wait for it.
+    ///
     /// # Errors
     ///
     /// [`RecvError`] once the channel is empty and every [`Sender`] is gone.
     ///
     /// # Panics
     ///
-    /// Panics if it has to wait and is not called from a corio coroutine.
+    /// Panics if it has to wait outside a corio runtime.
     ///
     /// # Examples
     ///
@@ -177,22 +175,29 @@ impl<T> Receiver<T> {
     ///     assert!(rx.recv().is_err()); // the producer ended: disconnected
     /// });
     /// ```
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
+        const WHAT: &str = "Receiver::recv";
         loop {
             match self.try_recv() {
                 Ok(value) => return Ok(value),
                 Err(TryRecvError::Disconnected) => return Err(RecvError),
                 Err(TryRecvError::Empty) => {}
             }
-            let me = context::current_id("Receiver::recv");
-            let core = context::with_core("Receiver::recv", Core::weak);
-            *self.shared.parked_receiver.borrow_mut() = Some((me, core));
-            let _clear = ClearOnUnwind(&self.shared.parked_receiver);
+            let Ok(me) = TaskWaker::running(WHAT) else {
+                // No coroutine can wait here (see `# Coroutines`).
+                return Err(RecvError);
+            };
+            // Queued until a send picks us; left (the guard's drop) if we
+            // stop waiting for any other reason, unwinding included.
+            let _waiting = self.shared.receivers.wait(me);
             // Run the others from here until a sender wakes us, if we may.
-            if context::host_until_woken("Receiver::recv") {
+            if scheduler::host_until_woken(WHAT) {
                 continue;
             }
-            context::suspend("Receiver::recv", Suspend::Park(Blocker::ChannelRecv));
+            if scheduler::suspend(WHAT, Suspend::Park(Blocker::ChannelRecv)).is_err() {
+                return Err(RecvError);
+            }
         }
     }
 
@@ -227,18 +232,6 @@ impl<T> Receiver<T> {
     }
 }
 
-/// Forgets the parked receiver when `recv` is left by unwinding (its runtime
-/// was dropped), so no sender later tries to wake a task that is gone.
-struct ClearOnUnwind<'a, T>(&'a RefCell<Option<T>>);
-
-impl<T> Drop for ClearOnUnwind<'_, T> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.borrow_mut().take();
-        }
-    }
-}
-
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.shared.receiver_alive.set(false);
@@ -249,6 +242,7 @@ impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("queued", &self.shared.queue.borrow().len())
+            .field("waiting", &self.shared.receivers.len())
             .finish_non_exhaustive()
     }
 }

@@ -6,6 +6,7 @@
 //! on one thread, with no atomics or locks.
 
 mod channel;
+mod wait_queue;
 
 pub use channel::{Receiver, Sender, channel};
 pub use std::sync::mpsc::{RecvError, SendError, TryRecvError};

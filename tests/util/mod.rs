@@ -13,12 +13,25 @@ pub fn is_child(test_name: &str) -> bool {
 
 /// Re-runs this test binary with only `test_name`, in the child role, and
 /// returns how it ended and what it printed.
+#[allow(dead_code)] // Not every test file plays children.
 pub fn run_child(test_name: &str) -> Output {
+    run_child_with(test_name, &[])
+}
+
+/// [`run_child`] with more environment variables (`RUST_BACKTRACE` is 0
+/// unless `env` sets it).
+#[allow(dead_code)] // Not every test file plays children.
+pub fn run_child_with(test_name: &str, env: &[(&str, &str)]) -> Output {
     let exe = std::env::current_exe().expect("the test binary knows its own path");
-    Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .env(CHILD_ROLE, test_name)
-        .env("RUST_BACKTRACE", "0")
+        .env("RUST_BACKTRACE", "0");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
         .output()
         .expect("the test binary can be started again as a child")
 }

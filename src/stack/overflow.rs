@@ -45,7 +45,7 @@
 //! **Recognising an overflow.** The fault address (`si_addr`, only for
 //! kernel-raised faults, `si_code > 0`) must lie in a registered chunk at an
 //! offset within its slot below one page: the slot's guard page. The handler
-//! then copies the slot's 64-byte header (`crate::stack::StackHeader`) with
+//! then copies the slot's 64-byte header (`StackHeader`) with
 //! a volatile read; a magic number tells a label from zeroed memory. The
 //! message is assembled in a fixed buffer on the signal stack and written
 //! with `write(2)`: no allocation, no locks, no `std::fmt`. Then `abort()`.
@@ -63,7 +63,8 @@ use std::ptr;
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering, fence};
 
-use crate::stack::{self, StackHeader};
+use super::sys;
+use super::{self as stack, StackHeader};
 
 /// Chunks the registry can hold: 16384 × 64 MiB is 1 TiB of stacks, four
 /// million at the default size. The array costs 640 KiB of zeroed `.bss`,
@@ -115,30 +116,23 @@ static PREVIOUS_SIGBUS: PreviousAction = PreviousAction {
 
 /// Saves `signum`'s current action in `previous`, then installs ours.
 fn install_handler(signum: libc::c_int, previous: &PreviousAction) {
-    // SAFETY: all-zero is a valid `sigaction` (SIG_DFL, empty mask).
-    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: a query: a null new action changes nothing.
-    if unsafe { libc::sigaction(signum, ptr::null(), &mut old) } != 0 {
-        log::warn!(
-            "corio: cannot read the action of signal {signum} ({}); coroutine overflows will not be reported",
-            std::io::Error::last_os_error()
-        );
-        return;
-    }
+    let (handler, flags) = match sys::signal_action(signum) {
+        Ok(action) => action,
+        Err(e) => {
+            log::warn!(
+                "corio: cannot read the action of signal {signum} ({e}); coroutine overflows will not be reported"
+            );
+            return;
+        }
+    };
     // Saved before ours is live, so the handler can always chain.
-    previous.handler.store(old.sa_sigaction, Ordering::Release);
-    previous.flags.store(old.sa_flags, Ordering::Release);
-
-    // SAFETY: as above.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = handle_fault as *const () as usize;
-    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-    // SAFETY: `handle_fault` has the SA_SIGINFO signature and is
-    // async-signal-safe; `action` is fully initialised.
-    if unsafe { libc::sigaction(signum, &action, ptr::null_mut()) } != 0 {
+    previous.handler.store(handler, Ordering::Release);
+    previous.flags.store(flags, Ordering::Release);
+    // SAFETY: `handle_fault` is async-signal-safe (it only scans atomics,
+    // copies a header, writes to stderr and aborts or chains).
+    if let Err(e) = unsafe { sys::set_signal_handler(signum, handle_fault) } {
         log::warn!(
-            "corio: cannot install the overflow handler for signal {signum} ({}); coroutine overflows will be plain crashes",
-            std::io::Error::last_os_error()
+            "corio: cannot install the overflow handler for signal {signum} ({e}); coroutine overflows will be plain crashes"
         );
     }
 }
@@ -342,9 +336,8 @@ fn report_overflow(hit: GuardHit) -> ! {
     );
     message.push_size(stack::DEFAULT_STACK_SIZE as u64);
     message.push(b").\n");
-    message.write_to_stderr();
-    // SAFETY: abort is async-signal-safe and never returns.
-    unsafe { libc::abort() }
+    sys::write_stderr(message.as_bytes());
+    sys::abort()
 }
 
 /// Passes a fault that is not a coroutine overflow to the previous action.
@@ -362,10 +355,7 @@ unsafe fn chain(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut l
     let flags = previous.flags.load(Ordering::Acquire);
     if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
         // Return with the default action: the fault repeats and kills us.
-        // SAFETY: all-zero is SIG_DFL with an empty mask.
-        let default: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: sigaction is async-signal-safe.
-        unsafe { libc::sigaction(signum, &default, ptr::null_mut()) };
+        sys::reset_signal_to_default(signum);
     } else if flags & libc::SA_SIGINFO != 0 {
         // SAFETY: with SA_SIGINFO, `sa_sigaction` is this kind of function.
         let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
@@ -425,21 +415,9 @@ impl Message {
         self.push(unit.as_bytes());
     }
 
-    /// Writes the message to file descriptor 2, retrying short writes.
-    fn write_to_stderr(&self) {
-        let mut rest = &self.bytes[..self.len];
-        while !rest.is_empty() {
-            // SAFETY: `rest` is valid for reads of its length.
-            let written =
-                unsafe { libc::write(libc::STDERR_FILENO, rest.as_ptr().cast(), rest.len()) };
-            if written > 0 {
-                rest = &rest[written as usize..];
-            } else if written == 0
-                || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
-            {
-                return;
-            }
-        }
+    /// The bytes assembled so far.
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -463,47 +441,26 @@ impl AltStack {
     /// Gives this thread an alternate signal stack if it has none; `None`
     /// if it already had one (std's) or one could not be made.
     fn ensure() -> Option<AltStack> {
-        // SAFETY: all-zero is a valid `stack_t`.
-        let mut current: libc::stack_t = unsafe { std::mem::zeroed() };
-        // SAFETY: a query: a null new stack changes nothing.
-        unsafe { libc::sigaltstack(ptr::null(), &mut current) };
-        if current.ss_flags & libc::SS_DISABLE == 0 {
-            return None;
-        }
+        sys::signal_stack().is_none().then_some(())?;
         let page = stack::page_size();
-        // SAFETY: a fresh anonymous mapping aliases no Rust object.
-        let mapping = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                page + ALT_STACK_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            )
+        let mapping = match sys::map(page + ALT_STACK_SIZE, true) {
+            Ok(mapping) => mapping,
+            Err(e) => {
+                log::warn!(
+                    "corio: cannot map a signal stack ({e}); a coroutine overflow on this thread will be a plain SIGSEGV"
+                );
+                return None;
+            }
         };
-        if mapping == libc::MAP_FAILED {
+        let alt_stack = AltStack { mapping };
+        // SAFETY: the first page of our own fresh mapping, which holds
+        // nothing. A failure leaves it accessible: no guard, still a stack.
+        let _ = unsafe { sys::protect_none(mapping, page) };
+        // SAFETY: the rest of the mapping is ours, kept until `drop`, which
+        // disables the signal stack before it unmaps it.
+        if let Err(e) = unsafe { sys::set_signal_stack(mapping + page, ALT_STACK_SIZE) } {
             log::warn!(
-                "corio: cannot map a signal stack ({}); a coroutine overflow on this thread will be a plain SIGSEGV",
-                std::io::Error::last_os_error()
-            );
-            return None;
-        }
-        let alt_stack = AltStack {
-            mapping: mapping as usize,
-        };
-        // SAFETY: the first page of our own fresh mapping.
-        unsafe { libc::mprotect(mapping, page, libc::PROT_NONE) };
-        let new = libc::stack_t {
-            ss_sp: (alt_stack.mapping + page) as *mut libc::c_void,
-            ss_flags: 0,
-            ss_size: ALT_STACK_SIZE,
-        };
-        // SAFETY: `new` describes memory we own and keep until `drop`.
-        if unsafe { libc::sigaltstack(&new, ptr::null_mut()) } != 0 {
-            log::warn!(
-                "corio: cannot register a signal stack ({}); a coroutine overflow on this thread will be a plain SIGSEGV",
-                std::io::Error::last_os_error()
+                "corio: cannot register a signal stack ({e}); a coroutine overflow on this thread will be a plain SIGSEGV"
             );
             return None; // `alt_stack` is dropped: unmapped, never registered.
         }
@@ -514,25 +471,14 @@ impl AltStack {
 impl Drop for AltStack {
     fn drop(&mut self) {
         let page = stack::page_size();
-        // SAFETY: as in `ensure`.
-        let mut current: libc::stack_t = unsafe { std::mem::zeroed() };
-        // SAFETY: a query.
-        unsafe { libc::sigaltstack(ptr::null(), &mut current) };
-        if current.ss_sp as usize == self.mapping + page && current.ss_flags & libc::SS_DISABLE == 0
+        // Not running on the signal stack (we are in a thread-local
+        // destructor), so it can be disabled.
+        if sys::signal_stack() == Some(self.mapping + page) && sys::disable_signal_stack().is_err()
         {
-            let disable = libc::stack_t {
-                ss_sp: ptr::null_mut(),
-                ss_flags: libc::SS_DISABLE,
-                ss_size: 0,
-            };
-            // SAFETY: not running on the signal stack (we are in a thread-local
-            // destructor), so it can be disabled.
-            if unsafe { libc::sigaltstack(&disable, ptr::null_mut()) } != 0 {
-                return; // Still registered: leak it rather than unmap it.
-            }
+            return; // Still registered: leak it rather than unmap it.
         }
         // SAFETY: the mapping is ours (the `mapping` invariant) and no longer
         // this thread's signal stack.
-        unsafe { libc::munmap(self.mapping as *mut libc::c_void, page + ALT_STACK_SIZE) };
+        let _ = unsafe { sys::unmap(self.mapping, page + ALT_STACK_SIZE) };
     }
 }

@@ -1,0 +1,179 @@
+//! The in-place hand-off: a coroutine that yields, or waits for a wake-up
+//! somebody else will give, runs the scheduler's fast path on its own stack
+//! instead of switching to the loop and from there to the next task.
+//!
+//! Two switches per hand-off instead of four: A→B→A is A resuming B and B
+//! switching back, where through the loop it would be A→loop→B→loop→A.
+//! Order and semantics are exactly the loop's. Tasks a host resumes are
+//! *hosted*: they switch back to it when they stop and never host others
+//! themselves (the tag bit in the current-task pointer says so), so hosting
+//! never nests. Blocking in the poller (no task runnable and nothing ready)
+//! is never done here; that stays with the loop.
+//!
+//! A pass runs as scheduler code: it clears the current-task mark when it
+//! starts (so a log backend that calls `yield_now` during the pass does not
+//! start a second pass inside this one) and a guard puts the host's mark,
+//! and the hosting state, back when it ends, also when a panic unwinds it.
+//! Benchmark: `corio_yield` in `benches/switch_costs.rs` and the
+//! `switch_costs` example (against `raw_switch`, a bare corosensei switch).
+
+use super::context;
+use super::suspend::Suspend;
+use super::task::{Task, TaskId};
+use super::{Core, Next, Stopped};
+
+/// A pass of a host over the other tasks: restores the host's current-task
+/// mark (and, for a wait, the hosting state) when dropped.
+struct Pass<'a> {
+    /// The hosting coroutine's task.
+    me: *const Task,
+    /// The runtime, for a wait's hosting state; `None` for a yield's pass.
+    waiting: Option<&'a Core>,
+}
+
+impl<'a> Pass<'a> {
+    /// Starts a pass: from here until the drop, scheduler code runs.
+    #[inline(always)]
+    fn begin(me: *const Task) -> Pass<'a> {
+        context::leave_task();
+        Pass { me, waiting: None }
+    }
+
+    /// Starts the pass of `host_until_woken`: wake-ups for `id` are noted
+    /// instead of queueing it, until the drop.
+    fn begin_waiting(core: &'a Core, me: *const Task, id: TaskId) -> Pass<'a> {
+        core.host.set(Some(id));
+        core.host_woken_ahead.set(None);
+        context::leave_task();
+        Pass {
+            me,
+            waiting: Some(core),
+        }
+    }
+}
+
+impl Drop for Pass<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(core) = self.waiting {
+            core.host.set(None);
+            core.host_woken_ahead.set(None);
+        }
+        context::restore_current(self.me);
+    }
+}
+
+impl Core {
+    /// `yield_now` for a coroutine the scheduler loop resumed: resumes, in
+    /// order, exactly the tasks that were queued ahead of it, files each the
+    /// way the loop would, and returns: its own turn has come. Tasks that
+    /// become ready meanwhile queue behind it, as they would have.
+    #[inline(always)]
+    pub(crate) fn host_yield(&self, me: *const Task) {
+        let mut ahead = self.run_queue.len();
+        if ahead == 0 {
+            // Nobody else is runnable: our turn again at once, but let the
+            // tick see I/O and timers as the loop would.
+            self.idle_tick(me);
+            return;
+        }
+        let pass = Pass::begin(me);
+        loop {
+            ahead -= 1;
+            self.tick();
+            // `ahead` tasks were queued and each run removes at most the one
+            // it ran, so the front is there; if not, end the pass.
+            let Some(stopped) = self.run_task(Next::Front) else {
+                break;
+            };
+            // Only a task that returned can have been the root.
+            if stopped == Stopped::Returned && self.root_done.get() {
+                drop(pass);
+                Self::hand_back_to_loop(ahead);
+                return;
+            }
+            if ahead == 0 {
+                break;
+            }
+        }
+        // The switch back into this coroutine counts as one.
+        self.tick();
+        drop(pass);
+    }
+
+    /// A tick that resumed nobody: a coroutine yielded with nothing else to
+    /// run. It must still let the reactor in every `event_interval` ticks,
+    /// or a coroutine spinning on `yield_now` while it waits for I/O would
+    /// never see it. The poll runs as scheduler code.
+    #[inline(always)]
+    fn idle_tick(&self, me: *const Task) {
+        self.ticks.note_idle();
+        if self.ticks.tick() {
+            let _pass = Pass::begin(me);
+            self.poll_ready_events();
+        }
+    }
+
+    /// block_on's root returned while a coroutine hosted others: the loop
+    /// must see that now. Hand back to it, keeping our place in line.
+    #[cold]
+    #[inline(never)]
+    fn hand_back_to_loop(ahead: usize) {
+        // Cannot fail: the host's mark was just restored.
+        let _ = context::suspend("corio::yield_now", Suspend::Requeue { ahead });
+    }
+
+    /// A blocking wait (`join`, `recv`) for a coroutine the scheduler loop
+    /// resumed: rather than parking and letting the loop run the others, it
+    /// runs them itself, as [`Core::host_yield`] does, until it is woken.
+    /// The caller registers `me` with whatever will wake it (the join slot,
+    /// the channel) *before* calling this, exactly as it would before
+    /// parking; [`Core::wake`] then sees that `me` is hosting and notes how
+    /// many tasks were queued ahead at that moment: the ones a parked `me`
+    /// would have queued behind. Those run too, then this returns `true`:
+    /// same order as parking, half the switches, no park.
+    ///
+    /// Returns `false` (the caller then parks as usual) if the run queue
+    /// empties first, or as soon as a task it resumed *yields* before the
+    /// wake-up: tasks that yield to each other are better off hosting each
+    /// other (one switch per hand-off) than bouncing through this host (two),
+    /// and parking now is exactly what the caller would have done at first.
+    pub(crate) fn host_until_woken(&self, me: *const Task, id: TaskId) -> bool {
+        let pass = Pass::begin_waiting(self, me, id);
+        loop {
+            if let Some(ahead) = self.host_woken_ahead.get() {
+                if ahead == 0 {
+                    // The switch back into this coroutine counts as one.
+                    self.tick();
+                    return true;
+                }
+                self.host_woken_ahead.set(Some(ahead - 1));
+            }
+            // Woken or not, the tasks counted ahead are still queued (only
+            // we pop), so the queue can only be empty while we still wait.
+            if self.run_queue.len() == 0 {
+                return false;
+            }
+            self.tick();
+            let Some(stopped) = self.run_task(Next::Front) else {
+                return false;
+            };
+            let woken = self.host_woken_ahead.get();
+            if stopped == Stopped::Yielded && woken.is_none() {
+                return false;
+            }
+            if self.root_done.get() {
+                drop(pass);
+                return match woken {
+                    Some(ahead) => {
+                        Self::hand_back_to_loop(ahead);
+                        true
+                    }
+                    // Not woken: the caller parks, and the loop, seeing the
+                    // root done, returns from block_on.
+                    None => false,
+                };
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Why a coroutine stopped, what a parked one waits on, and what woke it:
+//! the words the coroutine side and the scheduler side use with each other.
+
+use std::fmt;
+use std::time::Instant;
+
+use super::task::TaskId;
+
+/// What crosses the stack switch when a coroutine stops: one byte, so that
+/// corosensei passes it in a register. Anything but a plain yield leaves its
+/// [`Suspend`] in `Core::pending` first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// A plain `yield_now`, the hot case: to the back of the run queue.
+    Yield,
+    /// Read the reason from `Core::pending`.
+    Wait,
+}
+
+/// Why a coroutine handed control back to the scheduler. The coroutine only
+/// *describes* what it waits for; the scheduler registers the wait after the
+/// switch, on its own stack (see `Core::park`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Suspend {
+    /// Put me back in the run queue with `ahead` tasks in front of me: a
+    /// hosting coroutine that must hand back to the scheduler loop early
+    /// keeps its place in line (see `hosting`).
+    Requeue {
+        /// Tasks that were ahead of it and have not run yet.
+        ahead: usize,
+    },
+    /// Somebody holds my id and will wake me; `Blocker` says who, for the
+    /// deadlock report.
+    Park(Blocker),
+    /// Wake me when `token` is ready for `interest`, or at `deadline`.
+    Io {
+        /// The reactor token of the socket.
+        token: usize,
+        /// Readable or writable.
+        interest: mio::Interest,
+        /// A read/write timeout, if one is set.
+        deadline: Option<Instant>,
+    },
+    /// Wake me at this instant.
+    Sleep(Instant),
+}
+
+/// What a parked coroutine waits on, for the deadlock report.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Blocker {
+    /// `JoinHandle::join` on this task.
+    Join(TaskId),
+    /// `Receiver::recv` on an empty channel.
+    ChannelRecv,
+    /// A sleep without end (`sleep(Duration::MAX)`): only a stray wake-up
+    /// or the runtime's end stops it.
+    SleepForever,
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Blocker::Join(id) => write!(f, "joining {id}"),
+            Blocker::ChannelRecv => f.write_str("receiving on an empty channel"),
+            Blocker::SleepForever => f.write_str("sleeping forever"),
+        }
+    }
+}
+
+/// What woke a parked coroutine, for the trace log. The coroutine itself is
+/// not told: every wait re-checks its own condition (data, deadline, result)
+/// when it runs again, which also makes a stray wake-up harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// What it waited for may have happened.
+    Notified,
+    /// Its deadline passed.
+    TimedOut,
+}
+
+/// A wait that could not suspend, because no coroutine of this runtime is
+/// running: the code asking is the runtime's own (a `log` backend it calls,
+/// a destructor it runs) or the runtime is shutting down and unwinding its
+/// coroutines. Every waiting call turns it into its own "cannot wait"
+/// result (an `io::Error`, a `RecvError`, an early return); none panics,
+/// because a panic there would abort the process during an unwind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CannotWait {
+    /// The runtime is being dropped and is unwinding its coroutines.
+    ShuttingDown,
+    /// The scheduler itself is running (a log backend, a destructor).
+    InScheduler,
+}
+
+impl CannotWait {
+    /// Says why `what` returned at once, and what to do about it.
+    pub(crate) fn explain(self, what: &str) -> String {
+        match self {
+            CannotWait::ShuttingDown => format!(
+                "{what} could not wait: the corio runtime is shutting down and is \
+                 unwinding its coroutines, so nothing can suspend; finish the work \
+                 before the runtime is dropped (join the task that does it)"
+            ),
+            CannotWait::InScheduler => format!(
+                "{what} could not wait: it was called from the corio scheduler's own \
+                 code (a log backend or a destructor the scheduler ran), where no \
+                 coroutine is running and nothing can suspend; do the waiting in a \
+                 coroutine instead"
+            ),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! What a task is: its id, the boxed [`Task`] that carries its coroutine,
+//! and the slot that says where it is while it is not running.
+
+use std::cell::Cell;
+use std::fmt;
+
+use corosensei::{Coroutine, Yielder};
+
+use super::suspend::{Blocker, Switch};
+use crate::stack::PooledStack;
+use crate::timer::TimerKey;
+
+/// Identifies a task within its runtime.
+///
+/// It carries the task's slot in the runtime's task table, the runtime it
+/// belongs to, *and* a serial number that is never reused, so an id kept
+/// after its task ended can never reach a later task that happens to get the
+/// same slot, and an id of one runtime never names a task of another.
+///
+/// # Examples
+///
+/// ```
+/// let (a, b) = corio::run(|| {
+///     let a = corio::spawn(|| ());
+///     let b = corio::spawn(|| ());
+///     (a.id(), b.id())
+/// });
+/// assert_ne!(a, b);
+/// println!("{a} and {b}"); // "task 2 and task 3"
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct TaskId {
+    /// Key of the task's slot in `Core::tasks`; reused after the task ends.
+    key: u32,
+    /// Which runtime of this process the task belongs to (`Core::runtime`);
+    /// it fits in the padding beside `key`, so the id stays 16 bytes.
+    runtime: u32,
+    /// Unique within the runtime; what tells two users of one key apart.
+    serial: u64,
+}
+
+impl TaskId {
+    /// The id of the task with `serial` in slot `key` of runtime `runtime`.
+    pub(crate) fn new(key: usize, runtime: u32, serial: u64) -> TaskId {
+        let key = u32::try_from(key).expect("fewer than 2^32 live tasks");
+        TaskId {
+            key,
+            runtime,
+            serial,
+        }
+    }
+
+    /// Key of the task's slot.
+    pub(crate) fn key(self) -> usize {
+        self.key as usize
+    }
+
+    /// The runtime the task belongs to.
+    pub(crate) fn runtime(self) -> u32 {
+        self.runtime
+    }
+
+    /// The serial that tells this task from other users of its slot.
+    pub(crate) fn serial(self) -> u64 {
+        self.serial
+    }
+
+    /// The task's serial number: unique among the tasks a runtime has ever
+    /// run, counting from 1 in spawn order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let a = corio::spawn(|| ());
+    ///     let b = corio::spawn(|| ());
+    ///     assert_eq!(b.id().as_u64(), a.id().as_u64() + 1);
+    /// });
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.serial
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.serial)
+    }
+}
+
+/// The coroutine type every task runs in.
+pub(crate) type TaskCoroutine = Coroutine<(), Switch, (), PooledStack>;
+
+/// A spawned coroutine and what the scheduler needs to know about it.
+///
+/// It is also what the running coroutine knows about itself: the
+/// thread-local current task points here (see `context`), and the code the
+/// coroutine runs reads `id`, `name` and `yielder` through that pointer while
+/// its resumer holds `coroutine` mutably borrowed. So a task never moves
+/// while it runs (it is resumed from a raw pointer to its heap place), and
+/// nothing but its resumer touches `coroutine`.
+pub(crate) struct Task {
+    /// Key in `Core::tasks` plus the serial that makes stale ids harmless.
+    pub(crate) id: TaskId,
+    /// The coroutine; its root function catches panics, so resuming it never
+    /// unwinds into the scheduler.
+    pub(crate) coroutine: TaskCoroutine,
+    /// The coroutine's way back to its resumer, lent by corosensei to its
+    /// root function and stored here by it before any user code runs; null
+    /// before the first resume. It lives at the base of the coroutine's
+    /// stack, so it is valid whenever the coroutine runs.
+    pub(crate) yielder: Cell<*const Yielder<(), Switch>>,
+    /// The name given with `task::Builder::name`, for logs and reports.
+    pub(crate) name: Option<Box<str>>,
+}
+
+impl Task {
+    /// "task 7 'worker'", or "task 7" for an unnamed task.
+    pub(crate) fn describe(&self) -> String {
+        describe(self.id, self.name.as_deref())
+    }
+}
+
+/// "task 7 'worker'", or "task 7" without a name.
+pub(crate) fn describe(id: TaskId, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{id} '{name}'"),
+        None => id.to_string(),
+    }
+}
+
+/// What a slab slot holds. A task that is queued or running is not in its
+/// slot (the queue or the loop owns it); the slot stays to reserve the key and
+/// to say, through `serial`, which task the key currently belongs to.
+pub(crate) struct Slot {
+    /// The serial of the task that owns this key; a wake-up whose id carries
+    /// another serial is stale and ignored.
+    pub(crate) serial: u64,
+    /// Where the task is.
+    pub(crate) state: SlotState,
+}
+
+/// See [`Slot`].
+pub(crate) enum SlotState {
+    /// In the run queue or running.
+    Scheduled,
+    /// Parked, waiting for a wake-up. Inline, not boxed: parking is on the
+    /// hot path of every blocking wait and should not allocate.
+    Parked(Parked),
+}
+
+/// A parked task and every registration that can wake it, so that whichever
+/// fires first can cancel the others.
+pub(crate) struct Parked {
+    /// The task itself.
+    pub(crate) task: Box<Task>,
+    /// What it waits on (for the deadlock report).
+    pub(crate) on: ParkedOn,
+    /// Its timer, if it has a deadline.
+    pub(crate) timer: Option<TimerKey>,
+}
+
+/// What a parked task waits on.
+pub(crate) enum ParkedOn {
+    /// Someone holding its id (join, channel).
+    Blocker(Blocker),
+    /// A socket's readiness.
+    Io(usize, mio::Interest),
+    /// Only a timer.
+    Sleep,
+}

@@ -1,0 +1,119 @@
+//! Arena chunks: one large mapping cut into equal stack slots, registered
+//! with the overflow handler, and the guard page at the bottom of each slot.
+
+use std::fmt;
+use std::io;
+
+use super::overflow::{self, ArenaRegistration};
+use super::sys;
+use super::{ARENA_CHUNK_BYTES, GuardKind, MIN_SLOTS_PER_CHUNK, guard_kind};
+
+/// One arena mapping, cut into equal slots.
+pub(super) struct Chunk {
+    /// First byte of the mapping. Invariant: `[start, start + slots *
+    /// slot_size)` is a private anonymous read-write mapping owned by this
+    /// chunk until it is dropped.
+    start: usize,
+    /// Bytes per slot: one guard page plus the stack size.
+    slot_size: usize,
+    /// Number of slots the mapping holds.
+    slots: usize,
+    /// Entry in the overflow handler's registry; `None` if it was full.
+    /// Dropped before the mapping goes, so the handler never reads an
+    /// unmapped header.
+    registration: Option<ArenaRegistration>,
+}
+
+impl Chunk {
+    /// Maps a chunk for slots of `slot_size` bytes: about
+    /// [`ARENA_CHUNK_BYTES`], or a single slot if the kernel refuses that.
+    pub(super) fn map(slot_size: usize) -> io::Result<Chunk> {
+        let slots = (ARENA_CHUNK_BYTES / slot_size).max(MIN_SLOTS_PER_CHUNK);
+        match Chunk::map_slots(slot_size, slots) {
+            Err(error) if error.raw_os_error() == Some(libc::ENOMEM) => {
+                Chunk::map_slots(slot_size, 1)
+            }
+            result => result,
+        }
+    }
+
+    /// Maps `slots` slots and registers them with the overflow handler.
+    fn map_slots(slot_size: usize, slots: usize) -> io::Result<Chunk> {
+        let len = slot_size * slots;
+        let start = sys::map(len, false)?;
+        // SAFETY: the chunk unregisters (drops `registration`) before it
+        // unmaps; slots are laid out as the registry expects.
+        let registration = unsafe { overflow::register_arena(start, len, slot_size) };
+        if registration.is_none() {
+            log::warn!(
+                "corio: the stack-overflow registry is full; an overflow on stacks in this new arena will be a plain SIGSEGV"
+            );
+        }
+        Ok(Chunk {
+            start,
+            slot_size,
+            slots,
+            registration,
+        })
+    }
+
+    /// Number of slots.
+    pub(super) fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Bytes per slot (guard page included).
+    pub(super) fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// First byte (the guard page) of slot `index`.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below [`Chunk::slots`].
+    pub(super) fn slot_start(&self, index: usize) -> usize {
+        assert!(
+            index < self.slots,
+            "slot {index} of a {}-slot chunk",
+            self.slots
+        );
+        self.start + index * self.slot_size
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // Unregister first: the handler must never read an unmapped header.
+        drop(self.registration.take());
+        // SAFETY: per the `start` invariant the mapping is ours; the last
+        // `PooledStack` using it is gone (each holds an `Rc<Chunk>`).
+        let result = unsafe { sys::unmap(self.start, self.slots * self.slot_size) };
+        debug_assert!(result.is_ok(), "munmap of a stack arena failed: {result:?}");
+    }
+}
+
+impl fmt::Debug for Chunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chunk")
+            .field("start", &format_args!("{:#x}", self.start))
+            .field("slot_size", &self.slot_size)
+            .field("slots", &self.slots)
+            .field("registered", &self.registration.is_some())
+            .finish()
+    }
+}
+
+/// Makes the page at `slot` (the first page of a slot of a live chunk, not
+/// yet handed out) a guard page, the way [`guard_kind`] says.
+pub(super) fn install_guard(slot: usize, page: usize) -> Result<(), (&'static str, io::Error)> {
+    match guard_kind() {
+        // SAFETY: the page is inside a live chunk and not yet handed out, so
+        // no Rust object lives in it.
+        GuardKind::Madvise => unsafe { sys::install_guard_region(slot, page) }
+            .map_err(|e| ("install a guard page with madvise(MADV_GUARD_INSTALL)", e)),
+        // SAFETY: as above.
+        GuardKind::Mprotect => unsafe { sys::protect_none(slot, page) }
+            .map_err(|e| ("install a guard page with mprotect", e)),
+    }
+}

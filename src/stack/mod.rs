@@ -1,0 +1,289 @@
+//! Pooled, guard-paged coroutine stacks carved from large arena mappings.
+//!
+//! Every coroutine runs on a stack of its own. Mapping a fresh guarded stack
+//! per spawn (`mmap` + guard + `munmap`, about 8.6 µs with corosensei's
+//! `DefaultStack`) would cost more than a short coroutine itself, so each
+//! runtime keeps a [`StackPool`]: a finished coroutine gives its stack back
+//! (`Coroutine::into_stack` + [`StackPool::give_back`]) and the next spawn
+//! takes it again ([`StackPool::take`]). On the warm path both are a `Vec`
+//! pop/push and a 64-byte header store: no system call.
+//!
+//! # Examples
+//!
+//! ```
+//! use corio::stack::{StackPool, DEFAULT_STACK_SIZE};
+//! use corosensei::{Coroutine, CoroutineResult};
+//!
+//! let mut pool = StackPool::new();
+//! let stack = pool.take(DEFAULT_STACK_SIZE, 1, Some("adder")).unwrap();
+//! let mut coroutine = Coroutine::<u32, (), u32, _>::with_stack(stack, |_, x| x + 1);
+//! assert!(matches!(coroutine.resume(41), CoroutineResult::Return(42)));
+//! pool.give_back(coroutine.into_stack());
+//! assert_eq!(pool.pooled(), 1);
+//! ```
+//!
+//! # Files
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | sizes, their validation, how guard pages are made |
+//! | `pool.rs` | [`StackPool`] and [`PooledStack`] |
+//! | `arena.rs` | the chunk mappings slots are carved from |
+//! | `header.rs` | the label at the top of every slot |
+//! | `overflow.rs` | the SIGSEGV handler that names an overflowing coroutine |
+//! | `sys.rs` | every `mmap` / `madvise` / `mprotect` / `sigaction` call |
+//!
+//! # Implementation notes
+//!
+//! **Arenas, not one mapping per stack.** Linux limits a process to
+//! `vm.max_map_count` memory mappings (65530 by default). A stack mapped on
+//! its own with an `mprotect(PROT_NONE)` guard page costs two of them, so at
+//! most ~32k coroutines could be alive. Instead stacks are carved from
+//! *chunks*: one `mmap` of about 64 MiB (or at least
+//! [`MIN_SLOTS_PER_CHUNK`] slots for big stacks) with `MAP_NORESERVE`, so
+//! only pages a coroutine touches cost memory. Slots are carved lazily with a
+//! bump index into the newest chunk of their size.
+//!
+//! **Guard pages without splitting the mapping.** Each slot's lowest page
+//! becomes a guard when the slot is carved, with
+//! `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+), which marks page-table
+//! entries and leaves the mapping whole: 100,000 stacks cost a few hundred
+//! map entries. Support is probed once per process ([`guard_kind`]). On an
+//! older kernel (`EINVAL`) the guard is made with `mprotect(PROT_NONE)`,
+//! which splits the chunk: two map entries per stack, so about 32k live
+//! stacks under the default `vm.max_map_count`; beyond that
+//! [`StackPool::take`] returns an error naming that limit.
+//!
+//! **Slot layout** (low → high address; `size` is the requested stack size):
+//!
+//! ```text
+//!   slot = one page + size bytes, page-aligned, slots back to back in a chunk
+//!  ┌────────────┬──────────────────────────────────────┬──────────────────┐
+//!  │ guard page │ usable stack, grows down ◄────────── │ StackHeader (64) │
+//!  └────────────┴──────────────────────────────────────┴──────────────────┘
+//!  ▲ limit()                                           ▲ base() (16-aligned)
+//! ```
+//!
+//! The header holds the owner's task id, the stack size and up to 40 bytes
+//! of its name. The overflow handler ([`overflow`]) reads it when a
+//! fault hits the guard page below, so that it can say *which* coroutine
+//! overflowed. It shares the stack's top page, which the coroutine touches
+//! anyway, so labelling a stack costs no extra memory; the price is that a
+//! coroutine can use `size - 64` bytes, not `size`.
+//!
+//! **Lifetime.** Every [`PooledStack`] holds an `Rc<Chunk>`, cloned once when
+//! its slot is carved and never on take/give-back. A chunk is unmapped (and
+//! unregistered from the overflow handler's registry) when its last stack is
+//! dropped, whatever the order in which the pool and the coroutines that
+//! still own stacks are dropped. A slot is never handed back to its chunk:
+//! a stack dropped instead of given back keeps its slot (and its touched
+//! pages) until the whole chunk goes.
+//!
+//! **Memory of idle stacks.** The first [`WARM_STACKS_PER_SIZE`] free stacks
+//! of each size keep their pages, so reusing them costs nothing. A stack
+//! given back beyond that gets `madvise(MADV_DONTNEED)` on everything above
+//! its guard page, so a burst of 100k coroutines does not keep their memory
+//! after it ends (the address space stays reserved; guards survive
+//! `MADV_DONTNEED`). Chunks are `MADV_NOHUGEPAGE` so that touching one stack
+//! page never faults in a 2 MiB transparent huge page.
+
+mod arena;
+mod header;
+pub mod overflow;
+mod pool;
+mod sys;
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use header::HEADER_SIZE;
+pub(crate) use header::StackHeader;
+pub use pool::{PooledStack, StackPool};
+pub use sys::page_size;
+
+/// Stack size a coroutine gets unless it asks for another: 256 KiB.
+///
+/// Enough for std formatting, buffered I/O and moderate recursion with a wide
+/// margin. Chunks are `MAP_NORESERVE`, so only touched pages cost memory: a
+/// parked coroutine that touched one or two pages costs 4–8 KiB of RSS, and
+/// 256 KiB of address space per stack lets 100,000 coroutines fit in 26 GB of
+/// the 128 TiB user address space.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Smallest stack size accepted: 32 KiB.
+///
+/// A panic must work on it: std's panic hook with `RUST_BACKTRACE=full` runs
+/// on the panicking coroutine's own stack, where it walks and symbolises the
+/// stack. The test `a_panic_with_full_backtraces_fits_on_the_smallest_stack`
+/// checks exactly that on this size; `docs/architecture.md` gives the
+/// measurement the size was chosen by.
+pub const MIN_STACK_SIZE: usize = 32 * 1024;
+
+/// Largest stack size accepted: 1 GiB.
+///
+/// A coroutine that needs more should be an OS thread; the cap also keeps
+/// chunk sizes (at least [`MIN_SLOTS_PER_CHUNK`] slots) well inside the
+/// address space.
+pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
+
+/// Free stacks of one size that keep their memory when given back.
+///
+/// Beyond this many, a stack given back is `MADV_DONTNEED`ed (one system
+/// call) before it joins the free list.
+pub const WARM_STACKS_PER_SIZE: usize = 256;
+
+/// Address space a chunk aims for: 64 MiB (252 default-size slots).
+pub const ARENA_CHUNK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Fewest slots in a chunk, for stack sizes where 64 MiB holds fewer.
+pub const MIN_SLOTS_PER_CHUNK: usize = 4;
+
+const _: () = assert!(MIN_STACK_SIZE >= corosensei::stack::MIN_STACK_SIZE + HEADER_SIZE);
+const _: () = assert!(size_of::<StackHeader>() == HEADER_SIZE);
+const _: () = assert!(HEADER_SIZE % corosensei::stack::STACK_ALIGNMENT == 0);
+
+/// Checks a requested stack size and rounds it up to whole pages.
+///
+/// # Errors
+///
+/// [`io::ErrorKind::InvalidInput`] if `bytes` is 0, below [`MIN_STACK_SIZE`]
+/// or above [`MAX_STACK_SIZE`]; the message names the value, the allowed
+/// range and what to ask for instead.
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::validate_stack_size;
+///
+/// assert_eq!(validate_stack_size(100_000).unwrap(), 102_400);
+/// let err = validate_stack_size(1000).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// ```
+pub fn validate_stack_size(bytes: usize) -> io::Result<usize> {
+    if (MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&bytes) {
+        let page = page_size();
+        return Ok(bytes.div_ceil(page) * page);
+    }
+    // Cold path from here on: build a message that says what to do.
+    let range = format!(
+        "a coroutine stack must be between {} and {} (the default is {})",
+        HumanSize(MIN_STACK_SIZE),
+        HumanSize(MAX_STACK_SIZE),
+        HumanSize(DEFAULT_STACK_SIZE)
+    );
+    let problem = if bytes == 0 {
+        format!("stack size 0 is not valid: {range}; leave it unset to get the default")
+    } else if bytes < MIN_STACK_SIZE {
+        format!(
+            "stack size {} is too small: {range}; ask for at least {}",
+            HumanSize(bytes),
+            HumanSize(MIN_STACK_SIZE)
+        )
+    } else {
+        format!(
+            "stack size {} is too large: {range}; ask for at most {}, or run the deep work on an OS thread",
+            HumanSize(bytes),
+            HumanSize(MAX_STACK_SIZE)
+        )
+    };
+    Err(io::Error::new(io::ErrorKind::InvalidInput, problem))
+}
+
+/// Splits a byte count into the largest binary unit that divides it exactly,
+/// e.g. `(256, "KiB")`; `(n, "bytes")` if none does. Allocation-free, so the
+/// signal handler uses it too.
+pub(crate) fn split_size(bytes: u64) -> (u64, &'static str) {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (unit, name) in UNITS {
+        if bytes >= unit && bytes % unit == 0 {
+            return (bytes / unit, name);
+        }
+    }
+    (bytes, "bytes")
+}
+
+/// A byte count displayed as "256 KiB", "1 GiB" or "1000 bytes".
+struct HumanSize(usize);
+
+impl fmt::Display for HumanSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (value, unit) = split_size(self.0 as u64);
+        write!(f, "{value} {unit}")
+    }
+}
+
+/// How guard pages are made in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardKind {
+    /// `madvise(MADV_GUARD_INSTALL)`: no mapping split, so the number of
+    /// live stacks is bounded by memory, not by `vm.max_map_count`.
+    Madvise,
+    /// `mprotect(PROT_NONE)` fallback for kernels before 6.13: each guard
+    /// splits its chunk, about 32k live stacks under the default map count.
+    Mprotect,
+}
+
+/// [`GuardKind`] of this process: 0 = not probed yet, 1 = madvise,
+/// 2 = mprotect. Set once (first probe or [`force_guard_kind`] wins).
+static GUARD_KIND: AtomicU8 = AtomicU8::new(0);
+
+/// How this process makes guard pages; probes the kernel on first use.
+///
+/// The probe maps two scratch pages, tries `MADV_GUARD_INSTALL` on one and
+/// unmaps them. `EINVAL` (kernel before 6.13) selects the
+/// [`GuardKind::Mprotect`] fallback.
+pub fn guard_kind() -> GuardKind {
+    match GUARD_KIND.load(Ordering::Relaxed) {
+        1 => GuardKind::Madvise,
+        2 => GuardKind::Mprotect,
+        _ => {
+            let probed = probe_guard_kind();
+            // A concurrent probe or `force_guard_kind` may have won the race.
+            match force_guard_kind(probed) {
+                Ok(()) => probed,
+                Err(decided) => decided,
+            }
+        }
+    }
+}
+
+/// Fixes how guard pages are made, before any stack is carved.
+///
+/// Meant for tests and experiments that measure the `mprotect` fallback on a
+/// kernel that supports `MADV_GUARD_INSTALL`.
+///
+/// # Errors
+///
+/// The kind already in force, if guards were already chosen for this process
+/// (by an earlier call, or by carving a stack).
+pub fn force_guard_kind(kind: GuardKind) -> Result<(), GuardKind> {
+    let code = match kind {
+        GuardKind::Madvise => 1,
+        GuardKind::Mprotect => 2,
+    };
+    match GUARD_KIND.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => Ok(()),
+        Err(1) => Err(GuardKind::Madvise),
+        Err(_) => Err(GuardKind::Mprotect),
+    }
+}
+
+/// Tries `MADV_GUARD_INSTALL` on a scratch mapping.
+fn probe_guard_kind() -> GuardKind {
+    match sys::guard_regions_supported() {
+        Ok(true) => GuardKind::Madvise,
+        Ok(false) => {
+            log::debug!(
+                "corio: MADV_GUARD_INSTALL needs Linux 6.13+; using mprotect guard pages (about 32k live stacks under the default vm.max_map_count)"
+            );
+            GuardKind::Mprotect
+        }
+        Err(error) => {
+            log::warn!(
+                "corio: MADV_GUARD_INSTALL probe failed ({error}); using mprotect guard pages"
+            );
+            GuardKind::Mprotect
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The one place where corio's stacks talk to the kernel: `mmap`, `munmap`,
+//! `madvise`, `mprotect`, `sysconf`, `sigaction`, `sigaltstack`, and the
+//! `write`/`abort` the overflow handler ends with.
+//!
+//! Each call is a small function with the `unsafe` fenced inside it (or, when
+//! the caller must promise something about the memory, an `unsafe fn` whose
+//! `# Safety` says what). Everything else in `stack/` is safe code over
+//! addresses these hand out.
+
+use std::io;
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// `madvise` advice that makes a range a guard region (Linux 6.13+,
+/// `include/uapi/asm-generic/mman-common.h`). Not in the libc crate yet.
+/// Touching a guard region raises SIGSEGV; guards survive `MADV_DONTNEED`
+/// and, unlike `mprotect`, do not split the mapping.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// The system page size in bytes, read once with `sysconf` and cached.
+///
+/// # Panics
+///
+/// If `sysconf(_SC_PAGESIZE)` does not return a power of two (it always does
+/// on Linux).
+///
+/// # Examples
+///
+/// ```
+/// assert!(corio::stack::page_size().is_power_of_two());
+/// ```
+pub fn page_size() -> usize {
+    /// 0 until the first call; the page size never changes afterwards.
+    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+    let cached = PAGE_SIZE.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|size| size.is_power_of_two())
+        .expect("sysconf(_SC_PAGESIZE) returns a power of two on Linux");
+    PAGE_SIZE.store(size, Ordering::Relaxed);
+    size
+}
+
+/// `0` as success, anything else as the OS error.
+fn check(result: libc::c_int) -> io::Result<()> {
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Maps `len` bytes of fresh private anonymous read-write memory at an
+/// address the kernel picks and returns that address. `reserve: false`
+/// adds `MAP_NORESERVE` (only touched pages count against memory limits).
+/// Stack regions are also `MADV_NOHUGEPAGE` (best effort), so that touching
+/// one stack page never faults in a 2 MiB transparent huge page.
+pub(crate) fn map(len: usize, reserve: bool) -> io::Result<usize> {
+    let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK;
+    if !reserve {
+        flags |= libc::MAP_NORESERVE;
+    }
+    // SAFETY: a fresh anonymous mapping at an address the kernel picks
+    // aliases no Rust object.
+    let start = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    if start == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // Fails only on kernels without transparent huge pages.
+    // SAFETY: advice on our own fresh mapping; it changes no contents.
+    unsafe { libc::madvise(start, len, libc::MADV_NOHUGEPAGE) };
+    Ok(start as usize)
+}
+
+/// Unmaps `[start, start + len)`.
+///
+/// # Safety
+///
+/// The range was returned by [`map`] (or is a whole part of it), is owned
+/// by the caller, and no reference points into it any more.
+pub(crate) unsafe fn unmap(start: usize, len: usize) -> io::Result<()> {
+    // SAFETY: the caller's promise.
+    check(unsafe { libc::munmap(start as *mut libc::c_void, len) })
+}
+
+/// Makes `[start, start + len)` a guard region with `MADV_GUARD_INSTALL`.
+/// `EINVAL` means the kernel is older than 6.13.
+///
+/// # Safety
+///
+/// The range is page-aligned, inside a mapping the caller owns, and holds
+/// no Rust object (its contents are lost).
+pub(crate) unsafe fn install_guard_region(start: usize, len: usize) -> io::Result<()> {
+    // SAFETY: the caller's promise.
+    check(unsafe { libc::madvise(start as *mut libc::c_void, len, MADV_GUARD_INSTALL) })
+}
+
+/// Makes `[start, start + len)` inaccessible with `mprotect(PROT_NONE)`
+/// (splits the mapping).
+///
+/// # Safety
+///
+/// As [`install_guard_region`].
+pub(crate) unsafe fn protect_none(start: usize, len: usize) -> io::Result<()> {
+    // SAFETY: the caller's promise.
+    check(unsafe { libc::mprotect(start as *mut libc::c_void, len, libc::PROT_NONE) })
+}
+
+/// Gives the pages of `[start, start + len)` back to the OS with
+/// `MADV_DONTNEED`; they read as zero when next touched.
+///
+/// # Safety
+///
+/// As [`install_guard_region`]: whatever the range held is lost.
+pub(crate) unsafe fn release_pages(start: usize, len: usize) -> io::Result<()> {
+    // SAFETY: the caller's promise.
+    check(unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) })
+}
+
+/// Whether `MADV_GUARD_INSTALL` works here: tried on a scratch mapping.
+/// `Ok(false)` for `EINVAL` (a kernel before 6.13), `Err` for anything else.
+pub(crate) fn guard_regions_supported() -> io::Result<bool> {
+    let page = page_size();
+    let scratch = map(2 * page, false)?;
+    // SAFETY: the first page of our own fresh scratch mapping.
+    let result = unsafe { install_guard_region(scratch, page) };
+    // SAFETY: the whole scratch mapping; nothing refers to it.
+    let _ = unsafe { unmap(scratch, 2 * page) };
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A signal's action as `sigaction` reports it: the handler address (or
+/// `SIG_DFL` / `SIG_IGN`) and the flags.
+pub(crate) fn signal_action(signum: libc::c_int) -> io::Result<(usize, libc::c_int)> {
+    // SAFETY: all-zero is a valid `sigaction` (SIG_DFL, empty mask).
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a query: a null new action changes nothing.
+    check(unsafe { libc::sigaction(signum, ptr::null(), &mut old) })?;
+    Ok((old.sa_sigaction, old.sa_flags))
+}
+
+/// The type of a `SA_SIGINFO` signal handler.
+pub(crate) type SigInfoHandler =
+    extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// Installs `handler` for `signum` with `SA_SIGINFO | SA_ONSTACK` and an
+/// empty mask (the signal itself is blocked while it runs).
+///
+/// # Safety
+///
+/// `handler` must be async-signal-safe.
+pub(crate) unsafe fn set_signal_handler(
+    signum: libc::c_int,
+    handler: SigInfoHandler,
+) -> io::Result<()> {
+    // SAFETY: all-zero is a valid `sigaction`.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = handler as usize;
+    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+    // SAFETY: `action` is fully initialised and `handler` has the SA_SIGINFO
+    // signature; the caller promises it is async-signal-safe.
+    check(unsafe { libc::sigaction(signum, &action, ptr::null_mut()) })
+}
+
+/// Puts `signum` back to its default action. Async-signal-safe.
+pub(crate) fn reset_signal_to_default(signum: libc::c_int) {
+    // SAFETY: all-zero is SIG_DFL with an empty mask.
+    let default: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: sigaction is async-signal-safe; `default` is valid.
+    unsafe { libc::sigaction(signum, &default, ptr::null_mut()) };
+}
+
+/// This thread's alternate signal stack: its start, or `None` if it has
+/// none (or it is disabled).
+pub(crate) fn signal_stack() -> Option<usize> {
+    // SAFETY: all-zero is a valid `stack_t`.
+    let mut current: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a query: a null new stack changes nothing.
+    unsafe { libc::sigaltstack(ptr::null(), &mut current) };
+    (current.ss_flags & libc::SS_DISABLE == 0).then_some(current.ss_sp as usize)
+}
+
+/// Makes `[start, start + len)` this thread's alternate signal stack.
+///
+/// # Safety
+///
+/// The range is memory the caller owns, keeps mapped until it disables the
+/// signal stack again, and uses for nothing else.
+pub(crate) unsafe fn set_signal_stack(start: usize, len: usize) -> io::Result<()> {
+    let new = libc::stack_t {
+        ss_sp: start as *mut libc::c_void,
+        ss_flags: 0,
+        ss_size: len,
+    };
+    // SAFETY: the caller's promise about the memory; `new` is valid.
+    check(unsafe { libc::sigaltstack(&new, ptr::null_mut()) })
+}
+
+/// Disables this thread's alternate signal stack. Must not run on it.
+pub(crate) fn disable_signal_stack() -> io::Result<()> {
+    let disable = libc::stack_t {
+        ss_sp: ptr::null_mut(),
+        ss_flags: libc::SS_DISABLE,
+        ss_size: 0,
+    };
+    // SAFETY: `disable` is valid; the kernel refuses (EPERM) if we run on
+    // the signal stack, and then nothing changes.
+    check(unsafe { libc::sigaltstack(&disable, ptr::null_mut()) })
+}
+
+/// Writes all of `bytes` to file descriptor 2, retrying short writes and
+/// `EINTR`, giving up on any other error. Async-signal-safe.
+pub(crate) fn write_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for reads of its length.
+        let written =
+            unsafe { libc::write(libc::STDERR_FILENO, bytes.as_ptr().cast(), bytes.len()) };
+        if written > 0 {
+            bytes = &bytes[written as usize..];
+        } else if written == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
+/// Ends the process with SIGABRT. Async-signal-safe.
+pub(crate) fn abort() -> ! {
+    // SAFETY: abort has no preconditions and never returns.
+    unsafe { libc::abort() }
+}
