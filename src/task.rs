@@ -311,8 +311,16 @@ where
 {
     match scheduler::with_core("corio::spawn", |core| spawn_on(core, f, None, None)) {
         Ok(handle) => handle,
-        Err(e) => panic!("corio::spawn could not create a coroutine: {e}"),
+        Err(e) => spawn_failed(e),
     }
+}
+
+/// `spawn`'s panic when the OS refuses a stack, out of line.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn spawn_failed(error: io::Error) -> ! {
+    panic!("corio::spawn could not create a coroutine: {error}")
 }
 
 /// Builds a task around `f` and queues it on `core`.

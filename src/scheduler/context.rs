@@ -138,6 +138,7 @@ pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
 }
 
 /// Like [`with_core`], but `None` outside a runtime instead of a panic.
+#[inline]
 pub(crate) fn try_with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
     let core = HERE.with(|h| h.runtime.get());
     // SAFETY: as in `with_core`.
@@ -417,6 +418,7 @@ fn switch_out(task: *const Task, switch: Switch) {
 /// # Panics
 ///
 /// Panics with a message naming `what` outside any runtime.
+#[inline]
 #[track_caller]
 pub(crate) fn running_id(what: &str) -> Result<TaskId, CannotWait> {
     let (task, _) = running(what)?;

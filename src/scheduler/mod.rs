@@ -266,6 +266,7 @@ pub(crate) fn is_current_reactor(reactor: &Rc<Reactor<TaskId>>) -> Option<bool> 
 }
 
 /// The id of the current runtime, `None` outside one.
+#[inline]
 pub(crate) fn current_runtime() -> Option<u32> {
     try_with_core(|core| core.runtime)
 }
@@ -447,8 +448,10 @@ impl Core {
 
     /// Ownership of the task [`Core::run_task`] just ran: from the front of
     /// the queue, where it still is (task code only pushes), or from the
-    /// pointer leaked from its `Box`.
-    #[cold]
+    /// pointer leaked from its `Box`. Not `#[cold]`: every task that parks
+    /// or returns comes through here, a spawn + join pair twice
+    /// (`corio_spawn_join` in `benches/switch_costs.rs`).
+    #[inline(always)]
     fn take_back(&self, task: NonNull<Task>, hosted: bool) -> Box<Task> {
         if !hosted {
             // SAFETY: as in `run_task`: leaked from the popped `Box`.
