@@ -5,6 +5,7 @@
 //! cargo run --release --example switch_costs -- --json  # one JSON object per row
 //! cargo run --release --example switch_costs -- --quick # short loops (tests)
 //! cargo run --release --example switch_costs -- --only thread   # rows whose name contains "thread"
+//! cargo run --release --example switch_costs -- --only raw_switch,corio_yield,spawn_join  # any of these
 //! ```
 //!
 //! Families of rows, each compared with its corio row (`rows.rs` lists them):
@@ -62,15 +63,21 @@ fn main() -> ExitCode {
 
     let mut json = false;
     let mut plan = Plan::full();
-    let mut only: Option<String> = None;
+    let mut only: Option<Vec<String>> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
             "--quick" => plan = Plan::quick(),
             "--only" => match args.next() {
-                Some(filter) => only = Some(filter),
-                None => return usage("--only needs a piece of a row name, e.g. --only thread"),
+                Some(filter) if !filter.split(',').any(str::is_empty) => {
+                    only = Some(filter.split(',').map(str::to_owned).collect());
+                }
+                _ => {
+                    return usage(
+                        "--only needs pieces of row names, comma-separated, e.g. --only thread or --only raw_switch,corio_yield",
+                    );
+                }
             },
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -82,7 +89,10 @@ fn main() -> ExitCode {
 
     let selected: Vec<_> = rows::ROWS
         .iter()
-        .filter(|(name, _)| only.as_deref().is_none_or(|filter| name.contains(filter)))
+        .filter(|(name, _)| {
+            only.as_ref()
+                .is_none_or(|pieces| pieces.iter().any(|piece| name.contains(piece.as_str())))
+        })
         .collect();
     let rows: Vec<Row> = rows::measure(&selected, &plan);
     if json {
@@ -151,7 +161,8 @@ fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |cpus| cpus.get())
 }
 
-const USAGE: &str = "usage: switch_costs [--json] [--quick] [--only <part of a row name>]";
+const USAGE: &str =
+    "usage: switch_costs [--json] [--quick] [--only <part of a row name>[,<another part>...]]";
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("switch_costs: {problem}\n{USAGE}");

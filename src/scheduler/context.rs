@@ -183,6 +183,22 @@ pub(crate) fn leave_task() {
     HERE.with(|h| h.current.set(ptr::null()));
 }
 
+/// Runs `f` as scheduler code: with no coroutine current, whatever was
+/// current before put back afterwards (also on unwind). For cold scheduler
+/// work that may start while a host's own mark is still set, such as the
+/// poll a host's first tick can fall due for.
+pub(crate) fn as_scheduler<R>(f: impl FnOnce() -> R) -> R {
+    /// Restores the mark `as_scheduler` cleared.
+    struct Restore(*const Task);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            HERE.with(|h| h.current.set(self.0));
+        }
+    }
+    let _restore = Restore(HERE.with(|h| h.current.replace(ptr::null())));
+    f()
+}
+
 /// Puts back the hosting coroutine's own task (not hosted: a host never is)
 /// once its pass over the others is over (see `hosting`).
 #[inline(always)]

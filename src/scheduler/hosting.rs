@@ -10,10 +10,13 @@
 //! never nests. Blocking in the poller (no task runnable and nothing ready)
 //! is never done here; that stays with the loop.
 //!
-//! A pass runs as scheduler code: it clears the current-task mark when it
-//! starts (so a log backend that calls `yield_now` during the pass does not
-//! start a second pass inside this one) and a guard puts the host's mark,
-//! and the hosting state, back when it ends, also when a panic unwinds it.
+//! A pass runs as scheduler code, with no coroutine current, so that a log
+//! backend that calls `yield_now` during the pass cannot start a second pass
+//! inside this one: `run_task` clears the mark after every switch back, the
+//! poll a tick can fall due for clears it for its own length (the one piece
+//! of scheduler code that can run before a yield's first resume), and a wait
+//! clears it up front. A guard puts the host's mark, and the hosting state,
+//! back when the pass ends, also when a panic unwinds it.
 //! Benchmark: `corio_yield` in `benches/switch_costs.rs` and the
 //! `switch_costs` example (against `raw_switch`, a bare corosensei switch).
 
@@ -32,10 +35,11 @@ struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
-    /// Starts a pass: from here until the drop, scheduler code runs.
+    /// Starts a yield's pass. The host's mark stays set until the first
+    /// resume replaces it: only the tick runs before that, and its poll runs
+    /// as scheduler code itself (`Core::poll_ready_events`).
     #[inline(always)]
     fn begin(me: *const Task) -> Pass<'a> {
-        context::leave_task();
         Pass { me, waiting: None }
     }
 
@@ -74,7 +78,7 @@ impl Core {
         if ahead == 0 {
             // Nobody else is runnable: our turn again at once, but let the
             // tick see I/O and timers as the loop would.
-            self.idle_tick(me);
+            self.idle_tick();
             return;
         }
         let pass = Pass::begin(me);
@@ -106,12 +110,9 @@ impl Core {
     /// or a coroutine spinning on `yield_now` while it waits for I/O would
     /// never see it. The poll runs as scheduler code.
     #[inline(always)]
-    fn idle_tick(&self, me: *const Task) {
+    fn idle_tick(&self) {
         self.ticks.note_idle();
-        if self.ticks.tick() {
-            let _pass = Pass::begin(me);
-            self.poll_ready_events();
-        }
+        self.tick();
     }
 
     /// block_on's root returned while a coroutine hosted others: the loop

@@ -564,18 +564,26 @@ impl Core {
     }
 
     /// While the run queue is busy: take whatever I/O and timers are ready,
-    /// without waiting. Costs nothing when there is nothing to watch.
+    /// without waiting. Costs nothing when there is nothing to watch. Runs
+    /// as scheduler code (no coroutine current: a wake-up's log line runs a
+    /// user's backend), whoever's tick fell due.
     #[cold]
     #[inline(never)]
     fn poll_ready_events(&self) {
         self.ticks.reload();
         let has_timers = !self.timers.borrow().is_empty();
-        if self.reactor.has_waiters() {
-            self.poll(Some(Duration::ZERO));
+        let has_io = self.reactor.has_waiters();
+        if !has_timers && !has_io {
+            return;
         }
-        if has_timers {
-            self.fire_timers(Instant::now());
-        }
+        context::as_scheduler(|| {
+            if has_io {
+                self.poll(Some(Duration::ZERO));
+            }
+            if has_timers {
+                self.fire_timers(Instant::now());
+            }
+        });
     }
 
     /// The run queue is empty: block in the reactor until an event or the
