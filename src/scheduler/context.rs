@@ -350,10 +350,9 @@ pub(crate) fn describe_current() -> Option<String> {
 ///
 /// Inlined into the caller in optimised builds (a call and its prologue cost
 /// more than the rest of the hand-off). Not in unoptimised ones, where an
-/// inlined copy grows its caller's frame by about 1.5 KiB (a small recursive
-/// function that yields at every level: 232 -> 1,768 bytes per frame), so
-/// recursion would run out of stack far sooner than in the same code built
-/// optimised.
+/// inlined copy grows every caller's frame several times over, so recursion
+/// that yields would run out of stack far sooner than the same code built
+/// optimised (`docs/architecture.md` gives the measurement).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline(never))]
 #[track_caller]

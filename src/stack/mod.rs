@@ -1,8 +1,9 @@
 //! Pooled, guard-paged coroutine stacks carved from large arena mappings.
 //!
 //! Every coroutine runs on a stack of its own. Mapping a fresh guarded stack
-//! per spawn (`mmap` + guard + `munmap`, about 8.6 µs with corosensei's
-//! `DefaultStack`) would cost more than a short coroutine itself, so each
+//! per spawn (`mmap` + guard + `munmap`, as corosensei's `DefaultStack`
+//! does; `examples/stack_bench.rs` measures it) would cost more than a short
+//! coroutine itself, so each
 //! runtime keeps a [`StackPool`]: a finished coroutine gives its stack back
 //! (`Coroutine::into_stack` + [`StackPool::give_back`]) and the next spawn
 //! takes it again ([`StackPool::take`]). On the warm path both are a `Vec`
@@ -106,7 +107,8 @@ pub use sys::page_size;
 ///
 /// Enough for std formatting, buffered I/O and moderate recursion with a wide
 /// margin. Chunks are `MAP_NORESERVE`, so only touched pages cost memory: a
-/// parked coroutine that touched one or two pages costs 4–8 KiB of RSS, and
+/// parked coroutine that touched a page or two costs that much RSS (the
+/// `corio_parked_bytes` row of `examples/switch_costs` measures it), and
 /// 256 KiB of address space per stack lets 100,000 coroutines fit in 26 GB of
 /// the 128 TiB user address space.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
