@@ -82,57 +82,9 @@ mod time;
 mod timer;
 
 pub use runtime::{Runtime, run, stats};
+pub use scheduler::Stats;
 pub use task::{JoinHandle, TaskId, spawn, yield_now};
 pub use time::{sleep, sleep_until};
-
-/// Counters of one runtime, for experiments: how much switching and polling a
-/// program caused.
-///
-/// # Examples
-///
-/// ```
-/// let stats = corio::run(|| {
-///     let h = corio::spawn(|| corio::yield_now());
-///     h.join().unwrap();
-///     corio::stats()
-/// });
-/// assert_eq!(stats.spawned, 2); // the root and the child
-/// assert_eq!(stats.completed, 1); // the child; the root is still running
-/// ```
-///
-/// Two coroutines that yield to each other 1,000 times each are switched in
-/// about 2,000 times, however corio hands the CPU over:
-///
-/// ```
-/// let switches = corio::run(|| {
-///     let before = corio::stats().switches;
-///     let other = corio::spawn(|| (0..1000).for_each(|_| corio::yield_now()));
-///     (0..1000).for_each(|_| corio::yield_now());
-///     other.join().unwrap();
-///     corio::stats().switches - before
-/// });
-/// assert!((2000..=2003).contains(&switches), "{switches}");
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Times a coroutine was switched in, that is, given the CPU: by the
-    /// scheduler loop, or by a coroutine that hands over directly (a
-    /// `yield_now` or a wait that runs the next task from its own stack, and
-    /// the switch back into it when that task stops). A `yield_now` with
-    /// nobody else to run switches nowhere and is not counted; neither is
-    /// the unwinding of coroutines when a runtime is dropped.
-    pub switches: u64,
-    /// Tasks spawned, the roots of `block_on` included.
-    pub spawned: u64,
-    /// Tasks that ended by returning or panicking (not those unwound when
-    /// their runtime was dropped).
-    pub completed: u64,
-    /// Calls into the poller (`epoll_wait`), blocking or not.
-    pub polls: u64,
-    /// Readiness events the poller returned (one per socket per call, for
-    /// any mix of readable and writable).
-    pub events: u64,
-}
 
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]

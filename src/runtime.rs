@@ -7,9 +7,8 @@ use std::panic;
 use std::rc::Rc;
 use std::sync::Once;
 
-use crate::Stats;
 use crate::reactor::Reactor;
-use crate::scheduler::{self, Core};
+use crate::scheduler::{self, Core, Stats};
 use crate::stack;
 use crate::task::{self, NotSend};
 
