@@ -1,5 +1,7 @@
 //! Join handles: results, panics, detaching.
 
+mod util;
+
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -108,14 +110,6 @@ fn join_on_a_task_that_already_ended_does_not_block() {
     assert_eq!(v, "done");
 }
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
 #[test]
 fn joining_yourself_panics_at_once_instead_of_waiting_forever() {
     // A task that gets hold of its own handle and joins it: the join panics
@@ -148,7 +142,7 @@ fn joining_yourself_panics_at_once_instead_of_waiting_forever() {
             let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mine.join()));
             let text = caught
                 .map(|_| String::new())
-                .unwrap_or_else(|p| panic_text(&*p));
+                .unwrap_or_else(|p| util::panic_text(&*p));
             tx.send(text).unwrap();
         });
         let id = me.id();
@@ -178,7 +172,7 @@ fn joining_a_task_of_another_runtime_panics_at_once_and_says_so() {
         corio::run(move || theirs.join().is_ok())
     }))
     .unwrap_err();
-    let text = panic_text(&*payload);
+    let text = util::panic_text(&*payload);
     assert!(
         text.contains(&format!("{id} belongs to another corio runtime")),
         "{text}"

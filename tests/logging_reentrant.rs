@@ -160,10 +160,7 @@ fn a_logger_that_calls_into_corio_from_scheduler_events_is_harmless() {
         );
         return;
     }
-    let output = util::run_child(NAME);
-    let out = String::from_utf8_lossy(&output.stdout);
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{:?}\n{out}\n{err}", output.status);
+    let (out, _) = util::run_child_ok(NAME, &[]);
     assert!(
         out.contains("results ([0, 1, 2], [0, 10, 20], 15)"),
         "{out}"
@@ -221,10 +218,7 @@ fn a_panic_inside_a_hosted_pass_leaves_the_host_whole() {
         println!("outcome {outcome:?}");
         return;
     }
-    let output = util::run_child(NAME);
-    let out = String::from_utf8_lossy(&output.stdout);
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{:?}\n{out}\n{err}", output.status);
+    let (out, err) = util::run_child_ok(NAME, &[]);
     assert!(
         out.contains("outcome (true, true, Ok(5), true, true)"),
         "{out}\n{err}"

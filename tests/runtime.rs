@@ -7,14 +7,6 @@ use std::io::ErrorKind;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
 /// Counts its drops.
 struct Counted(Rc<Cell<u32>>);
 
@@ -82,7 +74,7 @@ fn calls_outside_a_runtime_panic_with_a_clear_message() {
         ),
     ];
     for (name, call) in cases {
-        let msg = panic_message(catch_unwind(AssertUnwindSafe(call)).unwrap_err());
+        let msg = util::panic_text(&*catch_unwind(AssertUnwindSafe(call)).unwrap_err());
         assert!(msg.contains(name), "{name}: {msg}");
         assert!(msg.contains("needs a corio runtime"), "{name}: {msg}");
     }
@@ -92,14 +84,14 @@ fn calls_outside_a_runtime_panic_with_a_clear_message() {
 fn join_outside_a_runtime_panics_clearly() {
     let mut rt = corio::Runtime::new().unwrap();
     let h = rt.block_on(|| corio::spawn(|| 1));
-    let msg = panic_message(catch_unwind(AssertUnwindSafe(|| h.join())).unwrap_err());
+    let msg = util::panic_text(&*catch_unwind(AssertUnwindSafe(|| h.join())).unwrap_err());
     assert!(msg.contains("JoinHandle::join"), "{msg}");
 }
 
 #[test]
 fn nested_block_on_is_refused() {
-    let msg = panic_message(
-        catch_unwind(|| {
+    let msg = util::panic_text(
+        &*catch_unwind(|| {
             corio::run(|| {
                 let mut inner = corio::Runtime::new().unwrap();
                 inner.block_on(|| ());
@@ -160,8 +152,8 @@ fn task_builder_validates_stack_size_and_uses_the_name() {
 
 #[test]
 fn deadlock_is_reported_instead_of_hanging() {
-    let msg = panic_message(
-        catch_unwind(|| {
+    let msg = util::panic_text(
+        &*catch_unwind(|| {
             corio::run(|| {
                 let (tx, rx) = corio::sync::channel::<u8>();
                 let child = corio::task::Builder::new()
@@ -225,11 +217,6 @@ fn a_runtime_dropped_inside_a_coroutine_runs_its_destructors_outside_any_corouti
     );
 }
 
-/// The child's stderr, as text.
-fn stderr_of(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[test]
 fn a_coroutine_panic_is_reported_with_the_coroutine_named() {
     const NAME: &str = "a_coroutine_panic_is_reported_with_the_coroutine_named";
@@ -243,9 +230,7 @@ fn a_coroutine_panic_is_reported_with_the_coroutine_named() {
         });
         return;
     }
-    let output = util::run_child(NAME);
-    let err = stderr_of(&output);
-    assert!(output.status.success(), "{err}");
+    let (_, err) = util::run_child_ok(NAME, &[]);
     let named = err
         .lines()
         .position(|l| l == "corio: panic in coroutine task 2 'worker':")
@@ -273,9 +258,7 @@ fn the_users_panic_hook_stays_in_place_and_sees_every_panic() {
         let _ = catch_unwind(|| -> () { panic!("outside") });
         return;
     }
-    let output = util::run_child(NAME);
-    let err = stderr_of(&output);
-    assert!(output.status.success(), "{err}");
+    let (_, err) = util::run_child_ok(NAME, &[]);
     let lines: Vec<&str> = err.lines().collect();
     let inside = lines.iter().position(|l| *l == "user hook saw: inside");
     let outside = lines.iter().position(|l| *l == "user hook saw: outside");
@@ -331,9 +314,7 @@ fn misuse_panics_point_at_the_callers_line() {
         println!("calls: {}", calls.len());
         return;
     }
-    let output = util::run_child(NAME);
-    let (out, err) = (String::from_utf8_lossy(&output.stdout), stderr_of(&output));
-    assert!(output.status.success(), "{err}");
+    let (out, err) = util::run_child_ok(NAME, &[]);
     let calls: usize = out
         .split("calls: ")
         .nth(1)

@@ -43,15 +43,6 @@ fn teardown_time_grows_linearly_with_the_parked_coroutines() {
     assert!(ratio < 30.0, "10x the coroutines took {ratio:.1}x as long");
 }
 
-/// The text of a panic payload.
-fn text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
 /// Drops `log` entries in order: what each destructor saw.
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -125,7 +116,7 @@ fn destructors_that_would_wait_during_teardown_return_at_once() {
                     let _join =
                         on_drop("join", &log, move || match forever.take().unwrap().join() {
                             Ok(()) => "Ok".into(),
-                            Err(e) => format!("Err({})", text(&*e)),
+                            Err(e) => format!("Err({})", util::panic_text(&*e)),
                         });
                     let _recv = on_drop("recv", &log, move || format!("{:?}", r.recv()));
                     let _flush = on_drop("flush", &log, move || match buffered.flush() {
@@ -159,13 +150,10 @@ fn destructors_that_would_wait_during_teardown_return_at_once() {
         println!("waiter {waiter_id} forever {forever_id}");
         // The filler was unwound, not finished.
         let filled = filler.join().unwrap_err();
-        println!("filler: {}", text(&*filled));
+        println!("filler: {}", util::panic_text(&*filled));
         return;
     }
-    let output = util::run_child(NAME);
-    let out = String::from_utf8_lossy(&output.stdout);
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{:?}\n{out}\n{err}", output.status);
+    let (out, _) = util::run_child_ok(NAME, &[]);
     // The harness prints "test NAME ... " before the child's first line.
     let line = |label: &str| {
         let key = format!("{label}: ");

@@ -3,17 +3,11 @@
 //!
 //! The socket cases run the same body on std's sockets and threads too.
 
+mod util;
+
 use std::io::{ErrorKind, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
 
 #[test]
 fn sleep_of_duration_max_sleeps_forever_instead_of_panicking() {
@@ -29,14 +23,14 @@ fn sleep_of_duration_max_sleeps_forever_instead_of_panicking() {
     });
     drop(rt);
     let payload = sleeper.join().unwrap_err();
-    let message = panic_message(payload);
+    let message = util::panic_text(&*payload);
     assert!(message.contains("runtime was dropped"), "{message}");
 }
 
 #[test]
 fn a_coroutine_asleep_forever_is_named_in_the_deadlock_report() {
-    let message = panic_message(
-        catch_unwind(|| {
+    let message = util::panic_text(
+        &*catch_unwind(|| {
             corio::run(|| {
                 let sleeper = corio::task::Builder::new()
                     .name("dreamer".into())

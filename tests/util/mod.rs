@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 const CHILD_ROLE: &str = "CORIO_TEST_CHILD_ROLE";
 
 /// Whether this process was started by [`run_child`] to play `test_name`.
+#[allow(dead_code)] // Not every test file plays children.
 pub fn is_child(test_name: &str) -> bool {
     std::env::var(CHILD_ROLE).as_deref() == Ok(test_name)
 }
@@ -34,6 +35,31 @@ pub fn run_child_with(test_name: &str, env: &[(&str, &str)]) -> Output {
     command
         .output()
         .expect("the test binary can be started again as a child")
+}
+
+/// Plays `test_name` in a child process (see [`run_child_with`]), asserts
+/// that it succeeded, and returns its stdout and stderr as text.
+#[allow(dead_code)] // Not every test file plays children.
+pub fn run_child_ok(test_name: &str, env: &[(&str, &str)]) -> (String, String) {
+    let output = run_child_with(test_name, env);
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "child {test_name} ended with {:?}\nstdout:\n{out}\nstderr:\n{err}",
+        output.status
+    );
+    (out, err)
+}
+
+/// The text of a panic payload (`String` or `&str`; empty otherwise).
+#[allow(dead_code)] // Not every test file looks at panics.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 /// Number of memory mappings of this process (lines of /proc/self/maps).
