@@ -10,6 +10,11 @@
 //! a search through the queue, or tearing down a runtime with a million
 //! waiters on one channel would be quadratic; so the queue is a doubly
 //! linked list in a `Slab`, and the guard remembers its node.
+//!
+//! Most queues never hold more than one waiter (a coroutine per channel),
+//! and every parked coroutine pays for its queue's memory: a lone waiter is
+//! kept inline (`Inner::solo`), and the slab is only allocated once a
+//! second one comes.
 
 use std::cell::RefCell;
 
@@ -17,53 +22,85 @@ use slab::Slab;
 
 use crate::scheduler::TaskWaker;
 
+/// A node's key in the slab, or [`NONE`]: `u32` rather than
+/// `Option<usize>`, so that a node is 32 bytes, not 56 (every coroutine
+/// waiting on a channel pays for one).
+type Link = u32;
+
+/// No node.
+const NONE: Link = Link::MAX;
+
+/// The key of the inline waiter (`Inner::solo`), never a slab key.
+const SOLO: Link = Link::MAX - 1;
+
+const _: () = assert!(size_of::<Node>() == 32);
+const _: () = assert!(size_of::<Inner>() == 32);
+
 /// One waiter in the list.
 struct Node {
     /// Who to wake.
     waker: TaskWaker,
-    /// The node before this one (older), if any.
-    prev: Option<usize>,
-    /// The node after this one (newer), if any.
-    next: Option<usize>,
+    /// The node before this one (older), or [`NONE`].
+    prev: Link,
+    /// The node after this one (newer), or [`NONE`].
+    next: Link,
 }
 
 /// The list proper: nodes in a slab, linked oldest to newest.
-#[derive(Default)]
 struct List {
     /// Every node in the queue, keyed by its slab key.
     nodes: Slab<Node>,
-    /// The oldest waiter.
-    head: Option<usize>,
-    /// The newest waiter.
-    tail: Option<usize>,
+    /// The oldest waiter, or [`NONE`].
+    head: Link,
+    /// The newest waiter, or [`NONE`].
+    tail: Link,
+}
+
+impl Default for List {
+    fn default() -> List {
+        List {
+            nodes: Slab::new(),
+            head: NONE,
+            tail: NONE,
+        }
+    }
 }
 
 impl List {
     /// Appends a waiter; returns its node key.
-    fn push_back(&mut self, waker: TaskWaker) -> usize {
+    fn push_back(&mut self, waker: TaskWaker) -> Link {
+        if self.nodes.capacity() == 0 {
+            // Most channels never have more than one waiter: room for one,
+            // not the four a first push would reserve.
+            self.nodes.reserve_exact(1);
+        }
         let key = self.nodes.insert(Node {
             waker,
             prev: self.tail,
-            next: None,
+            next: NONE,
         });
+        let key = Link::try_from(key)
+            .ok()
+            .filter(|&key| key < SOLO)
+            .expect("fewer than 2^32 - 2 coroutines wait on one queue");
         match self.tail {
-            Some(tail) => self.nodes[tail].next = Some(key),
-            None => self.head = Some(key),
+            NONE => self.head = key,
+            tail => self.nodes[tail as usize].next = key,
         }
-        self.tail = Some(key);
+        self.tail = key;
         key
     }
 
     /// Unlinks and returns node `key`.
-    fn unlink(&mut self, key: usize) -> Node {
-        let node = self.nodes.remove(key);
+    fn unlink(&mut self, key: Link) -> Node {
+        let node = self.nodes.remove(key as usize);
         match node.prev {
-            Some(prev) => self.nodes[prev].next = node.next,
-            None => self.head = node.next,
+            NONE => self.head = node.next,
+            prev => self.nodes[prev as usize].next = node.next,
         }
         match node.next {
-            Some(next) => self.nodes[next].prev = node.prev,
-            None => self.tail = node.prev,
+            NONE => self.tail = node.prev,
+            next => self.nodes[next as usize].prev = node.prev,
         }
         node
     }
@@ -74,7 +111,17 @@ impl List {
 pub(crate) struct WaitQueue {
     /// Borrowed only inside these methods, never across a wake-up (waking
     /// is done after the borrow ends) or a switch.
-    list: RefCell<List>,
+    inner: RefCell<Inner>,
+}
+
+/// A [`WaitQueue`]'s waiters: 32 bytes while at most one waits.
+#[derive(Default)]
+struct Inner {
+    /// The oldest waiter, when it came while nobody else waited. Invariant:
+    /// when set, it is older than every waiter in `rest`.
+    solo: Option<TaskWaker>,
+    /// The other waiters; allocated when a second one comes.
+    rest: Option<Box<List>>,
 }
 
 impl WaitQueue {
@@ -82,7 +129,15 @@ impl WaitQueue {
     /// stays queued until notified or until the guard is dropped.
     pub(crate) fn wait(&self, waker: TaskWaker) -> Waiting<'_> {
         let task = waker.id();
-        let key = self.list.borrow_mut().push_back(waker);
+        let mut inner = self.inner.borrow_mut();
+        let nobody_else =
+            inner.solo.is_none() && inner.rest.as_ref().is_none_or(|l| l.head == NONE);
+        let key = if nobody_else {
+            inner.solo = Some(waker);
+            SOLO
+        } else {
+            inner.rest.get_or_insert_with(Box::default).push_back(waker)
+        };
         Waiting {
             queue: self,
             key,
@@ -93,12 +148,18 @@ impl WaitQueue {
     /// Removes the oldest waiter and wakes it; `false` if none waits.
     pub(crate) fn notify_one(&self) -> bool {
         let popped = {
-            let mut list = self.list.borrow_mut();
-            list.head.map(|head| list.unlink(head))
+            let mut inner = self.inner.borrow_mut();
+            inner.solo.take().or_else(|| {
+                let list = inner.rest.as_mut()?;
+                match list.head {
+                    NONE => None,
+                    head => Some(list.unlink(head).waker),
+                }
+            })
         };
         match popped {
-            Some(node) => {
-                node.waker.wake();
+            Some(waker) => {
+                waker.wake();
                 true
             }
             None => false,
@@ -112,7 +173,8 @@ impl WaitQueue {
 
     /// How many wait.
     pub(crate) fn len(&self) -> usize {
-        self.list.borrow().nodes.len()
+        let inner = self.inner.borrow();
+        usize::from(inner.solo.is_some()) + inner.rest.as_ref().map_or(0, |l| l.nodes.len())
     }
 }
 
@@ -122,7 +184,7 @@ pub(crate) struct Waiting<'a> {
     /// The queue waited in.
     queue: &'a WaitQueue,
     /// The node's key. Keys are reused once a node is gone, hence `task`.
-    key: usize,
+    key: Link,
     /// Who waits: a node at `key` that wakes another task is not ours.
     task: crate::scheduler::TaskId,
 }
@@ -130,17 +192,28 @@ pub(crate) struct Waiting<'a> {
 impl Waiting<'_> {
     /// Whether this waiter is still queued (not notified yet).
     pub(crate) fn is_queued(&self) -> bool {
-        let list = self.queue.list.borrow();
-        list.nodes
-            .get(self.key)
-            .is_some_and(|node| node.waker.id() == self.task)
+        let inner = self.queue.inner.borrow();
+        if self.key == SOLO {
+            return inner.solo.as_ref().is_some_and(|w| w.id() == self.task);
+        }
+        inner.rest.as_ref().is_some_and(|list| {
+            list.nodes
+                .get(self.key as usize)
+                .is_some_and(|node| node.waker.id() == self.task)
+        })
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if self.is_queued() {
-            self.queue.list.borrow_mut().unlink(self.key);
+        if !self.is_queued() {
+            return;
+        }
+        let mut inner = self.queue.inner.borrow_mut();
+        if self.key == SOLO {
+            inner.solo = None;
+        } else if let Some(list) = inner.rest.as_mut() {
+            list.unlink(self.key);
         }
     }
 }
