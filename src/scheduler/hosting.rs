@@ -82,9 +82,11 @@ impl Core {
             return;
         }
         let pass = Pass::begin(me);
+        // Two switches: into the first task, and the switch back into this
+        // coroutine when the pass ends, counted now in one step.
+        self.tick_by(2);
         loop {
             ahead -= 1;
-            self.tick();
             // `ahead` tasks were queued and each run removes at most the one
             // it ran, so the front is there; if not, end the pass.
             let Some(stopped) = self.run_task(Next::Front) else {
@@ -92,6 +94,9 @@ impl Core {
             };
             // Only a task that returned can have been the root.
             if stopped == Stopped::Returned && self.root_done.get() {
+                // The switch back counted up front does not happen: the loop
+                // will switch into this coroutine, and count that.
+                self.ticks.note_idle();
                 drop(pass);
                 Self::hand_back_to_loop(ahead);
                 return;
@@ -99,9 +104,9 @@ impl Core {
             if ahead == 0 {
                 break;
             }
+            // The switch into the next task.
+            self.tick();
         }
-        // The switch back into this coroutine counts as one.
-        self.tick();
         drop(pass);
     }
 

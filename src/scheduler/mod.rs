@@ -185,16 +185,17 @@ fn bump(cell: &Cell<u64>, by: u64) {
 /// host, and a host's getting the CPU back at the end of its pass. So is a
 /// yield that finds nobody else to run, which switches nowhere (an *idle*
 /// tick). Every `interval` ticks the scheduler takes ready I/O and due
-/// timers without blocking. A tick is one decrement of `left` and a branch;
-/// the switch count is worked out from `left` when asked.
+/// timers without blocking. A tick is one subtraction from `left` and a
+/// branch; the switch count is worked out from `left` when asked.
 struct Ticks {
     /// Ticks between two polls (`runtime::Builder::event_interval`), >= 1.
-    interval: u64,
-    /// Ticks left until the next poll; never 0 between two ticks.
-    left: Cell<u64>,
+    interval: i64,
+    /// Ticks left until the next poll: a poll is due once it is 0 or less
+    /// (a step of two may pass 0). Reloaded to `interval` after each poll.
+    left: Cell<i64>,
     /// Switches counted up to the last reload of `left`.
     switches_before: Cell<u64>,
-    /// Idle ticks (yields that switched nowhere) since that reload.
+    /// Idle ticks (counted, but switched nowhere) since that reload.
     idle: Cell<u64>,
 }
 
@@ -203,30 +204,32 @@ impl Ticks {
     fn new(interval: u32) -> Ticks {
         assert!(interval >= 1, "the builder validates event_interval");
         Ticks {
-            interval: u64::from(interval),
-            left: Cell::new(u64::from(interval)),
+            interval: i64::from(interval),
+            left: Cell::new(i64::from(interval)),
             switches_before: Cell::new(0),
             idle: Cell::new(0),
         }
     }
 
-    /// Counts one tick; `true` when a poll is due, which the caller must
+    /// Counts `n` ticks; `true` when a poll is due, which the caller must
     /// then do, and [`Ticks::reload`].
     #[inline(always)]
-    fn tick(&self) -> bool {
-        let left = self.left.get() - 1;
+    fn tick(&self, n: i64) -> bool {
+        let left = self.left.get() - n;
         self.left.set(left);
-        left == 0
+        left <= 0
     }
 
-    /// Notes that the coming tick switches nowhere.
+    /// Notes that one tick counted switches nowhere.
     fn note_idle(&self) {
         bump(&self.idle, 1);
     }
 
     /// Switches so far.
     fn switches(&self) -> u64 {
-        self.switches_before.get() + (self.interval - self.left.get()) - self.idle.get()
+        let ticked =
+            u64::try_from(self.interval - self.left.get()).expect("left never exceeds interval");
+        self.switches_before.get() + ticked - self.idle.get()
     }
 
     /// Starts the next interval.
@@ -606,7 +609,13 @@ impl Core {
     /// queues behind the tasks already queued).
     #[inline(always)]
     fn tick(&self) {
-        if self.ticks.tick() {
+        self.tick_by(1);
+    }
+
+    /// [`Core::tick`] for `n` switches at once (a constant at each call).
+    #[inline(always)]
+    fn tick_by(&self, n: i64) {
+        if self.ticks.tick(n) {
             self.poll_ready_events();
         }
     }
@@ -832,13 +841,25 @@ mod tests {
     #[test]
     fn ticks_count_switches_but_not_idle_ticks() {
         let ticks = Ticks::new(3);
-        assert!(!ticks.tick());
+        assert!(!ticks.tick(1));
         ticks.note_idle();
-        assert!(!ticks.tick());
-        assert!(ticks.tick(), "the third tick falls due");
+        assert!(!ticks.tick(1));
+        assert!(ticks.tick(1), "the third tick falls due");
         ticks.reload();
         assert_eq!(ticks.switches(), 2);
-        assert!(!ticks.tick());
+        assert!(!ticks.tick(1));
         assert_eq!(ticks.switches(), 3);
+    }
+
+    #[test]
+    fn a_step_of_two_past_zero_falls_due_and_counts_both() {
+        let ticks = Ticks::new(3);
+        assert!(!ticks.tick(2));
+        assert!(ticks.tick(2), "3 - 4 < 0: due");
+        assert_eq!(ticks.switches(), 4);
+        ticks.reload();
+        assert_eq!(ticks.switches(), 4);
+        assert!(!ticks.tick(1));
+        assert_eq!(ticks.switches(), 5);
     }
 }
