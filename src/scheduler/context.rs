@@ -424,6 +424,33 @@ fn switch_out(task: *const Task, switch: Switch) {
     unsafe { (*(*task).yielder.get()).suspend(switch) };
 }
 
+/// Runs `f` with the running coroutine's id and its runtime, read from the
+/// thread-local at once, for a call that is about to wait.
+///
+/// # Errors
+///
+/// [`CannotWait`] when no coroutine runs but a runtime does.
+///
+/// # Panics
+///
+/// Panics with a message naming `what` outside any runtime.
+#[inline]
+#[track_caller]
+pub(crate) fn with_running<R>(
+    what: &str,
+    f: impl FnOnce(TaskId, &Core) -> R,
+) -> Result<R, CannotWait> {
+    let (task, core) = HERE.with(|h| (h.current.get(), h.runtime.get()));
+    if task.is_null() {
+        return Err(not_running(what));
+    }
+    let task = task.map_addr(|a| a & !HOSTED_BIT);
+    // SAFETY: a non-null current task is the running one, alive while it
+    // runs, and implies a non-null runtime, valid as in `with_core` (module
+    // docs); the borrow lasts only for `f`.
+    Ok(unsafe { f((*task).id, &*core) })
+}
+
 /// The id of the running coroutine, for a call that is about to wait.
 ///
 /// # Errors

@@ -281,11 +281,13 @@ impl TaskWaker {
     /// # Panics
     ///
     /// Panics with a message naming `what` outside any runtime.
+    #[inline]
     #[track_caller]
     pub(crate) fn running(what: &str) -> Result<TaskWaker, CannotWait> {
-        let id = running_id(what)?;
-        let core = with_core(what, Core::weak);
-        Ok(TaskWaker { id, core })
+        context::with_running(what, |id, core| TaskWaker {
+            id,
+            core: core.weak(),
+        })
     }
 
     /// The task it wakes.
@@ -438,11 +440,11 @@ impl Core {
         let Some(task) = self.unpark(state) else {
             return;
         };
-        let traced = traced(&task);
+        // Logged while this still holds the task: a backend that calls into
+        // corio finds it in no queue and no slot (a wake-up for it is then
+        // a no-op, as for any task that is not parked).
+        log::trace!("wake {} ({how:?})", task.describe());
         self.run_queue.push_back(task);
-        if let Some(task) = traced {
-            log::trace!("wake {task} ({how:?})");
-        }
     }
 
     /// Runs `next` until it stops, then files it by what it said: a yield
@@ -538,6 +540,7 @@ impl Core {
                 return;
             }
             Suspend::Park(blocker) => (ParkedOn::Blocker(blocker), None),
+            Suspend::ParkUntil(blocker, at) => (ParkedOn::Blocker(blocker), Some(at)),
             Suspend::Io {
                 token,
                 interest,

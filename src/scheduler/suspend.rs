@@ -32,6 +32,8 @@ pub(crate) enum Suspend {
     /// Somebody holds my id and will wake me; `Blocker` says who, for the
     /// deadlock report.
     Park(Blocker),
+    /// As `Park`, and wake me at this instant if nobody did before.
+    ParkUntil(Blocker, Instant),
     /// Wake me when `token` is ready for `interest`, or at `deadline`.
     Io {
         /// The reactor token of the socket.
@@ -52,6 +54,9 @@ pub(crate) enum Blocker {
     Join(TaskId),
     /// `Receiver::recv` on an empty channel.
     ChannelRecv,
+    /// `SyncSender::send` on a full channel, or a rendezvous send whose
+    /// message nobody has taken yet.
+    ChannelSend,
     /// A sleep without end (`sleep(Duration::MAX)`): only a stray wake-up
     /// or the runtime's end stops it.
     SleepForever,
@@ -62,6 +67,7 @@ impl fmt::Display for Blocker {
         match self {
             Blocker::Join(id) => write!(f, "joining {id}"),
             Blocker::ChannelRecv => f.write_str("receiving on an empty channel"),
+            Blocker::ChannelSend => f.write_str("sending on a full channel"),
             Blocker::SleepForever => f.write_str("sleeping forever"),
         }
     }

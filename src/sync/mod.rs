@@ -1,12 +1,23 @@
 //! Synchronisation between the coroutines of one runtime.
 //!
-//! [`channel()`] is shaped like `std::sync::mpsc::channel`: same method names,
-//! same errors, except that a blocking `recv` suspends only the calling
-//! coroutine. Its ends are not `Send`: they link coroutines of one runtime,
-//! on one thread, with no atomics or locks.
+//! [`mpsc`] is `std::sync::mpsc` for coroutines: [`mpsc::channel`],
+//! [`mpsc::sync_channel`] (bounded, and rendezvous at bound 0), the same
+//! method names and std's own error types, except that a blocking call
+//! suspends only the calling coroutine. The ends are not `Send`: they link
+//! coroutines of one runtime, on one thread, with no atomics or locks.
+//!
+//! `corio::sync::channel` and the types it returns are re-exported here
+//! too, for code written before `mpsc` was a module of its own.
+//!
+//! ```
+//! use corio::sync::mpsc;
+//!
+//! let (tx, rx) = mpsc::channel();
+//! tx.send("hello").unwrap();
+//! assert_eq!(rx.try_recv(), Ok("hello"));
+//! ```
 
-mod channel;
+pub mod mpsc;
 mod wait_queue;
 
-pub use channel::{Receiver, Sender, channel};
-pub use std::sync::mpsc::{RecvError, SendError, TryRecvError};
+pub use mpsc::{Receiver, RecvError, SendError, Sender, TryRecvError, channel};

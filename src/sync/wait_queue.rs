@@ -189,31 +189,23 @@ pub(crate) struct Waiting<'a> {
     task: crate::scheduler::TaskId,
 }
 
-impl Waiting<'_> {
-    /// Whether this waiter is still queued (not notified yet).
-    pub(crate) fn is_queued(&self) -> bool {
-        let inner = self.queue.inner.borrow();
-        if self.key == SOLO {
-            return inner.solo.as_ref().is_some_and(|w| w.id() == self.task);
-        }
-        inner.rest.as_ref().is_some_and(|list| {
-            list.nodes
-                .get(self.key as usize)
-                .is_some_and(|node| node.waker.id() == self.task)
-        })
-    }
-}
-
 impl Drop for Waiting<'_> {
+    /// Leaves the queue if this waiter is still in it (it was not the one
+    /// notified; a notified waiter's place may hold another task by now).
     fn drop(&mut self) {
-        if !self.is_queued() {
-            return;
-        }
         let mut inner = self.queue.inner.borrow_mut();
         if self.key == SOLO {
-            inner.solo = None;
+            if inner.solo.as_ref().is_some_and(|w| w.id() == self.task) {
+                inner.solo = None;
+            }
         } else if let Some(list) = inner.rest.as_mut() {
-            list.unlink(self.key);
+            let ours = list
+                .nodes
+                .get(self.key as usize)
+                .is_some_and(|node| node.waker.id() == self.task);
+            if ours {
+                list.unlink(self.key);
+            }
         }
     }
 }
