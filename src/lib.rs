@@ -52,7 +52,8 @@
 //! |---|---|
 //! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`] |
 //! | [`task`] | [`spawn`], [`JoinHandle`], [`task::Builder`], [`yield_now`], [`TaskId`] |
-//! | [`sync`] | [`channel`](sync::channel) between coroutines |
+//! | [`thread`] | `std::thread`'s names for the same: [`thread::spawn`], [`thread::current`], [`thread::park`], [`thread::sleep`], ... |
+//! | [`sync`] | [`sync::mpsc`]: `std::sync::mpsc` for coroutines (`channel`, `sync_channel`) |
 //! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), shaped like `std::net` |
 //! | `time` | [`sleep`], [`sleep_until`] |
 //! | `scheduler` | the run queue, the loop, the in-place hand-off, the thread-local current task (private) |
@@ -78,6 +79,7 @@ mod scheduler;
 pub mod stack;
 pub mod sync;
 pub mod task;
+pub mod thread;
 mod time;
 mod timer;
 

@@ -7,18 +7,19 @@
 //! where it says so: [`yield_now`], or an operation that would block.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::thread;
 
 use corosensei::{Coroutine, Yielder};
 
-use crate::scheduler::{self, Blocker, Core, Suspend, Switch, Task, Wake};
+use crate::scheduler::{self, Blocker, Core, Parker, Suspend, Switch, Task, TaskShared, Wake};
 use crate::stack;
+use crate::thread::Thread;
 
 pub use crate::scheduler::TaskId;
 
@@ -28,8 +29,27 @@ struct JoinSlot<T> {
     result: RefCell<Option<thread::Result<T>>>,
     /// Whether the task has ended (stays true after `join` took the result).
     finished: Cell<bool>,
+    /// Whether the `JoinHandle` is alive; when not, the task drops its own
+    /// result where it ends (see `spawn_on`). A flag, not the slot's
+    /// reference count: the task and its `Thread` handles hold the slot too.
+    handle_alive: Cell<bool>,
+    /// The task's park token (`thread::park`, `Thread::unpark`).
+    parker: Parker,
     /// The task blocked in `join` on this slot, if any.
     joiner: Cell<Option<TaskId>>,
+    /// The name given with `Builder::name`: here rather than in the `Task`,
+    /// so that `Thread::name` reaches it through a handle.
+    name: Option<Box<str>>,
+}
+
+impl<T> TaskShared for JoinSlot<T> {
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn parker(&self) -> &Parker {
+        &self.parker
+    }
 }
 
 /// An owned permission to join a task: wait for it to end and take its result.
@@ -57,6 +77,11 @@ pub struct JoinHandle<T> {
     slot: Rc<JoinSlot<T>>,
     /// The task's id.
     id: TaskId,
+    /// The task's runtime, for the `Thread` handle's `unpark`.
+    core: Weak<Core>,
+    /// The task's `Thread` handle, made when first asked for; boxed, so that
+    /// a handle nobody asks it of stays small (one word).
+    thread: OnceCell<Box<Thread>>,
 }
 
 impl<T> JoinHandle<T> {
@@ -165,6 +190,41 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn id(&self) -> TaskId {
         self.id
+    }
+
+    /// The task's [`Thread`] handle, as [`std::thread::JoinHandle::thread`]:
+    /// its name, its id, and [`Thread::unpark`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let h = corio::task::Builder::new()
+    ///         .name("sleeper".into())
+    ///         .spawn(|| corio::thread::park())
+    ///         .unwrap();
+    ///     assert_eq!(h.thread().name(), Some("sleeper"));
+    ///     corio::yield_now(); // it parks
+    ///     h.thread().unpark();
+    ///     h.join().unwrap();
+    /// });
+    /// ```
+    pub fn thread(&self) -> &Thread
+    where
+        // Every JoinHandle's is: `spawn` asks for it.
+        T: 'static,
+    {
+        self.thread.get_or_init(|| {
+            let shared: Rc<dyn TaskShared> = self.slot.clone();
+            Box::new(Thread::new(self.id, shared, self.core.clone()))
+        })
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // Detached (or joined: then the result is already taken).
+        self.slot.handle_alive.set(false);
     }
 }
 
@@ -350,7 +410,10 @@ where
     let slot = Rc::new(JoinSlot {
         result: RefCell::new(None),
         finished: Cell::new(false),
+        handle_alive: Cell::new(true),
+        parker: Parker::default(),
         joiner: Cell::new(None),
+        name: name.map(String::into_boxed_str),
     });
     let task_slot = Rc::clone(&slot);
     let mut body = Unstarted(Some(f));
@@ -366,7 +429,7 @@ where
             result => result,
         };
         task_slot.finished.set(true);
-        if Rc::strong_count(&task_slot) == 1 {
+        if !task_slot.handle_alive.get() {
             // Detached: nobody will take the result. Drop it here, where a
             // destructor that panics cannot unwind into the scheduler.
             drop_reported(result, "the result of a detached task");
@@ -377,13 +440,19 @@ where
             scheduler::try_with_core(|core| core.wake(joiner, Wake::Notified));
         }
     });
+    let shared: Rc<dyn TaskShared> = slot.clone();
     core.schedule_new(Box::new(Task {
         id,
         coroutine,
         yielder: Cell::new(std::ptr::null()),
-        name: name.map(String::into_boxed_str),
+        shared,
     }));
-    Ok(JoinHandle { slot, id })
+    Ok(JoinHandle {
+        slot,
+        id,
+        core: core.weak(),
+        thread: OnceCell::new(),
+    })
 }
 
 /// Moves the calling coroutine to the back of the run queue, so every task

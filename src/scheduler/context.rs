@@ -36,12 +36,13 @@
 
 use std::cell::Cell;
 use std::ptr;
+use std::rc::{Rc, Weak};
 
 use corosensei::Yielder;
 
 use super::Core;
 use super::suspend::{CannotWait, Suspend, Switch};
-use super::task::{Task, TaskId};
+use super::task::{Task, TaskId, TaskShared};
 
 /// The thread's "where am I", one struct so that a switch computes the
 /// thread-local address once, not once per field.
@@ -449,6 +450,55 @@ pub(crate) fn with_running<R>(
     // runs, and implies a non-null runtime, valid as in `with_core` (module
     // docs); the borrow lasts only for `f`.
     Ok(unsafe { f((*task).id, &*core) })
+}
+
+/// A task's id, what it shares with its handles, and its runtime: what a
+/// `thread::Thread` is made of.
+pub(crate) type SharedTask = (TaskId, Rc<dyn TaskShared>, Weak<Core>);
+
+/// The running coroutine's id, what it shares with its handles, and its
+/// runtime (for `thread::current` and `thread::park`).
+///
+/// # Errors
+///
+/// [`CannotWait`] when no coroutine runs but a runtime does.
+///
+/// # Panics
+///
+/// Panics with a message naming `what` outside any runtime.
+#[track_caller]
+pub(crate) fn running_shared(what: &str) -> Result<SharedTask, CannotWait> {
+    let (task, core) = HERE.with(|h| (h.current.get(), h.runtime.get()));
+    if task.is_null() {
+        return Err(not_running(what));
+    }
+    let task = task.map_addr(|a| a & !HOSTED_BIT);
+    // SAFETY: as in `with_running`; `id` and `shared` are never written
+    // after the task is built, so reading them while it runs is sound.
+    unsafe { Ok(((*task).id, Rc::clone(&(*task).shared), (*core).weak())) }
+}
+
+/// As [`running_shared`], but also for the coroutine a dropped runtime is
+/// unwinding (`thread::current` in a destructor), and a panic, as
+/// [`current_id`]'s, where there is neither.
+///
+/// # Panics
+///
+/// Panics with a message naming `what` when no coroutine runs.
+#[track_caller]
+pub(crate) fn current_shared(what: &str) -> SharedTask {
+    match running_shared(what) {
+        Ok(found) => found,
+        Err(cannot) => match unwinding_task() {
+            // SAFETY: `unwinding` is set only while the teardown owns the
+            // task and unwinds it, inside `enter_runtime` (module docs).
+            Some(task) => unsafe {
+                let core = HERE.with(|h| h.runtime.get());
+                ((*task).id, Rc::clone(&(*task).shared), (*core).weak())
+            },
+            None => no_coroutine(what, cannot),
+        },
+    }
 }
 
 /// The id of the running coroutine, for a call that is about to wait.

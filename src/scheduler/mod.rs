@@ -58,12 +58,13 @@ use crate::stack::StackPool;
 use crate::timer::Timers;
 
 pub(crate) use context::{
-    current_id, describe_current, enter_runtime, host_until_woken, in_runtime, running_id,
-    start_task, suspend, try_with_core, unwinding_in_progress, with_core, yield_now,
+    current_id, current_shared, describe_current, enter_runtime, host_until_woken, in_runtime,
+    running_id, running_shared, start_task, suspend, try_with_core, unwinding_in_progress,
+    with_core, yield_now,
 };
 pub(crate) use suspend::{Blocker, CannotWait, Suspend, Switch, Wake};
 pub use task::TaskId;
-pub(crate) use task::{Task, describe};
+pub(crate) use task::{Parker, Task, TaskShared, describe};
 
 use run_queue::RunQueue;
 use task::{Parked, ParkedOn, Slot, SlotState};
@@ -288,6 +289,11 @@ impl TaskWaker {
             id,
             core: core.weak(),
         })
+    }
+
+    /// A waker for task `id` of the runtime `core`.
+    pub(crate) fn new(id: TaskId, core: Weak<Core>) -> TaskWaker {
+        TaskWaker { id, core }
     }
 
     /// The task it wakes.
@@ -813,7 +819,7 @@ impl Core {
                 tasks.remove(id.key());
             }
         }
-        let name = task.name.clone();
+        let name = task.shared.name().map(str::to_owned);
         let outcome = {
             let _unwinding = task.coroutine.started().then(|| context::unwinding(&*task));
             panic::catch_unwind(AssertUnwindSafe(|| task.coroutine.force_unwind()))

@@ -60,6 +60,8 @@ pub(crate) enum Blocker {
     /// A sleep without end (`sleep(Duration::MAX)`): only a stray wake-up
     /// or the runtime's end stops it.
     SleepForever,
+    /// `thread::park`, until a `Thread::unpark`.
+    ThreadPark,
 }
 
 impl fmt::Display for Blocker {
@@ -69,6 +71,7 @@ impl fmt::Display for Blocker {
             Blocker::ChannelRecv => f.write_str("receiving on an empty channel"),
             Blocker::ChannelSend => f.write_str("sending on a full channel"),
             Blocker::SleepForever => f.write_str("sleeping forever"),
+            Blocker::ThreadPark => f.write_str("parked (thread::park) until unparked"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::rc::Rc;
 
 use corosensei::{Coroutine, Yielder};
 
@@ -110,15 +111,36 @@ pub(crate) struct Task {
     /// before the first resume. It lives at the base of the coroutine's
     /// stack, so it is valid whenever the coroutine runs.
     pub(crate) yielder: Cell<*const Yielder<(), Switch>>,
-    /// The name given with `task::Builder::name`, for logs and reports.
-    pub(crate) name: Option<Box<str>>,
+    /// What the task shares with the handles to it (its join slot): its
+    /// name and park token. A view without the result type, so that a
+    /// `Thread` handle (`corio::thread::current`) can reach them.
+    pub(crate) shared: Rc<dyn TaskShared>,
 }
 
 impl Task {
     /// "task 7 'worker'", or "task 7" for an unnamed task.
     pub(crate) fn describe(&self) -> String {
-        describe(self.id, self.name.as_deref())
+        describe(self.id, self.shared.name())
     }
+}
+
+/// What a task shares with its handles, as the scheduler and `Thread` see
+/// it: implemented by the join slot, whatever the task's result type.
+pub(crate) trait TaskShared {
+    /// The name given with `task::Builder::name`, for logs and reports.
+    fn name(&self) -> Option<&str>;
+    /// The task's park token (`thread::park`, `Thread::unpark`).
+    fn parker(&self) -> &Parker;
+}
+
+/// A task's park token, as std's threads have: `unpark` makes it
+/// available, `park` consumes it or waits for it.
+#[derive(Debug, Default)]
+pub(crate) struct Parker {
+    /// Whether an `unpark` has come that no `park` has consumed yet.
+    pub(crate) token: Cell<bool>,
+    /// Whether the task waits in `park` now, so that `unpark` wakes it.
+    pub(crate) waiting: Cell<bool>,
 }
 
 /// "task 7 'worker'", or "task 7" without a name.
@@ -162,7 +184,7 @@ pub(crate) struct Parked {
 
 /// What a parked task waits on.
 pub(crate) enum ParkedOn {
-    /// Someone holding its id (join, channel).
+    /// Someone holding its id (join, channel, park).
     Blocker(Blocker),
     /// A socket's readiness.
     Io(usize, mio::Interest),
