@@ -501,6 +501,14 @@ pub(crate) fn current_shared(what: &str) -> SharedTask {
     }
 }
 
+/// The id of the running coroutine, `None` where none runs (inside a
+/// runtime or not); never panics.
+pub(crate) fn try_running_id() -> Option<TaskId> {
+    let task = HERE.with(|h| h.current.get());
+    // SAFETY: as in `current_id`.
+    (!task.is_null()).then(|| unsafe { (*task.map_addr(|a| a & !HOSTED_BIT)).id })
+}
+
 /// The id of the running coroutine, for a call that is about to wait.
 ///
 /// # Errors

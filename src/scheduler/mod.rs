@@ -59,8 +59,8 @@ use crate::timer::Timers;
 
 pub(crate) use context::{
     current_id, current_shared, describe_current, enter_runtime, host_until_woken, in_runtime,
-    running_id, running_shared, start_task, suspend, try_with_core, unwinding_in_progress,
-    with_core, yield_now,
+    running_id, running_shared, start_task, suspend, try_running_id, try_with_core,
+    unwinding_in_progress, with_core, yield_now,
 };
 pub(crate) use suspend::{Blocker, CannotWait, Suspend, Switch, Wake};
 pub use task::TaskId;

@@ -62,6 +62,10 @@ pub(crate) enum Blocker {
     SleepForever,
     /// `thread::park`, until a `Thread::unpark`.
     ThreadPark,
+    /// `Mutex::lock` on a mutex this task holds (if known).
+    Mutex(Option<TaskId>),
+    /// `Condvar::wait`.
+    Condvar,
 }
 
 impl fmt::Display for Blocker {
@@ -72,6 +76,9 @@ impl fmt::Display for Blocker {
             Blocker::ChannelSend => f.write_str("sending on a full channel"),
             Blocker::SleepForever => f.write_str("sleeping forever"),
             Blocker::ThreadPark => f.write_str("parked (thread::park) until unparked"),
+            Blocker::Mutex(Some(holder)) => write!(f, "locking a Mutex held by {holder}"),
+            Blocker::Mutex(None) => f.write_str("locking a Mutex"),
+            Blocker::Condvar => f.write_str("waiting on a Condvar"),
         }
     }
 }

@@ -6,6 +6,11 @@
 //! suspends only the calling coroutine. The ends are not `Send`: they link
 //! coroutines of one runtime, on one thread, with no atomics or locks.
 //!
+//! [`Mutex`] and [`Condvar`] are `std::sync`'s, with std's poisoning and
+//! error types (re-exported here), for coroutines: a wait suspends only the
+//! calling coroutine, where std's would block the one OS thread and with it
+//! every coroutine of the runtime.
+//!
 //! `corio::sync::channel` and the types it returns are re-exported here
 //! too, for code written before `mpsc` was a module of its own.
 //!
@@ -18,6 +23,9 @@
 //! ```
 
 pub mod mpsc;
+mod mutex;
 mod wait_queue;
 
 pub use mpsc::{Receiver, RecvError, SendError, Sender, TryRecvError, channel};
+pub use mutex::{Condvar, Mutex, MutexGuard, WaitTimeoutResult};
+pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};

@@ -20,7 +20,7 @@ use std::cell::RefCell;
 
 use slab::Slab;
 
-use crate::scheduler::TaskWaker;
+use crate::scheduler::{TaskId, TaskWaker};
 
 /// A node's key in the slab, or [`NONE`]: `u32` rather than
 /// `Option<usize>`, so that a node is 32 bytes, not 56 (every coroutine
@@ -147,6 +147,12 @@ impl WaitQueue {
 
     /// Removes the oldest waiter and wakes it; `false` if none waits.
     pub(crate) fn notify_one(&self) -> bool {
+        self.notify_one_id().is_some()
+    }
+
+    /// Removes the oldest waiter and wakes it, and says who it was (a lock
+    /// hands itself over to that task).
+    pub(crate) fn notify_one_id(&self) -> Option<TaskId> {
         let popped = {
             let mut inner = self.inner.borrow_mut();
             inner.solo.take().or_else(|| {
@@ -157,13 +163,9 @@ impl WaitQueue {
                 }
             })
         };
-        match popped {
-            Some(waker) => {
-                waker.wake();
-                true
-            }
-            None => false,
-        }
+        let waker = popped?;
+        waker.wake();
+        Some(waker.id())
     }
 
     /// Removes and wakes every waiter, oldest first.
@@ -186,7 +188,7 @@ pub(crate) struct Waiting<'a> {
     /// The node's key. Keys are reused once a node is gone, hence `task`.
     key: Link,
     /// Who waits: a node at `key` that wakes another task is not ours.
-    task: crate::scheduler::TaskId,
+    task: TaskId,
 }
 
 impl Drop for Waiting<'_> {

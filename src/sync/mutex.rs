@@ -1,0 +1,661 @@
+//! `Mutex` and `Condvar` for coroutines: std's names, poisoning and error
+//! types, but waiting suspends only the calling coroutine (std's would block
+//! the one OS thread, and with it every coroutine, forever).
+
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::time::{Duration, Instant};
+
+use super::wait_queue::WaitQueue;
+use crate::scheduler::{self, Blocker, Suspend, TaskId, TaskWaker};
+
+/// A mutual-exclusion lock for coroutines; `std::sync::Mutex` for one
+/// runtime.
+///
+/// `lock` suspends the calling coroutine while another holds the lock; the
+/// others run meanwhile. Waiters get the lock in the order they asked for
+/// it: an unlock hands it straight to the oldest waiter. As in std, a
+/// coroutine that panics while it holds the lock poisons it, and later
+/// `lock`s return a [`PoisonError`] that still gives access.
+///
+/// A `Mutex` is not `Sync`: it serves the coroutines of one runtime, which
+/// share it through an `Rc`. It also is the answer to a coroutine holding a
+/// lock across a wait (a socket read, a sleep): std's `Mutex` would block
+/// the whole thread, and every other coroutine with it.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use corio::sync::Mutex;
+///
+/// let total = corio::run(|| {
+///     let counter = Rc::new(Mutex::new(0));
+///     let workers: Vec<_> = (0..4)
+///         .map(|_| {
+///             let counter = counter.clone();
+///             corio::spawn(move || {
+///                 for _ in 0..10 {
+///                     let mut n = counter.lock().unwrap();
+///                     corio::yield_now(); // others run; they wait for the lock
+///                     *n += 1;
+///                 }
+///             })
+///         })
+///         .collect();
+///     workers.into_iter().for_each(|w| w.join().unwrap());
+///     let total = *counter.lock().unwrap();
+///     total
+/// });
+/// assert_eq!(total, 40);
+/// ```
+pub struct Mutex<T: ?Sized> {
+    /// Whether a guard exists (or the lock was handed to a waiter that has
+    /// not run yet).
+    locked: Cell<bool>,
+    /// The holder, for the hand-over and the deadlock report; `None` when
+    /// the holder is not a coroutine (the lock was taken outside one).
+    owner: Cell<Option<TaskId>>,
+    /// Set when a guard is dropped during a panic.
+    poisoned: Cell<bool>,
+    /// Coroutines waiting for the lock, oldest first.
+    waiters: WaitQueue,
+    /// The data. Invariant: a `&mut` to it exists only inside a guard, and
+    /// at most one guard exists (`locked`).
+    data: UnsafeCell<T>,
+}
+
+impl<T> Mutex<T> {
+    /// A new, unlocked mutex holding `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = corio::sync::Mutex::new(5);
+    /// assert_eq!(*m.lock().unwrap(), 5);
+    /// ```
+    pub fn new(value: T) -> Mutex<T> {
+        Mutex {
+            locked: Cell::new(false),
+            owner: Cell::new(None),
+            poisoned: Cell::new(false),
+            waiters: WaitQueue::default(),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// The value, consuming the mutex.
+    ///
+    /// # Errors
+    ///
+    /// A [`PoisonError`] holding the value if the mutex is poisoned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = corio::sync::Mutex::new(vec![1]);
+    /// m.lock().unwrap().push(2);
+    /// assert_eq!(m.into_inner().unwrap(), [1, 2]);
+    /// ```
+    pub fn into_inner(self) -> LockResult<T> {
+        let poisoned = self.poisoned.get();
+        let value = self.data.into_inner();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Locks the mutex, suspending the calling coroutine until it can.
+    ///
+    /// # Errors
+    ///
+    /// A [`PoisonError`] holding the guard if a coroutine panicked while it
+    /// held the lock.
+    ///
+    /// # Panics
+    ///
+    /// If the lock is held and it has to wait outside a coroutine (outside a
+    /// runtime, or in code the scheduler runs, such as a destructor while
+    /// the runtime shuts down), since nothing can release it there; and if
+    /// the calling coroutine already holds it (std leaves that unspecified:
+    /// a deadlock or a panic).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = corio::sync::Mutex::new(1);
+    /// *m.lock().unwrap() += 1;
+    /// assert_eq!(*m.lock().unwrap(), 2);
+    /// ```
+    #[track_caller]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        const WHAT: &str = "Mutex::lock";
+        if !self.locked.get() {
+            self.take(scheduler::try_running_id());
+            return self.guard();
+        }
+        let me = match TaskWaker::running(WHAT) {
+            Ok(me) => me,
+            Err(cannot) => panic!(
+                "{}; the lock is held by {}, and nothing can release it here",
+                cannot.explain(WHAT),
+                holder(self.owner.get())
+            ),
+        };
+        let id = me.id();
+        if self.owner.get() == Some(id) {
+            panic!("{WHAT}: {id} already holds this Mutex; locking it again would wait forever");
+        }
+        loop {
+            let waiting = self.waiters.wait(me.clone());
+            let parked = scheduler::suspend(WHAT, Suspend::Park(Blocker::Mutex(self.owner.get())));
+            drop(waiting);
+            // Handed over by an unlock: ours now.
+            if self.locked.get() && self.owner.get() == Some(id) {
+                return self.guard();
+            }
+            if !self.locked.get() {
+                self.take(Some(id));
+                return self.guard();
+            }
+            if parked.is_err() {
+                panic!("{WHAT}: the runtime began shutting down while this coroutine waited");
+            }
+        }
+    }
+
+    /// Locks the mutex if nobody holds it; never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError::WouldBlock`] if it is held,
+    /// [`TryLockError::Poisoned`] (with the guard) if it is poisoned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::TryLockError;
+    ///
+    /// let m = corio::sync::Mutex::new(());
+    /// let held = m.lock().unwrap();
+    /// assert!(matches!(m.try_lock(), Err(TryLockError::WouldBlock)));
+    /// drop(held);
+    /// assert!(m.try_lock().is_ok());
+    /// ```
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        if self.locked.get() {
+            return Err(TryLockError::WouldBlock);
+        }
+        self.take(scheduler::try_running_id());
+        self.guard().map_err(TryLockError::Poisoned)
+    }
+
+    /// Whether a coroutine panicked while it held the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = corio::sync::Mutex::new(0);
+    /// assert!(!m.is_poisoned());
+    /// ```
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.get()
+    }
+
+    /// Clears the poison, as std's `Mutex::clear_poison`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// corio::run(|| {
+    ///     let m = Rc::new(corio::sync::Mutex::new(0));
+    ///     let m2 = m.clone();
+    ///     let _ = corio::spawn(move || {
+    ///         let _guard = m2.lock().unwrap();
+    ///         panic!("while holding it");
+    ///     })
+    ///     .join();
+    ///     assert!(m.is_poisoned());
+    ///     m.clear_poison();
+    ///     assert!(!m.is_poisoned());
+    /// });
+    /// ```
+    pub fn clear_poison(&self) {
+        self.poisoned.set(false);
+    }
+
+    /// The value, through `&mut self`: no lock needed.
+    ///
+    /// # Errors
+    ///
+    /// A [`PoisonError`] holding the reference if the mutex is poisoned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut m = corio::sync::Mutex::new(1);
+    /// *m.get_mut().unwrap() = 2;
+    /// assert_eq!(*m.lock().unwrap(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        let poisoned = self.poisoned.get();
+        let value = self.data.get_mut();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
+    }
+
+    /// Marks the lock taken by `owner`.
+    fn take(&self, owner: Option<TaskId>) {
+        self.locked.set(true);
+        self.owner.set(owner);
+    }
+
+    /// A guard for a lock just taken, poisoned or not.
+    fn guard(&self) -> LockResult<MutexGuard<'_, T>> {
+        let guard = MutexGuard { mutex: self };
+        if self.poisoned.get() {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
+    }
+
+    /// Releases the lock: hands it to the oldest waiter, or frees it.
+    fn unlock(&self) {
+        match self.waiters.notify_one_id() {
+            Some(next) => self.owner.set(Some(next)),
+            None => {
+                self.locked.set(false);
+                self.owner.set(None);
+            }
+        }
+    }
+}
+
+/// "task 3", or "code outside any coroutine".
+fn holder(owner: Option<TaskId>) -> String {
+    match owner {
+        Some(id) => id.to_string(),
+        None => "code outside any coroutine".into(),
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Mutex<T> {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Mutex<T> {
+        Mutex::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(TryLockError::Poisoned(guard)) => d.field("data", &&**guard.get_ref()),
+            Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+        };
+        d.field("poisoned", &self.poisoned.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Access to a locked [`Mutex`]'s data; dropping it unlocks the mutex (and
+/// poisons it if the coroutine is panicking).
+///
+/// # Examples
+///
+/// ```
+/// let m = corio::sync::Mutex::new(String::from("a"));
+/// {
+///     let mut guard = m.lock().unwrap();
+///     guard.push('b');
+/// } // unlocked here
+/// assert_eq!(*m.lock().unwrap(), "ab");
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+pub struct MutexGuard<'a, T: ?Sized> {
+    /// The locked mutex.
+    mutex: &'a Mutex<T>,
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: this guard is the only one (the `data` invariant), and it
+        // hands out references tied to its own borrow.
+        unsafe { &*self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only
+        // reference through the guard.
+        unsafe { &mut *self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.mutex.poisoned.set(true);
+        }
+        self.mutex.unlock();
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// Whether a [`Condvar::wait_timeout`] returned because its time was up.
+/// std's `WaitTimeoutResult`, which std gives no way to make.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::sync::{Condvar, Mutex};
+///
+/// corio::run(|| {
+///     let (m, cv) = (Mutex::new(()), Condvar::new());
+///     let (_guard, result) = cv.wait_timeout(m.lock().unwrap(), Duration::from_millis(1)).unwrap();
+///     assert!(result.timed_out());
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// Whether the wait ended because its timeout passed.
+    ///
+    /// # Examples
+    ///
+    /// See [`WaitTimeoutResult`].
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+/// A condition variable for coroutines; `std::sync::Condvar` for one
+/// runtime: a coroutine waits (with a [`Mutex`] guard, which is released
+/// meanwhile) until another notifies it.
+///
+/// As std's, a wait may wake spuriously: wait in a loop, or with
+/// [`wait_while`](Condvar::wait_while). Waiters are notified oldest first.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use corio::sync::{Condvar, Mutex};
+///
+/// corio::run(|| {
+///     let pair = Rc::new((Mutex::new(false), Condvar::new()));
+///     let p = pair.clone();
+///     corio::spawn(move || {
+///         *p.0.lock().unwrap() = true;
+///         p.1.notify_one();
+///     });
+///     let (lock, cvar) = &*pair;
+///     let ready = cvar.wait_while(lock.lock().unwrap(), |ready| !*ready).unwrap();
+///     assert!(*ready);
+/// });
+/// ```
+#[derive(Default)]
+pub struct Condvar {
+    /// Coroutines waiting to be notified, oldest first.
+    waiters: WaitQueue,
+}
+
+impl Condvar {
+    /// A condition variable nobody waits on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cv = corio::sync::Condvar::new();
+    /// cv.notify_all(); // nobody to wake
+    /// ```
+    pub fn new() -> Condvar {
+        Condvar::default()
+    }
+
+    /// Releases `guard`'s lock, waits to be notified, and locks again.
+    ///
+    /// # Coroutines
+    ///
+    /// Where no coroutine can wait (a destructor while the runtime shuts
+    /// down, a `log` backend), it returns at once, as a spurious wake-up.
+    ///
+    /// # Errors
+    ///
+    /// A [`PoisonError`] with the guard if the mutex is poisoned when it is
+    /// locked again.
+    ///
+    /// # Panics
+    ///
+    /// Panics if it has to wait outside a corio runtime.
+    ///
+    /// # Examples
+    ///
+    /// See [`Condvar`].
+    #[track_caller]
+    pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        self.wait_until("Condvar::wait", guard, None).0
+    }
+
+    /// Waits while `condition` holds: `wait` in a loop, as std's.
+    ///
+    /// # Coroutines
+    ///
+    /// Where no coroutine can wait, it returns at once, the condition
+    /// possibly still true: nothing could change it there.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Condvar::wait).
+    ///
+    /// # Panics
+    ///
+    /// Panics if it has to wait outside a corio runtime.
+    ///
+    /// # Examples
+    ///
+    /// See [`Condvar`].
+    #[track_caller]
+    pub fn wait_while<'a, T: ?Sized, F: FnMut(&mut T) -> bool>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: F,
+    ) -> LockResult<MutexGuard<'a, T>> {
+        while condition(&mut *guard) {
+            let (result, could_wait) = self.wait_until("Condvar::wait_while", guard, None);
+            guard = result?;
+            if !could_wait {
+                break;
+            }
+        }
+        Ok(guard)
+    }
+
+    /// As [`wait`](Condvar::wait), for at most `timeout` (`Duration::MAX`
+    /// waits as long as `wait` would).
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Condvar::wait), with the [`WaitTimeoutResult`] too.
+    ///
+    /// # Panics
+    ///
+    /// Panics if it has to wait outside a corio runtime.
+    ///
+    /// # Examples
+    ///
+    /// See [`WaitTimeoutResult`].
+    #[track_caller]
+    pub fn wait_timeout<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        let deadline = Instant::now().checked_add(timeout);
+        let (result, _) = self.wait_until("Condvar::wait_timeout", guard, deadline);
+        let timed_out = WaitTimeoutResult(deadline.is_some_and(|at| Instant::now() >= at));
+        match result {
+            Ok(guard) => Ok((guard, timed_out)),
+            Err(poisoned) => Err(PoisonError::new((poisoned.into_inner(), timed_out))),
+        }
+    }
+
+    /// As [`wait_while`](Condvar::wait_while), for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Condvar::wait), with the [`WaitTimeoutResult`] too: it
+    /// says whether the condition still held when the time was up.
+    ///
+    /// # Panics
+    ///
+    /// Panics if it has to wait outside a corio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::sync::{Condvar, Mutex};
+    ///
+    /// corio::run(|| {
+    ///     let (m, cv) = (Mutex::new(0), Condvar::new());
+    ///     let (n, result) = cv
+    ///         .wait_timeout_while(m.lock().unwrap(), Duration::from_millis(5), |n| *n == 0)
+    ///         .unwrap();
+    ///     assert!(result.timed_out());
+    ///     assert_eq!(*n, 0);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait_timeout_while<'a, T: ?Sized, F: FnMut(&mut T) -> bool>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        timeout: Duration,
+        mut condition: F,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if !condition(&mut *guard) {
+                return Ok((guard, WaitTimeoutResult(false)));
+            }
+            if deadline.is_some_and(|at| Instant::now() >= at) {
+                return Ok((guard, WaitTimeoutResult(true)));
+            }
+            let what = "Condvar::wait_timeout_while";
+            let (result, could_wait) = self.wait_until(what, guard, deadline);
+            match result {
+                Ok(g) => guard = g,
+                Err(poisoned) => {
+                    return Err(PoisonError::new((
+                        poisoned.into_inner(),
+                        WaitTimeoutResult(false),
+                    )));
+                }
+            }
+            if !could_wait {
+                let timed_out = condition(&mut *guard);
+                return Ok((guard, WaitTimeoutResult(timed_out)));
+            }
+        }
+    }
+
+    /// Wakes the coroutine that has waited longest, if any.
+    ///
+    /// # Examples
+    ///
+    /// See [`Condvar`].
+    pub fn notify_one(&self) {
+        self.waiters.notify_one();
+    }
+
+    /// Wakes every waiting coroutine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cv = corio::sync::Condvar::new();
+    /// cv.notify_all();
+    /// ```
+    pub fn notify_all(&self) {
+        self.waiters.notify_all();
+    }
+
+    /// One wait: queue, unlock, suspend until notified or `deadline`, lock
+    /// again. Also returns whether it could wait at all.
+    #[track_caller]
+    fn wait_until<'a, T: ?Sized>(
+        &self,
+        what: &str,
+        guard: MutexGuard<'a, T>,
+        deadline: Option<Instant>,
+    ) -> (LockResult<MutexGuard<'a, T>>, bool) {
+        let mutex = guard.mutex;
+        let Ok(me) = TaskWaker::running(what) else {
+            return (mutex_result(mutex, guard), false);
+        };
+        // Queued before the unlock, so a notify in between is not lost.
+        let waiting = self.waiters.wait(me);
+        drop(guard);
+        let reason = match deadline {
+            Some(at) => Suspend::ParkUntil(Blocker::Condvar, at),
+            None => Suspend::Park(Blocker::Condvar),
+        };
+        let could_wait = scheduler::suspend(what, reason).is_ok();
+        drop(waiting);
+        (mutex.lock(), could_wait)
+    }
+}
+
+/// `guard` as a `LockResult`, by the mutex's poison.
+fn mutex_result<'a, T: ?Sized>(
+    mutex: &'a Mutex<T>,
+    guard: MutexGuard<'a, T>,
+) -> LockResult<MutexGuard<'a, T>> {
+    if mutex.poisoned.get() {
+        Err(PoisonError::new(guard))
+    } else {
+        Ok(guard)
+    }
+}
+
+impl fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condvar")
+            .field("waiting", &self.waiters.len())
+            .finish()
+    }
+}

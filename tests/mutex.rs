@@ -1,0 +1,186 @@
+//! `corio::sync::{Mutex, Condvar}` against std's: each case is written once
+//! against `use` aliases and run on std's threads and on corio's coroutines,
+//! and both must give the same answer.
+
+use std::time::Duration;
+
+macro_rules! cases {
+    ($sync:path, $thread:path) => {
+        use std::sync::Arc;
+        use $sync as sync;
+        use $thread as thread;
+
+        /// Workers that hold the lock across a sleep: no update is lost.
+        pub fn counter() -> u32 {
+            let counter = Arc::new(sync::Mutex::new(0u32));
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    let counter = counter.clone();
+                    thread::spawn(move || {
+                        for _ in 0..5 {
+                            let mut n = counter.lock().unwrap();
+                            let seen = *n;
+                            thread::sleep(Duration::from_millis(1));
+                            *n = seen + 1;
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap();
+            }
+            let n = *counter.lock().unwrap();
+            n
+        }
+
+        /// A panic while holding the lock poisons it; the data stays there.
+        pub fn poisoning() -> (bool, bool, u32, bool, bool) {
+            let m = Arc::new(sync::Mutex::new(1u32));
+            let m2 = m.clone();
+            let _ = thread::spawn(move || {
+                let mut g = m2.lock().unwrap();
+                *g = 2;
+                panic!("while holding the lock");
+            })
+            .join();
+            let poisoned = m.is_poisoned();
+            let err = m.lock().is_err();
+            let value = *m.lock().unwrap_or_else(|e| e.into_inner());
+            m.clear_poison();
+            let cleared = !m.is_poisoned() && m.lock().is_ok();
+            let try_held = {
+                let _held = m.lock().unwrap();
+                matches!(m.try_lock(), Err(std::sync::TryLockError::WouldBlock))
+            };
+            (poisoned, err, value, cleared, try_held)
+        }
+
+        /// A ready flag signalled through a condvar.
+        pub fn condvar_signal() -> (bool, bool) {
+            let pair = Arc::new((sync::Mutex::new(false), sync::Condvar::new()));
+            let p = pair.clone();
+            let setter = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(5));
+                *p.0.lock().unwrap() = true;
+                p.1.notify_one();
+            });
+            let (lock, cvar) = &*pair;
+            let ready = *cvar.wait_while(lock.lock().unwrap(), |r| !*r).unwrap();
+            setter.join().unwrap();
+            let (guard, result) = cvar
+                .wait_timeout(lock.lock().unwrap(), Duration::from_millis(5))
+                .unwrap();
+            drop(guard);
+            (ready, result.timed_out())
+        }
+
+        /// notify_all wakes every waiter.
+        pub fn notify_all() -> usize {
+            let state = Arc::new((sync::Mutex::new((0usize, false)), sync::Condvar::new()));
+            let waiters: Vec<_> = (0..5)
+                .map(|_| {
+                    let s = state.clone();
+                    thread::spawn(move || {
+                        let mut g = s.0.lock().unwrap();
+                        g.0 += 1;
+                        let g = s.1.wait_while(g, |(_, go)| !*go).unwrap();
+                        drop(g);
+                    })
+                })
+                .collect();
+            loop {
+                let g = state.0.lock().unwrap();
+                if g.0 == 5 {
+                    break;
+                }
+                drop(g);
+                thread::sleep(Duration::from_millis(1));
+            }
+            state.0.lock().unwrap().1 = true;
+            state.1.notify_all();
+            let n = waiters.len();
+            for w in waiters {
+                w.join().unwrap();
+            }
+            n
+        }
+    };
+}
+
+mod on_std {
+    use super::*;
+    cases!(std::sync, std::thread);
+}
+
+mod on_corio {
+    use super::*;
+    cases!(corio::sync, corio::thread);
+}
+
+#[test]
+fn a_mutex_held_across_a_wait_loses_no_update_as_on_std() {
+    assert_eq!(on_std::counter(), 20);
+    assert_eq!(corio::run(on_corio::counter), 20);
+}
+
+#[test]
+fn poisoning_behaves_as_std() {
+    let on_std = on_std::poisoning();
+    assert_eq!(on_std, (true, true, 2, true, true));
+    assert_eq!(corio::run(on_corio::poisoning), on_std);
+}
+
+#[test]
+fn condvars_behave_as_std() {
+    let on_std = on_std::condvar_signal();
+    assert_eq!(on_std, (true, true));
+    assert_eq!(corio::run(on_corio::condvar_signal), on_std);
+    assert_eq!(on_std::notify_all(), 5);
+    assert_eq!(corio::run(on_corio::notify_all), 5);
+}
+
+#[test]
+fn waiters_get_the_lock_in_the_order_they_asked_for_it() {
+    use std::rc::Rc;
+    let order = corio::run(|| {
+        let m = Rc::new(corio::sync::Mutex::new(Vec::new()));
+        let held = m.lock().unwrap();
+        let waiters: Vec<_> = (0..5)
+            .map(|i| {
+                let m = m.clone();
+                corio::spawn(move || m.lock().unwrap().push(i))
+            })
+            .collect();
+        corio::yield_now(); // all five wait, 0 first
+        drop(held);
+        waiters.into_iter().for_each(|w| w.join().unwrap());
+        m.lock().unwrap().clone()
+    });
+    assert_eq!(order, [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn the_deadlock_report_names_the_task_holding_the_mutex() {
+    let payload = std::panic::catch_unwind(|| {
+        corio::run(|| {
+            let m = std::rc::Rc::new(corio::sync::Mutex::new(()));
+            let m2 = m.clone();
+            let _held = m.lock().unwrap();
+            corio::thread::Builder::new()
+                .name("blocked".into())
+                .spawn(move || drop(m2.lock()))
+                .unwrap()
+                .join()
+                .unwrap();
+        })
+    })
+    .unwrap_err();
+    let text = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        text.contains("'blocked': locking a Mutex held by task 1"),
+        "{text}"
+    );
+}
