@@ -1,0 +1,33 @@
+//! The worker of `examples/same_code`, compiled here both ways (std's names
+//! and corio's), must give the same outcome: the port is the `use` line.
+
+mod on_std {
+    #![allow(dead_code)]
+    use std::{net, sync::Condvar, sync::Mutex, sync::mpsc, thread};
+    include!("../examples/same_code/worker.rs");
+}
+
+mod on_corio {
+    #![allow(dead_code)]
+    // The worker shares its table through an `Arc`, which std's threads
+    // need; corio's `Mutex` is not `Sync`, and on one thread an `Arc` of it
+    // is only an `Rc` with atomic counts.
+    #![allow(clippy::arc_with_non_send_sync)]
+    use corio::{net, sync::Condvar, sync::Mutex, sync::mpsc, thread};
+    include!("../examples/same_code/worker.rs");
+}
+
+#[test]
+fn the_same_worker_gives_the_same_outcome_on_threads_and_on_coroutines() {
+    let (clients, lines) = (12, 40);
+    let on_std = on_std::run(clients, lines);
+    let on_corio = corio::run(move || on_corio::run(clients, lines));
+    assert_eq!(on_std.lines_per_client, vec![lines; clients]);
+    assert_eq!(on_corio.lines_per_client, on_std.lines_per_client);
+    assert_eq!(on_corio.checksum, on_std.checksum);
+    // Coroutines: the whole fan-in ran on the test's own OS thread, so the
+    // process never had more threads than the harness gave it (its main
+    // thread and this test's); on std, a thread per producer and handler.
+    assert!(on_corio.peak_os_threads <= 2, "{on_corio:?}");
+    assert!(on_std.peak_os_threads > clients, "{on_std:?}");
+}
