@@ -503,6 +503,7 @@ pub(crate) fn current_shared(what: &str) -> SharedTask {
 
 /// The id of the running coroutine, `None` where none runs (inside a
 /// runtime or not); never panics.
+#[inline]
 pub(crate) fn try_running_id() -> Option<TaskId> {
     let task = HERE.with(|h| h.current.get());
     // SAFETY: as in `current_id`.

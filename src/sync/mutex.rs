@@ -133,13 +133,24 @@ impl<T: ?Sized> Mutex<T> {
     /// *m.lock().unwrap() += 1;
     /// assert_eq!(*m.lock().unwrap(), 2);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        const WHAT: &str = "Mutex::lock";
         if !self.locked.get() {
             self.take(scheduler::try_running_id());
             return self.guard();
         }
+        self.lock_contended()
+    }
+
+    /// `lock` when the mutex is held: wait in line for it. Out of line, so
+    /// that the uncontended `lock` stays small (`mutex/corio_uncontended`
+    /// in `benches/sync.rs`).
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn lock_contended(&self) -> LockResult<MutexGuard<'_, T>> {
+        const WHAT: &str = "Mutex::lock";
         let me = match TaskWaker::running(WHAT) {
             Ok(me) => me,
             Err(cannot) => panic!(
@@ -256,12 +267,14 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Marks the lock taken by `owner`.
+    #[inline]
     fn take(&self, owner: Option<TaskId>) {
         self.locked.set(true);
         self.owner.set(owner);
     }
 
     /// A guard for a lock just taken, poisoned or not.
+    #[inline]
     fn guard(&self) -> LockResult<MutexGuard<'_, T>> {
         let guard = MutexGuard { mutex: self };
         if self.poisoned.get() {
@@ -272,8 +285,15 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Releases the lock: hands it to the oldest waiter, or frees it.
+    #[inline]
     fn unlock(&self) {
-        match self.waiters.notify_one_id() {
+        // Nobody waits (the common case): one load, no call.
+        let next = if self.waiters.len() == 0 {
+            None
+        } else {
+            self.waiters.notify_one_id()
+        };
+        match next {
             Some(next) => self.owner.set(Some(next)),
             None => {
                 self.locked.set(false);
@@ -354,6 +374,7 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.mutex.poisoned.set(true);

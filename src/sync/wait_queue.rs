@@ -16,7 +16,7 @@
 //! kept inline (`Inner::solo`), and the slab is only allocated once a
 //! second one comes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use slab::Slab;
 
@@ -35,6 +35,7 @@ const SOLO: Link = Link::MAX - 1;
 
 const _: () = assert!(size_of::<Node>() == 32);
 const _: () = assert!(size_of::<Inner>() == 32);
+const _: () = assert!(size_of::<WaitQueue>() == 48);
 
 /// One waiter in the list.
 struct Node {
@@ -112,6 +113,10 @@ pub(crate) struct WaitQueue {
     /// Borrowed only inside these methods, never across a wake-up (waking
     /// is done after the borrow ends) or a switch.
     inner: RefCell<Inner>,
+    /// How many wait, kept beside `inner` so that the common "nobody waits"
+    /// costs one load (an unlock, a send: `mutex/corio_uncontended` in
+    /// `benches/sync.rs`).
+    waiting: Cell<usize>,
 }
 
 /// A [`WaitQueue`]'s waiters: 32 bytes while at most one waits.
@@ -138,6 +143,7 @@ impl WaitQueue {
         } else {
             inner.rest.get_or_insert_with(Box::default).push_back(waker)
         };
+        self.waiting.set(self.waiting.get() + 1);
         Waiting {
             queue: self,
             key,
@@ -153,6 +159,9 @@ impl WaitQueue {
     /// Removes the oldest waiter and wakes it, and says who it was (a lock
     /// hands itself over to that task).
     pub(crate) fn notify_one_id(&self) -> Option<TaskId> {
+        if self.waiting.get() == 0 {
+            return None;
+        }
         let popped = {
             let mut inner = self.inner.borrow_mut();
             inner.solo.take().or_else(|| {
@@ -164,6 +173,7 @@ impl WaitQueue {
             })
         };
         let waker = popped?;
+        self.waiting.set(self.waiting.get() - 1);
         waker.wake();
         Some(waker.id())
     }
@@ -174,9 +184,9 @@ impl WaitQueue {
     }
 
     /// How many wait.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
-        let inner = self.inner.borrow();
-        usize::from(inner.solo.is_some()) + inner.rest.as_ref().map_or(0, |l| l.nodes.len())
+        self.waiting.get()
     }
 }
 
@@ -196,10 +206,12 @@ impl Drop for Waiting<'_> {
     /// notified; a notified waiter's place may hold another task by now).
     fn drop(&mut self) {
         let mut inner = self.queue.inner.borrow_mut();
-        if self.key == SOLO {
-            if inner.solo.as_ref().is_some_and(|w| w.id() == self.task) {
+        let left = if self.key == SOLO {
+            let ours = inner.solo.as_ref().is_some_and(|w| w.id() == self.task);
+            if ours {
                 inner.solo = None;
             }
+            ours
         } else if let Some(list) = inner.rest.as_mut() {
             let ours = list
                 .nodes
@@ -208,6 +220,13 @@ impl Drop for Waiting<'_> {
             if ours {
                 list.unlink(self.key);
             }
+            ours
+        } else {
+            false
+        };
+        if left {
+            let waiting = &self.queue.waiting;
+            waiting.set(waiting.get() - 1);
         }
     }
 }

@@ -1,0 +1,90 @@
+//! corio's std-shaped synchronisation against std's, side by side:
+//!
+//! ```text
+//! cargo bench --bench sync
+//! ```
+//!
+//! - `mutex/*_uncontended`: one lock + unlock that nobody else wants;
+//! - `sync_channel/*_pingpong`: a round trip over two `sync_channel(1)`s,
+//!   between two coroutines (corio) or two OS threads (std).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+}
+
+fn mutex(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mutex");
+    group.bench_function("corio_uncontended", |b| {
+        let m = corio::sync::Mutex::new(0u64);
+        b.iter(|| *black_box(&m).lock().unwrap() += 1);
+    });
+    group.bench_function("std_uncontended", |b| {
+        let m = std::sync::Mutex::new(0u64);
+        b.iter(|| *black_box(&m).lock().unwrap() += 1);
+    });
+    group.finish();
+}
+
+/// `iters` round trips over two `sync_channel(1)`s between two coroutines.
+fn corio_pingpong(iters: u64) -> Duration {
+    corio::run(move || {
+        let (ping, pinged) = corio::sync::mpsc::sync_channel::<u64>(1);
+        let (pong, ponged) = corio::sync::mpsc::sync_channel::<u64>(1);
+        let partner = corio::spawn(move || {
+            for v in pinged {
+                pong.send(v).unwrap();
+            }
+        });
+        let start = Instant::now();
+        for i in 0..iters {
+            ping.send(black_box(i)).unwrap();
+            black_box(ponged.recv().unwrap());
+        }
+        let elapsed = start.elapsed();
+        drop(ping);
+        partner.join().unwrap();
+        elapsed
+    })
+}
+
+/// The same between two OS threads over std's channels.
+fn std_pingpong(iters: u64) -> Duration {
+    let (ping, pinged) = std::sync::mpsc::sync_channel::<u64>(1);
+    let (pong, ponged) = std::sync::mpsc::sync_channel::<u64>(1);
+    let partner = std::thread::spawn(move || {
+        for v in pinged {
+            pong.send(v).unwrap();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..iters {
+        ping.send(black_box(i)).unwrap();
+        black_box(ponged.recv().unwrap());
+    }
+    let elapsed = start.elapsed();
+    drop(ping);
+    partner.join().unwrap();
+    elapsed
+}
+
+fn sync_channel(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sync_channel");
+    group.bench_function("corio_pingpong", |b| b.iter_custom(corio_pingpong));
+    group.bench_function("std_pingpong", |b| b.iter_custom(std_pingpong));
+    group.finish();
+}
+
+fn main() {
+    let mut criterion = config().configure_from_args();
+    mutex(&mut criterion);
+    sync_channel(&mut criterion);
+    criterion.final_summary();
+}
