@@ -184,3 +184,92 @@ fn the_deadlock_report_names_the_task_holding_the_mutex() {
         "{text}"
     );
 }
+
+macro_rules! barrier_case {
+    ($sync:path, $thread:path) => {
+        /// Two rounds of 4 at a barrier: nobody passes before all arrive,
+        /// one leader per round.
+        pub fn barrier_rounds() -> (usize, bool) {
+            use std::sync::Arc;
+            use $sync as sync;
+            use $thread as thread;
+            let barrier = Arc::new(sync::Barrier::new(4));
+            let arrived = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (barrier, arrived) = (barrier.clone(), arrived.clone());
+                    thread::spawn(move || {
+                        let mut leaders = 0;
+                        let mut all_arrived = true;
+                        for round in 1..=2 {
+                            arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            thread::sleep(Duration::from_millis(1));
+                            if barrier.wait().is_leader() {
+                                leaders += 1;
+                            }
+                            all_arrived &=
+                                arrived.load(std::sync::atomic::Ordering::SeqCst) >= 4 * round;
+                            barrier.wait();
+                        }
+                        (leaders, all_arrived)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+            (
+                results.iter().map(|r| r.0).sum(),
+                results.iter().all(|r| r.1),
+            )
+        }
+    };
+}
+
+mod barrier_on_std {
+    use super::*;
+    barrier_case!(std::sync, std::thread);
+}
+
+mod barrier_on_corio {
+    #![allow(clippy::arc_with_non_send_sync)]
+    use super::*;
+    barrier_case!(corio::sync, corio::thread);
+}
+
+#[test]
+fn barriers_behave_as_std() {
+    let on_std = barrier_on_std::barrier_rounds();
+    assert_eq!(on_std, (2, true));
+    assert_eq!(corio::run(barrier_on_corio::barrier_rounds), on_std);
+}
+
+#[test]
+fn a_semaphore_bounds_concurrency_and_serves_waiters_in_order() {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    let (most, order, newcomer_refused) = corio::run(|| {
+        let slots = Rc::new(corio::sync::Semaphore::new(2));
+        let (now, most) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let workers: Vec<_> = (0..6)
+            .map(|i| {
+                let (slots, now, most, order) =
+                    (slots.clone(), now.clone(), most.clone(), order.clone());
+                corio::spawn(move || {
+                    let _permit = slots.acquire();
+                    order.borrow_mut().push(i);
+                    now.set(now.get() + 1);
+                    most.set(most.get().max(now.get()));
+                    corio::sleep(Duration::from_millis(1));
+                    now.set(now.get() - 1);
+                })
+            })
+            .collect();
+        corio::yield_now(); // 0 and 1 hold permits, 2..6 wait in order
+        let newcomer_refused = slots.try_acquire().is_none();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        (most.get(), order.take(), newcomer_refused)
+    });
+    assert_eq!(most, 2);
+    assert_eq!(order, [0, 1, 2, 3, 4, 5]);
+    assert!(newcomer_refused);
+}

@@ -66,6 +66,10 @@ pub(crate) enum Blocker {
     Mutex(Option<TaskId>),
     /// `Condvar::wait`.
     Condvar,
+    /// `Barrier::wait`, for the others to arrive.
+    Barrier,
+    /// `Semaphore::acquire`, for a permit.
+    Semaphore,
 }
 
 impl fmt::Display for Blocker {
@@ -79,6 +83,8 @@ impl fmt::Display for Blocker {
             Blocker::Mutex(Some(holder)) => write!(f, "locking a Mutex held by {holder}"),
             Blocker::Mutex(None) => f.write_str("locking a Mutex"),
             Blocker::Condvar => f.write_str("waiting on a Condvar"),
+            Blocker::Barrier => f.write_str("waiting at a Barrier for the others"),
+            Blocker::Semaphore => f.write_str("acquiring a Semaphore permit"),
         }
     }
 }

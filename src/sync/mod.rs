@@ -6,10 +6,11 @@
 //! suspends only the calling coroutine. The ends are not `Send`: they link
 //! coroutines of one runtime, on one thread, with no atomics or locks.
 //!
-//! [`Mutex`] and [`Condvar`] are `std::sync`'s, with std's poisoning and
+//! [`Mutex`], [`Condvar`] and [`Barrier`] are `std::sync`'s, with std's poisoning and
 //! error types (re-exported here), for coroutines: a wait suspends only the
 //! calling coroutine, where std's would block the one OS thread and with it
-//! every coroutine of the runtime.
+//! every coroutine of the runtime. [`Semaphore`] bounds how many
+//! coroutines do something at once, its permits guards.
 //!
 //! `corio::sync::channel` and the types it returns are re-exported here
 //! too, for code written before `mpsc` was a module of its own.
@@ -22,10 +23,12 @@
 //! assert_eq!(rx.try_recv(), Ok("hello"));
 //! ```
 
+mod barrier;
 pub mod mpsc;
 mod mutex;
 mod wait_queue;
 
+pub use barrier::{Barrier, BarrierWaitResult, Semaphore, SemaphorePermit};
 pub use mpsc::{Receiver, RecvError, SendError, Sender, TryRecvError, channel};
 pub use mutex::{Condvar, Mutex, MutexGuard, WaitTimeoutResult};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};

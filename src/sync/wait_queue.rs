@@ -201,6 +201,21 @@ pub(crate) struct Waiting<'a> {
     task: TaskId,
 }
 
+impl Waiting<'_> {
+    /// Whether this waiter is still queued: not notified (yet).
+    pub(crate) fn is_queued(&self) -> bool {
+        let inner = self.queue.inner.borrow();
+        if self.key == SOLO {
+            return inner.solo.as_ref().is_some_and(|w| w.id() == self.task);
+        }
+        inner.rest.as_ref().is_some_and(|list| {
+            list.nodes
+                .get(self.key as usize)
+                .is_some_and(|node| node.waker.id() == self.task)
+        })
+    }
+}
+
 impl Drop for Waiting<'_> {
     /// Leaves the queue if this waiter is still in it (it was not the one
     /// notified; a notified waiter's place may hold another task by now).
