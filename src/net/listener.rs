@@ -226,7 +226,40 @@ impl TcpListener {
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpListener> {
         let fd = self.inner.source().as_fd().try_clone_to_owned()?;
-        TcpListener::register(mio::net::TcpListener::from_std(fd.into()))
+        let listener = mio::net::TcpListener::from_std(fd.into());
+        Ok(TcpListener {
+            inner: Registered::new_clone_of("TcpListener::try_clone", listener, &self.inner)?,
+        })
+    }
+
+    /// Sets whether `accept` returns `ErrorKind::WouldBlock` instead of
+    /// suspending the coroutine when no connection is waiting, like
+    /// `std::net::TcpListener::set_nonblocking`. The mode is shared with
+    /// this listener's [`try_clone`](TcpListener::try_clone)s, as std's is;
+    /// streams it accepts start in blocking mode, as std's do.
+    ///
+    /// # Errors
+    ///
+    /// Never fails; the `Result` mirrors std.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use corio::net::TcpListener;
+    ///
+    /// corio::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     listener.set_nonblocking(true)?;
+    ///     let err = listener.accept().unwrap_err(); // nobody connected
+    ///     assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.inner.set_nonblocking(nonblocking);
+        Ok(())
     }
 
     /// Sets the IP time-to-live of connections accepted from now on.

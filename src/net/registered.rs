@@ -6,6 +6,7 @@
 //! the calling coroutine with `Suspend::Io` (the scheduler files it with the
 //! reactor after the switch) and try again when it is woken.
 
+use std::cell::Cell;
 use std::io;
 use std::rc::Rc;
 use std::time::Instant;
@@ -25,6 +26,10 @@ pub(crate) struct Registered<S: mio::event::Source> {
     /// The reactor it is registered with; kept alive by the socket so that
     /// dropping the socket after its runtime still deregisters cleanly.
     reactor: Rc<Reactor<TaskId>>,
+    /// `set_nonblocking(true)`: an operation that would wait returns
+    /// `WouldBlock` instead. Shared with the socket's `try_clone`s, as std's
+    /// `O_NONBLOCK` is shared by the descriptors of one open socket.
+    nonblocking: Rc<Cell<bool>>,
 }
 
 impl<S: mio::event::Source> Registered<S> {
@@ -41,7 +46,31 @@ impl<S: mio::event::Source> Registered<S> {
             source,
             token,
             reactor,
+            nonblocking: Rc::default(),
         })
+    }
+
+    /// Registers `source`, a clone of `like`'s socket, sharing its
+    /// blocking mode.
+    ///
+    /// # Panics
+    ///
+    /// Panics with a message naming `what` outside a corio runtime.
+    #[track_caller]
+    pub(crate) fn new_clone_of<L: mio::event::Source>(
+        what: &str,
+        source: S,
+        like: &Registered<L>,
+    ) -> io::Result<Registered<S>> {
+        let mut registered = Registered::new(what, source)?;
+        registered.nonblocking = Rc::clone(&like.nonblocking);
+        Ok(registered)
+    }
+
+    /// Sets whether an operation that would wait returns `WouldBlock`
+    /// instead (for this socket and its clones).
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
+        self.nonblocking.set(nonblocking);
     }
 
     /// The mio socket.
@@ -60,7 +89,8 @@ impl<S: mio::event::Source> Registered<S> {
     ///
     /// # Errors
     ///
-    /// Besides `op`'s own: `TimedOut` past `deadline`; `Other` when the
+    /// Besides `op`'s own (`WouldBlock` itself, in non-blocking mode):
+    /// `TimedOut` past `deadline`; `Other` when the
     /// socket belongs to another runtime, or when no coroutine can wait here
     /// (the runtime is shutting down, or the caller is the scheduler's own
     /// code), each with a message that says so.
@@ -79,7 +109,8 @@ impl<S: mio::event::Source> Registered<S> {
     ) -> io::Result<R> {
         loop {
             match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // A non-blocking socket says so instead of waiting.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking.get() => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 result => return result,
             }

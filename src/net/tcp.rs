@@ -246,9 +246,39 @@ impl TcpStream {
         let fd = self.inner.source().as_fd().try_clone_to_owned()?;
         let stream = mio::net::TcpStream::from_std(fd.into());
         Ok(TcpStream {
-            inner: Registered::new("TcpStream::try_clone", stream)?,
+            inner: Registered::new_clone_of("TcpStream::try_clone", stream, &self.inner)?,
             timeouts: Rc::clone(&self.timeouts),
         })
+    }
+
+    /// Sets whether reads and writes that would wait return
+    /// `ErrorKind::WouldBlock` instead of suspending the coroutine, like
+    /// `std::net::TcpStream::set_nonblocking`. The mode is shared with this
+    /// stream's [`try_clone`](TcpStream::try_clone)s, as std's is.
+    ///
+    /// # Errors
+    ///
+    /// Never fails; the `Result` mirrors std.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    /// use corio::net::{TcpListener, TcpStream};
+    ///
+    /// corio::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let mut stream = TcpStream::connect(listener.local_addr()?)?;
+    ///     stream.set_nonblocking(true)?;
+    ///     let err = stream.read(&mut [0; 8]).unwrap_err(); // nothing sent yet
+    ///     assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.inner.set_nonblocking(nonblocking);
+        Ok(())
     }
 
     /// Shuts down the read half, the write half or both, like std. After

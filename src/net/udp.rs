@@ -417,9 +417,38 @@ impl UdpSocket {
         let fd = self.inner.source().as_fd().try_clone_to_owned()?;
         let socket = mio::net::UdpSocket::from_std(fd.into());
         Ok(UdpSocket {
-            inner: Registered::new("UdpSocket::try_clone", socket)?,
+            inner: Registered::new_clone_of("UdpSocket::try_clone", socket, &self.inner)?,
             timeouts: Rc::clone(&self.timeouts),
         })
+    }
+
+    /// Sets whether sends and receives that would wait return
+    /// `ErrorKind::WouldBlock` instead of suspending the coroutine, like
+    /// `std::net::UdpSocket::set_nonblocking`. The mode is shared with this
+    /// socket's [`try_clone`](UdpSocket::try_clone)s, as std's is.
+    ///
+    /// # Errors
+    ///
+    /// Never fails; the `Result` mirrors std.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use corio::net::UdpSocket;
+    ///
+    /// corio::run(|| {
+    ///     let socket = UdpSocket::bind("127.0.0.1:0")?;
+    ///     socket.set_nonblocking(true)?;
+    ///     let err = socket.recv_from(&mut [0; 8]).unwrap_err(); // nothing came
+    ///     assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.inner.set_nonblocking(nonblocking);
+        Ok(())
     }
 
     /// Turns a `std::net::UdpSocket` into a corio one: the socket is made
