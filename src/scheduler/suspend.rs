@@ -70,6 +70,8 @@ pub(crate) enum Blocker {
     Barrier,
     /// `Semaphore::acquire`, for a permit.
     Semaphore,
+    /// `Once::call_once` or `OnceLock::get_or_init`, while another runs it.
+    Once,
 }
 
 impl fmt::Display for Blocker {
@@ -85,6 +87,7 @@ impl fmt::Display for Blocker {
             Blocker::Condvar => f.write_str("waiting on a Condvar"),
             Blocker::Barrier => f.write_str("waiting at a Barrier for the others"),
             Blocker::Semaphore => f.write_str("acquiring a Semaphore permit"),
+            Blocker::Once => f.write_str("waiting for another coroutine's one-time initialiser"),
         }
     }
 }

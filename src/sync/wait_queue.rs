@@ -130,6 +130,17 @@ struct Inner {
 }
 
 impl WaitQueue {
+    /// A queue nobody waits in.
+    pub(crate) const fn new() -> WaitQueue {
+        WaitQueue {
+            inner: RefCell::new(Inner {
+                solo: None,
+                rest: None,
+            }),
+            waiting: Cell::new(0),
+        }
+    }
+
     /// Adds the running coroutine, represented by `waker`, at the back; it
     /// stays queued until notified or until the guard is dropped.
     pub(crate) fn wait(&self, waker: TaskWaker) -> Waiting<'_> {
