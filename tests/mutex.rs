@@ -273,3 +273,80 @@ fn a_semaphore_bounds_concurrency_and_serves_waiters_in_order() {
     assert_eq!(order, [0, 1, 2, 3, 4, 5]);
     assert!(newcomer_refused);
 }
+
+macro_rules! rwlock_case {
+    ($sync:path, $thread:path) => {
+        /// Readers share the lock (several at once), writers exclude them
+        /// and each other; a panicking writer poisons it.
+        pub fn rwlock() -> (bool, u32, bool, bool) {
+            use std::sync::Arc;
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            use $sync as sync;
+            use $thread as thread;
+            let lock = Arc::new(sync::RwLock::new(0u32));
+            let (inside, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let readers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (lock, inside, most) = (lock.clone(), inside.clone(), most.clone());
+                    thread::spawn(move || {
+                        let _r = lock.read().unwrap();
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        thread::sleep(Duration::from_millis(10));
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    })
+                })
+                .collect();
+            for r in readers {
+                r.join().unwrap();
+            }
+            let writers: Vec<_> = (0..4)
+                .map(|_| {
+                    let lock = lock.clone();
+                    thread::spawn(move || {
+                        for _ in 0..5 {
+                            let mut w = lock.write().unwrap();
+                            let seen = *w;
+                            thread::sleep(Duration::from_millis(1));
+                            *w = seen + 1;
+                        }
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
+            }
+            let total = *lock.read().unwrap();
+            let l = lock.clone();
+            let _ = thread::spawn(move || {
+                let _w = l.write().unwrap();
+                panic!("writer fails");
+            })
+            .join();
+            (
+                most.load(Ordering::SeqCst) > 1,
+                total,
+                lock.is_poisoned(),
+                lock.read().is_err(),
+            )
+        }
+    };
+}
+
+mod rwlock_on_std {
+    use super::*;
+    rwlock_case!(std::sync, std::thread);
+}
+
+mod rwlock_on_corio {
+    #![allow(clippy::arc_with_non_send_sync)]
+    use super::*;
+    rwlock_case!(corio::sync, corio::thread);
+}
+
+#[test]
+fn rwlocks_behave_as_std() {
+    let on_std = rwlock_on_std::rwlock();
+    assert_eq!(on_std, (true, 20, true, true));
+    assert_eq!(corio::run(rwlock_on_corio::rwlock), on_std);
+}

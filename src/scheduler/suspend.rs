@@ -64,6 +64,8 @@ pub(crate) enum Blocker {
     ThreadPark,
     /// `Mutex::lock` on a mutex this task holds (if known).
     Mutex(Option<TaskId>),
+    /// `RwLock::read` or `RwLock::write`.
+    RwLock,
     /// `Condvar::wait`.
     Condvar,
     /// `Barrier::wait`, for the others to arrive.
@@ -84,6 +86,7 @@ impl fmt::Display for Blocker {
             Blocker::ThreadPark => f.write_str("parked (thread::park) until unparked"),
             Blocker::Mutex(Some(holder)) => write!(f, "locking a Mutex held by {holder}"),
             Blocker::Mutex(None) => f.write_str("locking a Mutex"),
+            Blocker::RwLock => f.write_str("locking an RwLock"),
             Blocker::Condvar => f.write_str("waiting on a Condvar"),
             Blocker::Barrier => f.write_str("waiting at a Barrier for the others"),
             Blocker::Semaphore => f.write_str("acquiring a Semaphore permit"),

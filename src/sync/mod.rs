@@ -6,8 +6,8 @@
 //! suspends only the calling coroutine. The ends are not `Send`: they link
 //! coroutines of one runtime, on one thread, with no atomics or locks.
 //!
-//! [`Mutex`], [`Condvar`], [`Barrier`], [`Once`] and [`OnceLock`] are
-//! `std::sync`'s, with std's poisoning and
+//! [`Mutex`], [`RwLock`], [`Condvar`], [`Barrier`], [`Once`] and
+//! [`OnceLock`] are `std::sync`'s, with std's poisoning and
 //! error types (re-exported here), for coroutines: a wait suspends only the
 //! calling coroutine, where std's would block the one OS thread and with it
 //! every coroutine of the runtime. [`Semaphore`] bounds how many
@@ -28,10 +28,12 @@ mod barrier;
 pub mod mpsc;
 mod mutex;
 mod once;
+mod rwlock;
 mod wait_queue;
 
 pub use barrier::{Barrier, BarrierWaitResult, Semaphore, SemaphorePermit};
 pub use mpsc::{Receiver, RecvError, SendError, Sender, TryRecvError, channel};
 pub use mutex::{Condvar, Mutex, MutexGuard, WaitTimeoutResult};
 pub use once::{Once, OnceLock, OnceState};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
