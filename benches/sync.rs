@@ -6,7 +6,9 @@
 //!
 //! - `mutex/*_uncontended`: one lock + unlock that nobody else wants;
 //! - `sync_channel/*_pingpong`: a round trip over two `sync_channel(1)`s,
-//!   between two coroutines (corio) or two OS threads (std).
+//!   between two coroutines (corio) or two OS threads (std);
+//! - `select/*`: the same round trip between two coroutines, the partner
+//!   receiving with a plain `recv` or with `select!` over two channels.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -82,9 +84,56 @@ fn sync_channel(c: &mut Criterion) {
     group.finish();
 }
 
+/// A corio ping-pong whose partner receives with `select!` over two
+/// channels (the second never gets a message) or with a plain `recv`.
+fn corio_select_pingpong(iters: u64, select: bool) -> Duration {
+    corio::run(move || {
+        let (ping, pinged) = corio::sync::mpsc::channel::<u64>();
+        let (_idle_tx, idle) = corio::sync::mpsc::channel::<u64>();
+        let (pong, ponged) = corio::sync::mpsc::channel::<u64>();
+        let partner = corio::spawn(move || {
+            loop {
+                let next = if select {
+                    corio::select! {
+                        recv(pinged) -> v => v,
+                        recv(idle) -> v => v,
+                    }
+                } else {
+                    pinged.recv()
+                };
+                match next {
+                    Ok(v) => pong.send(v).unwrap(),
+                    Err(_) => break,
+                }
+            }
+        });
+        let start = Instant::now();
+        for i in 0..iters {
+            ping.send(black_box(i)).unwrap();
+            black_box(ponged.recv().unwrap());
+        }
+        let elapsed = start.elapsed();
+        drop(ping);
+        partner.join().unwrap();
+        elapsed
+    })
+}
+
+fn select(c: &mut Criterion) {
+    let mut group = c.benchmark_group("select");
+    group.bench_function("corio_recv", |b| {
+        b.iter_custom(|n| corio_select_pingpong(n, false))
+    });
+    group.bench_function("corio_select_of_2", |b| {
+        b.iter_custom(|n| corio_select_pingpong(n, true))
+    });
+    group.finish();
+}
+
 fn main() {
     let mut criterion = config().configure_from_args();
     mutex(&mut criterion);
     sync_channel(&mut criterion);
+    select(&mut criterion);
     criterion.final_summary();
 }

@@ -66,6 +66,8 @@ pub(crate) enum Blocker {
     Mutex(Option<TaskId>),
     /// `RwLock::read` or `RwLock::write`.
     RwLock,
+    /// `select!` on channels that are all empty.
+    Select,
     /// `Condvar::wait`.
     Condvar,
     /// `Barrier::wait`, for the others to arrive.
@@ -87,6 +89,7 @@ impl fmt::Display for Blocker {
             Blocker::Mutex(Some(holder)) => write!(f, "locking a Mutex held by {holder}"),
             Blocker::Mutex(None) => f.write_str("locking a Mutex"),
             Blocker::RwLock => f.write_str("locking an RwLock"),
+            Blocker::Select => f.write_str("selecting on empty channels"),
             Blocker::Condvar => f.write_str("waiting on a Condvar"),
             Blocker::Barrier => f.write_str("waiting at a Barrier for the others"),
             Blocker::Semaphore => f.write_str("acquiring a Semaphore permit"),

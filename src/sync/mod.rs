@@ -29,6 +29,7 @@ pub mod mpsc;
 mod mutex;
 mod once;
 mod rwlock;
+mod select;
 mod wait_queue;
 
 pub use barrier::{Barrier, BarrierWaitResult, Semaphore, SemaphorePermit};

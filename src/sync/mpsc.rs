@@ -785,3 +785,88 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
         self.iter()
     }
 }
+
+/// What `select!` needs of a [`Receiver`]; not an API of its own.
+#[doc(hidden)]
+impl<T> Receiver<T> {
+    /// Whether a receive would not wait: a message is there, or every
+    /// sender is gone.
+    pub fn __select_ready(&self) -> bool {
+        self.shared.len() > 0 || self.shared.senders.get() == 0
+    }
+
+    /// The receive `__select_ready` promised (a message or a disconnect).
+    pub fn __select_take(&self) -> Result<T, RecvError> {
+        self.shared.try_recv().map_err(|_| RecvError)
+    }
+
+    /// Queues the running coroutine among this channel's receivers until
+    /// the registration is dropped; `None` where no coroutine can wait.
+    #[track_caller]
+    pub fn __select_register(&self) -> Option<SelectRegistration<'_>> {
+        let me = TaskWaker::running("corio::select!").ok()?;
+        Some(SelectRegistration {
+            waiting: Some(self.shared.receivers.wait(me)),
+            receivers: &self.shared.receivers,
+        })
+    }
+}
+
+/// A `select!` waiting on one channel; not an API of its own. Dropped, it
+/// leaves the channel's queue; if the channel had already notified it, it
+/// passes that notification on to the next receiver waiting there, since
+/// the select may take another branch and the message must not sit
+/// unnoticed.
+#[doc(hidden)]
+pub struct SelectRegistration<'a> {
+    /// The place in the channel's queue.
+    waiting: Option<super::wait_queue::Waiting<'a>>,
+    /// The channel's queue, to pass a notification on.
+    receivers: &'a WaitQueue,
+}
+
+impl Drop for SelectRegistration<'_> {
+    fn drop(&mut self) {
+        let Some(waiting) = self.waiting.take() else {
+            return;
+        };
+        let notified = !waiting.is_queued();
+        drop(waiting);
+        if notified {
+            self.receivers.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for SelectRegistration<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelectRegistration").finish_non_exhaustive()
+    }
+}
+
+/// Suspends a `select!` until a registered channel notifies it or
+/// `deadline` passes; `false` where no coroutine can wait. Not an API of
+/// its own.
+#[doc(hidden)]
+#[track_caller]
+pub fn __select_wait(deadline: Option<Instant>) -> bool {
+    let reason = match deadline {
+        Some(at) => Suspend::ParkUntil(Blocker::Select, at),
+        None => Suspend::Park(Blocker::Select),
+    };
+    scheduler::suspend("corio::select!", reason).is_ok()
+}
+
+/// The deadline of a `select!`'s `default(timeout)`; not an API of its own.
+#[doc(hidden)]
+pub fn __select_deadline(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+#[doc(hidden)]
+impl<T> Receiver<T> {
+    /// The disconnect `select!` reports when no coroutine can wait.
+    pub fn __select_disconnected(&self) -> Result<T, RecvError> {
+        Err(RecvError)
+    }
+}
