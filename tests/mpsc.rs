@@ -2,6 +2,8 @@
 //! against `use` aliases and run twice, on std's channels with OS threads
 //! and on corio's with coroutines, and both must give the same answer.
 
+mod util;
+
 use std::time::Duration;
 
 /// The cases, written against whichever `mpsc`, `spawn` and `sleep` they
@@ -228,10 +230,7 @@ fn a_sender_blocked_forever_is_named_in_the_deadlock_report() {
         })
     })
     .unwrap_err();
-    let text = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let text = util::panic_text(&*payload);
     assert!(
         text.contains("'stuck': sending on a full channel"),
         "{text}"

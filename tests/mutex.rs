@@ -2,6 +2,8 @@
 //! against `use` aliases and run on std's threads and on corio's coroutines,
 //! and both must give the same answer.
 
+mod util;
+
 use std::time::Duration;
 
 macro_rules! cases {
@@ -175,10 +177,7 @@ fn the_deadlock_report_names_the_task_holding_the_mutex() {
         })
     })
     .unwrap_err();
-    let text = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let text = util::panic_text(&*payload);
     assert!(
         text.contains("'blocked': locking a Mutex held by task 1"),
         "{text}"

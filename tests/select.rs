@@ -2,6 +2,8 @@
 //! timeout runs the default; a notification the select does not use is
 //! passed on, so no message sits unnoticed.
 
+mod util;
+
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -76,9 +78,6 @@ fn a_selecting_coroutine_that_nothing_can_wake_is_in_the_deadlock_report() {
         })
     })
     .unwrap_err();
-    let text = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let text = util::panic_text(&*payload);
     assert!(text.contains("selecting on empty channels"), "{text}");
 }

@@ -2,6 +2,8 @@
 //! a `thread` alias and run on std's threads and on corio's coroutines, and
 //! both must give the same answer.
 
+mod util;
+
 use std::time::{Duration, Instant};
 
 macro_rules! cases {
@@ -117,10 +119,7 @@ fn a_coroutine_parked_forever_is_named_in_the_deadlock_report() {
         })
     })
     .unwrap_err();
-    let text = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let text = util::panic_text(&*payload);
     assert!(text.contains("'sleepy': parked (thread::park)"), "{text}");
 }
 

@@ -28,6 +28,7 @@ mod barrier;
 pub mod mpsc;
 mod mutex;
 mod once;
+mod poison;
 mod rwlock;
 mod select;
 mod wait_queue;

@@ -8,6 +8,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 use std::time::{Duration, Instant};
 
+use super::poison::Poison;
 use super::wait_queue::WaitQueue;
 use crate::scheduler::{self, Blocker, Suspend, TaskId, TaskWaker};
 
@@ -59,7 +60,7 @@ pub struct Mutex<T: ?Sized> {
     /// the holder is not a coroutine (the lock was taken outside one).
     owner: Cell<Option<TaskId>>,
     /// Set when a guard is dropped during a panic.
-    poisoned: Cell<bool>,
+    poisoned: Poison,
     /// Coroutines waiting for the lock, oldest first.
     waiters: WaitQueue,
     /// The data. Invariant: a `&mut` to it exists only inside a guard, and
@@ -80,7 +81,7 @@ impl<T> Mutex<T> {
         Mutex {
             locked: Cell::new(false),
             owner: Cell::new(None),
-            poisoned: Cell::new(false),
+            poisoned: Poison::default(),
             waiters: WaitQueue::default(),
             data: UnsafeCell::new(value),
         }
@@ -100,13 +101,8 @@ impl<T> Mutex<T> {
     /// assert_eq!(m.into_inner().unwrap(), [1, 2]);
     /// ```
     pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.poisoned.get();
-        let value = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        let poisoned = self.poisoned;
+        poisoned.result(self.data.into_inner())
     }
 }
 
@@ -240,7 +236,7 @@ impl<T: ?Sized> Mutex<T> {
     /// });
     /// ```
     pub fn clear_poison(&self) {
-        self.poisoned.set(false);
+        self.poisoned.clear();
     }
 
     /// The value, through `&mut self`: no lock needed.
@@ -257,13 +253,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().unwrap(), 2);
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.poisoned.get();
-        let value = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        self.poisoned.result(self.data.get_mut())
     }
 
     /// Marks the lock taken by `owner`.
@@ -276,12 +266,7 @@ impl<T: ?Sized> Mutex<T> {
     /// A guard for a lock just taken, poisoned or not.
     #[inline]
     fn guard(&self) -> LockResult<MutexGuard<'_, T>> {
-        let guard = MutexGuard { mutex: self };
-        if self.poisoned.get() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        self.poisoned.result(MutexGuard { mutex: self })
     }
 
     /// Releases the lock: hands it to the oldest waiter, or frees it.
@@ -376,9 +361,7 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.mutex.poisoned.set(true);
-        }
+        self.mutex.poisoned.on_guard_drop();
         self.mutex.unlock();
     }
 }
@@ -646,7 +629,7 @@ impl Condvar {
     ) -> (LockResult<MutexGuard<'a, T>>, bool) {
         let mutex = guard.mutex;
         let Ok(me) = TaskWaker::running(what) else {
-            return (mutex_result(mutex, guard), false);
+            return (mutex.poisoned.result(guard), false);
         };
         // Queued before the unlock, so a notify in between is not lost.
         let waiting = self.waiters.wait(me);
@@ -658,18 +641,6 @@ impl Condvar {
         let could_wait = scheduler::suspend(what, reason).is_ok();
         drop(waiting);
         (mutex.lock(), could_wait)
-    }
-}
-
-/// `guard` as a `LockResult`, by the mutex's poison.
-fn mutex_result<'a, T: ?Sized>(
-    mutex: &'a Mutex<T>,
-    guard: MutexGuard<'a, T>,
-) -> LockResult<MutexGuard<'a, T>> {
-    if mutex.poisoned.get() {
-        Err(PoisonError::new(guard))
-    } else {
-        Ok(guard)
     }
 }
 

@@ -4,8 +4,9 @@
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
+use super::poison::Poison;
 use super::wait_queue::WaitQueue;
 use crate::scheduler::{self, Blocker, Suspend, TaskId, TaskWaker};
 
@@ -45,7 +46,7 @@ pub struct RwLock<T: ?Sized> {
     /// The writer, for the hand-over; `None` outside a coroutine.
     writer: Cell<Option<TaskId>>,
     /// Set when a write guard is dropped during a panic.
-    poisoned: Cell<bool>,
+    poisoned: Poison,
     /// Writers waiting, oldest first.
     waiting_writers: WaitQueue,
     /// Readers waiting, oldest first.
@@ -69,7 +70,7 @@ impl<T> RwLock<T> {
             readers: Cell::new(0),
             writing: Cell::new(false),
             writer: Cell::new(None),
-            poisoned: Cell::new(false),
+            poisoned: Poison::default(),
             waiting_writers: WaitQueue::new(),
             waiting_readers: WaitQueue::new(),
             data: UnsafeCell::new(value),
@@ -80,7 +81,7 @@ impl<T> RwLock<T> {
     ///
     /// # Errors
     ///
-    /// A [`PoisonError`] holding the value if the lock is poisoned.
+    /// A [`PoisonError`](std::sync::PoisonError) holding the value if the lock is poisoned.
     ///
     /// # Examples
     ///
@@ -90,13 +91,8 @@ impl<T> RwLock<T> {
     /// assert_eq!(lock.into_inner().unwrap(), 2);
     /// ```
     pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.poisoned.get();
-        let value = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        let poisoned = self.poisoned;
+        poisoned.result(self.data.into_inner())
     }
 }
 
@@ -112,7 +108,7 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// # Errors
     ///
-    /// A [`PoisonError`] holding the guard if a writer panicked.
+    /// A [`PoisonError`](std::sync::PoisonError) holding the guard if a writer panicked.
     ///
     /// # Panics
     ///
@@ -161,7 +157,7 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// # Errors
     ///
-    /// A [`PoisonError`] holding the guard if a writer panicked.
+    /// A [`PoisonError`](std::sync::PoisonError) holding the guard if a writer panicked.
     ///
     /// # Panics
     ///
@@ -244,14 +240,14 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(!lock.is_poisoned());
     /// ```
     pub fn clear_poison(&self) {
-        self.poisoned.set(false);
+        self.poisoned.clear();
     }
 
     /// The value, through `&mut self`: no lock needed.
     ///
     /// # Errors
     ///
-    /// A [`PoisonError`] holding the reference if the lock is poisoned.
+    /// A [`PoisonError`](std::sync::PoisonError) holding the reference if the lock is poisoned.
     ///
     /// # Examples
     ///
@@ -261,13 +257,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 2);
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.poisoned.get();
-        let value = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        self.poisoned.result(self.data.get_mut())
     }
 
     /// Waits once in `queue`.
@@ -288,11 +278,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// `guard` as a `LockResult`, by the poison.
     fn poison<G>(&self, guard: G) -> LockResult<G> {
-        if self.poisoned.get() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        self.poisoned.result(guard)
     }
 
     /// Nobody holds the lock any more: hand it to the oldest waiting
@@ -401,9 +387,7 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
 
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.lock.poisoned.set(true);
-        }
+        self.lock.poisoned.on_guard_drop();
         self.lock.writing.set(false);
         self.lock.writer.set(None);
         self.lock.released();
