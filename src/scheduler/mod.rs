@@ -64,7 +64,7 @@ pub(crate) use context::{
 };
 pub(crate) use suspend::{Blocker, CannotWait, Suspend, Switch, Wake};
 pub use task::TaskId;
-pub(crate) use task::{Parker, Task, TaskShared, describe};
+pub(crate) use task::{Parker, Task, TaskShared};
 
 use run_queue::RunQueue;
 use task::{Parked, ParkedOn, Slot, SlotState};
@@ -819,7 +819,6 @@ impl Core {
                 tasks.remove(id.key());
             }
         }
-        let name = task.shared.name().map(str::to_owned);
         let outcome = {
             let _unwinding = task.coroutine.started().then(|| context::unwinding(&*task));
             panic::catch_unwind(AssertUnwindSafe(|| task.coroutine.force_unwind()))
@@ -828,7 +827,7 @@ impl Core {
             log::error!(
                 "corio: a destructor panicked while {} was unwound; the panic is dropped \
                  and the rest goes on",
-                describe(id, name.as_deref())
+                task.describe()
             );
         }
         drop(task);

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::fmt;
 
 use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, Suspend, TaskWaker};
+use crate::scheduler::Blocker;
 
 /// Lets a group of coroutines wait until all of them have arrived;
 /// `std::sync::Barrier` for coroutines.
@@ -90,11 +90,7 @@ impl Barrier {
         self.arrived.set(arrived);
         let round = self.generation.get();
         while self.generation.get() == round {
-            let Ok(me) = TaskWaker::running(WHAT) else {
-                return BarrierWaitResult(false);
-            };
-            let _waiting = self.waiters.wait(me);
-            if scheduler::suspend(WHAT, Suspend::Park(Blocker::Barrier)).is_err() {
+            if self.waiters.wait_once(WHAT, Blocker::Barrier).is_err() {
                 return BarrierWaitResult(false);
             }
         }
@@ -262,24 +258,18 @@ impl Semaphore {
             return permit;
         }
         loop {
-            let me = match TaskWaker::running(WHAT) {
-                Ok(me) => me,
+            match self.waiters.wait_once(WHAT, Blocker::Semaphore) {
+                // Notified: a released permit was reserved for us.
+                Ok(true) => {
+                    self.reserved.set(self.reserved.get() - 1);
+                    self.permits.set(self.permits.get() - 1);
+                    return SemaphorePermit { semaphore: self };
+                }
+                Ok(false) => {}
                 Err(cannot) => panic!(
                     "{}; no permit is free, and nothing can give one back here",
                     cannot.explain(WHAT)
                 ),
-            };
-            let waiting = self.waiters.wait(me);
-            let parked = scheduler::suspend(WHAT, Suspend::Park(Blocker::Semaphore));
-            if !waiting.is_queued() {
-                // Notified: a released permit was reserved for us.
-                self.reserved.set(self.reserved.get() - 1);
-                self.permits.set(self.permits.get() - 1);
-                return SemaphorePermit { semaphore: self };
-            }
-            drop(waiting);
-            if parked.is_err() {
-                panic!("{WHAT}: the runtime began shutting down while this coroutine waited");
             }
         }
     }

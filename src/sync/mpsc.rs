@@ -208,11 +208,7 @@ impl<T> Shared<T> {
     /// Waits on `queue` as a sender; `false` if no coroutine can wait here.
     #[track_caller]
     fn wait_as_sender(&self, what: &str, queue: &WaitQueue) -> bool {
-        let Ok(me) = TaskWaker::running(what) else {
-            return false;
-        };
-        let _waiting = queue.wait(me);
-        scheduler::suspend(what, Suspend::Park(Blocker::ChannelSend)).is_ok()
+        queue.wait_once(what, Blocker::ChannelSend).is_ok()
     }
 
     /// `SyncSender::send`.

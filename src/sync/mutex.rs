@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::poison::Poison;
 use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, Suspend, TaskId, TaskWaker};
+use crate::scheduler::{self, Blocker, CannotWait, Suspend, TaskId, TaskWaker};
 
 /// A mutual-exclusion lock for coroutines; `std::sync::Mutex` for one
 /// runtime.
@@ -147,22 +147,18 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     fn lock_contended(&self) -> LockResult<MutexGuard<'_, T>> {
         const WHAT: &str = "Mutex::lock";
-        let me = match TaskWaker::running(WHAT) {
-            Ok(me) => me,
-            Err(cannot) => panic!(
-                "{}; the lock is held by {}, and nothing can release it here",
-                cannot.explain(WHAT),
-                holder(self.owner.get())
-            ),
+        let id = match scheduler::running_id(WHAT) {
+            Ok(id) => id,
+            Err(cannot) => self.cannot_wait(WHAT, cannot),
         };
-        let id = me.id();
         if self.owner.get() == Some(id) {
             panic!("{WHAT}: {id} already holds this Mutex; locking it again would wait forever");
         }
         loop {
-            let waiting = self.waiters.wait(me.clone());
-            let parked = scheduler::suspend(WHAT, Suspend::Park(Blocker::Mutex(self.owner.get())));
-            drop(waiting);
+            let blocker = Blocker::Mutex(self.owner.get());
+            if let Err(cannot) = self.waiters.wait_once(WHAT, blocker) {
+                self.cannot_wait(WHAT, cannot);
+            }
             // Handed over by an unlock: ours now.
             if self.locked.get() && self.owner.get() == Some(id) {
                 return self.guard();
@@ -171,10 +167,19 @@ impl<T: ?Sized> Mutex<T> {
                 self.take(Some(id));
                 return self.guard();
             }
-            if parked.is_err() {
-                panic!("{WHAT}: the runtime began shutting down while this coroutine waited");
-            }
         }
+    }
+
+    /// The panic of a `lock` that must wait where nothing can: nothing can
+    /// release the lock there either.
+    #[cold]
+    #[track_caller]
+    fn cannot_wait(&self, what: &str, cannot: CannotWait) -> ! {
+        panic!(
+            "{}; the lock is held by {}, and nothing can release it here",
+            cannot.explain(what),
+            holder(self.owner.get())
+        )
     }
 
     /// Locks the mutex if nobody holds it; never waits.

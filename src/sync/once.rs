@@ -6,7 +6,7 @@ use std::cell::{Cell, OnceCell};
 use std::fmt;
 
 use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, Suspend, TaskId, TaskWaker};
+use crate::scheduler::{self, Blocker, TaskId};
 
 /// Where a one-time initialisation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,16 +51,11 @@ impl Gate {
                     "{what}: called again from inside its own initialiser, which would wait forever"
                 );
             }
-            let waker = match TaskWaker::running(what) {
-                Ok(waker) => waker,
-                Err(cannot) => panic!(
+            if let Err(cannot) = self.waiters.wait_once(what, Blocker::Once) {
+                panic!(
                     "{}; another coroutine is running the initialiser, and cannot finish it here",
                     cannot.explain(what)
-                ),
-            };
-            let _waiting = self.waiters.wait(waker);
-            if scheduler::suspend(what, Suspend::Park(Blocker::Once)).is_err() {
-                panic!("{what}: the runtime began shutting down while this coroutine waited");
+                );
             }
         }
     }

@@ -8,7 +8,7 @@ use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use super::poison::Poison;
 use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, Suspend, TaskId, TaskWaker};
+use crate::scheduler::{self, Blocker, TaskId};
 
 /// A reader-writer lock for coroutines; `std::sync::RwLock` for one
 /// runtime: any number of readers, or one writer.
@@ -263,16 +263,11 @@ impl<T: ?Sized> RwLock<T> {
     /// Waits once in `queue`.
     #[track_caller]
     fn wait(&self, what: &str, queue: &WaitQueue) {
-        let me = match TaskWaker::running(what) {
-            Ok(me) => me,
-            Err(cannot) => panic!(
+        if let Err(cannot) = queue.wait_once(what, Blocker::RwLock) {
+            panic!(
                 "{}; the lock is held, and nothing can release it here",
                 cannot.explain(what)
-            ),
-        };
-        let _waiting = queue.wait(me);
-        if scheduler::suspend(what, Suspend::Park(Blocker::RwLock)).is_err() {
-            panic!("{what}: the runtime began shutting down while this coroutine waited");
+            );
         }
     }
 

@@ -20,7 +20,7 @@ use std::cell::{Cell, RefCell};
 
 use slab::Slab;
 
-use crate::scheduler::{TaskId, TaskWaker};
+use crate::scheduler::{self, Blocker, CannotWait, Suspend, TaskId, TaskWaker};
 
 /// A node's key in the slab, or [`NONE`]: `u32` rather than
 /// `Option<usize>`, so that a node is 32 bytes, not 56 (every coroutine
@@ -160,6 +160,26 @@ impl WaitQueue {
             key,
             task,
         }
+    }
+
+    /// Waits once in this queue as the running coroutine: queued, suspended
+    /// (`blocker` says on what, for the deadlock report), and out of the
+    /// queue again when it runs. `Ok(true)` if a notify woke it, `Ok(false)`
+    /// for any other wake-up; the caller re-checks what it waits for.
+    ///
+    /// # Errors
+    ///
+    /// [`CannotWait`], without queueing, where no coroutine can wait.
+    ///
+    /// # Panics
+    ///
+    /// Panics with a message naming `what` outside any runtime.
+    #[track_caller]
+    pub(crate) fn wait_once(&self, what: &str, blocker: Blocker) -> Result<bool, CannotWait> {
+        let me = TaskWaker::running(what)?;
+        let waiting = self.wait(me);
+        scheduler::suspend(what, Suspend::Park(blocker))?;
+        Ok(!waiting.is_queued())
     }
 
     /// Removes the oldest waiter and wakes it; `false` if none waits.
