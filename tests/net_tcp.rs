@@ -403,3 +403,35 @@ fn echo_over_ipv6_loopback() {
         assert_eq!(server.join().unwrap().unwrap(), PAYLOAD as u64);
     });
 }
+
+#[test]
+#[allow(deprecated)]
+fn only_v6_reads_and_refuses_as_std_does() {
+    // std and corio on the same kind of socket give the same answers.
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let std_v4 = std_listener.only_v6().map_err(|e| e.kind());
+    let std_set = std_listener.set_only_v6(true).map_err(|e| e.kind());
+    let std_v6 = std::net::TcpListener::bind("[::1]:0").map(|l| {
+        (
+            l.only_v6().map_err(|e| e.kind()),
+            l.set_only_v6(true).map_err(|e| e.kind()),
+        )
+    });
+    corio::run(move || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert_eq!(listener.only_v6().map_err(|e| e.kind()), std_v4);
+        assert_eq!(listener.set_only_v6(true).map_err(|e| e.kind()), std_set);
+        if let Ok(std_v6) = std_v6 {
+            let listener = TcpListener::bind("[::1]:0").unwrap();
+            let corio_v6 = (
+                listener.only_v6().map_err(|e| e.kind()),
+                listener.set_only_v6(true).map_err(|e| e.kind()),
+            );
+            assert_eq!(corio_v6, std_v6);
+        }
+        // The duplicate descriptor it used is closed again: the socket works.
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).unwrap();
+        listener.accept().unwrap();
+    });
+}

@@ -304,6 +304,69 @@ impl TcpListener {
         self.inner.source().ttl()
     }
 
+    /// Sets `IPV6_V6ONLY`, as the deprecated
+    /// [`std::net::TcpListener::set_only_v6`]: on a listener that is already
+    /// bound, Linux refuses the change.
+    ///
+    /// # Errors
+    ///
+    /// What `setsockopt(2)` reports: on a bound socket, `InvalidInput`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// corio::run(|| {
+    ///     let listener = corio::net::TcpListener::bind("[::1]:0")?;
+    ///     assert!(listener.set_only_v6(true).is_err()); // bound already
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[deprecated(
+        since = "0.1.0",
+        note = "this option can only be set before the socket is bound"
+    )]
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        #[allow(deprecated)]
+        self.as_std()?.set_only_v6(only_v6)
+    }
+
+    /// Whether `IPV6_V6ONLY` is set, as the deprecated
+    /// [`std::net::TcpListener::only_v6`].
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt(2)` reports: `InvalidInput` on an IPv4 socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// corio::run(|| {
+    ///     let listener = corio::net::TcpListener::bind("[::1]:0")?;
+    ///     let _dual_stack = !listener.only_v6()?; // the system's default
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[deprecated(
+        since = "0.1.0",
+        note = "this option can only be set before the socket is bound"
+    )]
+    pub fn only_v6(&self) -> io::Result<bool> {
+        #[allow(deprecated)]
+        self.as_std()?.only_v6()
+    }
+
+    /// A `std::net::TcpListener` on a duplicate of this socket's descriptor
+    /// (one open socket, two descriptors), for the options mio does not
+    /// offer; dropping it closes only the duplicate.
+    fn as_std(&self) -> io::Result<std::net::TcpListener> {
+        let fd = self.as_fd().try_clone_to_owned()?;
+        Ok(std::net::TcpListener::from(fd))
+    }
+
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
     ///
     /// # Errors
