@@ -75,6 +75,7 @@ pub mod net;
 mod reactor;
 pub mod runtime;
 mod scheduler;
+mod scope;
 #[doc(hidden)]
 pub mod stack;
 pub mod sync;

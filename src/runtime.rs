@@ -133,9 +133,12 @@ impl Runtime {
     /// Runs `f` as the root coroutine, and every coroutine it spawns, until
     /// `f` returns; returns what `f` returned.
     ///
-    /// Other coroutines still running when `f` returns stay in the runtime:
-    /// a later `block_on` continues them, and dropping the runtime unwinds
-    /// them.
+    /// `f` may borrow from the caller, as the future of tokio's `block_on`
+    /// may: it is the one coroutine that never outlives this call. The
+    /// coroutines it spawns are `'static` and may: other coroutines still
+    /// running when `f` returns stay in the runtime, a later `block_on`
+    /// continues them, and dropping the runtime unwinds them. (To run
+    /// coroutines that borrow, use [`thread::scope`](crate::thread::scope).)
     ///
     /// # Panics
     ///
@@ -154,6 +157,15 @@ impl Runtime {
     /// let mut rt = corio::Runtime::new()?;
     /// let v = rt.block_on(|| vec![1, 2, 3]);
     /// assert_eq!(v.len(), 3);
+    ///
+    /// // The root may borrow from here, and hand back a borrow.
+    /// let mut log = vec![String::from("start")];
+    /// let first = rt.block_on(|| {
+    ///     log.push(String::from("in the root"));
+    ///     &v[0]
+    /// });
+    /// assert_eq!((log.len(), *first), (2, 1));
+    ///
     /// let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
     ///     rt.block_on(|| panic!("root failed"))
     /// }));
@@ -164,8 +176,7 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<F, T>(&mut self, f: F) -> T
     where
-        F: FnOnce() -> T + 'static,
-        T: 'static,
+        F: FnOnce() -> T,
     {
         if scheduler::in_runtime() {
             panic!(
@@ -176,7 +187,14 @@ impl Runtime {
         }
         let core: &Core = &self.core;
         let _entered = scheduler::enter_runtime(core);
-        let root = match task::spawn_on(core, f, Some("root".into()), None) {
+        // SAFETY: the root ends before this call returns, on every path:
+        // `run_until` returns only once it has; if a panic leaves
+        // `run_until` instead (a deadlock report, a panicking log backend),
+        // the root is taken out, queued or parked, and unwound before the
+        // panic goes on; its result is taken on both paths.
+        let root =
+            unsafe { task::spawn_unchecked_on(core, f, Some("root".into()), None, |_, _| ()) };
+        let root = match root {
             Ok(root) => root,
             Err(e) => panic!("corio: could not create the root coroutine: {e}"),
         };
@@ -184,11 +202,12 @@ impl Runtime {
         if let Err(payload) =
             panic::catch_unwind(panic::AssertUnwindSafe(|| core.run_until(root_id)))
         {
-            // A deadlock: the root is parked, its stack holds what it
-            // captured. Unwind it before the panic leaves this frame.
-            if let Some(task) = core.take_task(root_id) {
+            // The root's stack holds what it captured: unwind it before the
+            // panic leaves this frame.
+            if let Some(task) = core.take_any(root_id) {
                 core.unwind(task);
             }
+            root.discard_result();
             panic::resume_unwind(payload);
         }
         match root.into_result() {
@@ -377,7 +396,8 @@ impl Builder {
 }
 
 /// Runs `f` on a new default runtime and returns its result; the runtime is
-/// dropped afterwards (any coroutine still parked is unwound).
+/// dropped afterwards (any coroutine still parked is unwound). `f` may
+/// borrow from the caller (see [`Runtime::block_on`]).
 ///
 /// # Panics
 ///
@@ -397,8 +417,7 @@ impl Builder {
 #[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
-    F: FnOnce() -> T + 'static,
-    T: 'static,
+    F: FnOnce() -> T,
 {
     let mut rt = match Runtime::new() {
         Ok(rt) => rt,

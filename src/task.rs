@@ -18,7 +18,7 @@ use std::thread;
 use corosensei::{Coroutine, Yielder};
 
 use crate::scheduler::{self, Blocker, Core, Parker, Suspend, Switch, Task, TaskShared, Wake};
-use crate::stack;
+use crate::stack::{self, PooledStack};
 use crate::thread::Thread;
 
 pub use crate::scheduler::TaskId;
@@ -177,6 +177,16 @@ impl<T> JoinHandle<T> {
             .expect("into_result is called only after the task returned")
     }
 
+    /// Drops the result, if the task left one, and says whether it was a
+    /// panic; for handles whose result may borrow (see
+    /// [`spawn_unchecked_on`]).
+    pub(crate) fn discard_result(&self) -> bool {
+        let result = self.slot.result.borrow_mut().take();
+        let panicked = matches!(result, Some(Err(_)));
+        drop_reported(result, "the result of a scoped task nobody joined");
+        panicked
+    }
+
     /// The task's id.
     ///
     /// # Examples
@@ -214,8 +224,23 @@ impl<T> JoinHandle<T> {
         // Every JoinHandle's is: `spawn` asks for it.
         T: 'static,
     {
+        // SAFETY: `T: 'static`, so nothing is erased.
+        unsafe { self.thread_unchecked() }
+    }
+
+    /// [`JoinHandle::thread`] for a result that may borrow.
+    ///
+    /// # Safety
+    ///
+    /// As [`spawn_unchecked_on`]: the result is gone before what it borrows
+    /// ends, so a `Thread` kept longer reads nothing of it.
+    pub(crate) unsafe fn thread_unchecked(&self) -> &Thread {
         self.thread.get_or_init(|| {
-            let shared: Rc<dyn TaskShared> = self.slot.clone();
+            let shared: Rc<dyn TaskShared + '_> = self.slot.clone();
+            // SAFETY: only the lifetime changes; see the contract above.
+            let shared = unsafe {
+                std::mem::transmute::<Rc<dyn TaskShared + '_>, Rc<dyn TaskShared + 'static>>(shared)
+            };
             Box::new(Thread::new(self.id, shared, self.core.clone()))
         })
     }
@@ -333,13 +358,16 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        let size = self
-            .stack_size
-            .map(stack::validate_stack_size)
-            .transpose()?;
+        let (name, stack_size) = self.into_parts();
+        let size = stack_size.map(stack::validate_stack_size).transpose()?;
         scheduler::with_core("corio::task::Builder::spawn", |core| {
-            spawn_on(core, f, self.name, size)
+            spawn_on(core, f, name, size)
         })
+    }
+
+    /// The name and the stack size asked for.
+    pub(crate) fn into_parts(self) -> (Option<String>, Option<usize>) {
+        (self.name, self.stack_size)
     }
 }
 
@@ -394,6 +422,60 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
+    let (id, stack, slot) = prepare(core, name, stack_size)?;
+    let coroutine = Coroutine::with_stack(stack, task_body(f, id, Rc::clone(&slot), |_, _| ()));
+    let shared: Rc<dyn TaskShared> = slot.clone();
+    Ok(queue(core, id, coroutine, shared, slot))
+}
+
+/// [`spawn_on`] for a closure and a result that may borrow (a scope's
+/// children, the root of `block_on`); `finished(id, unhandled_panic)` runs
+/// in the task right after it ended, with whether it panicked with nobody
+/// left to join it.
+///
+/// # Safety
+///
+/// The caller must make sure that the task has ended, or has been unwound
+/// (`Core::take_any` and `Core::unwind`), before `'a` ends, on every path,
+/// panics included; and that its `JoinHandle` is consumed or dropped by then
+/// with its result taken (`JoinHandle::discard_result`). The task's table
+/// entry and `Thread` handles may outlive `'a`; they then hold nothing of
+/// `'a` but the emptied result slot, whose drop reads no `T`.
+pub(crate) unsafe fn spawn_unchecked_on<'a, F, T, D>(
+    core: &Core,
+    f: F,
+    name: Option<String>,
+    stack_size: Option<usize>,
+    finished: D,
+) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + 'a,
+    T: 'a,
+    D: FnOnce(TaskId, bool) + 'a,
+{
+    type Body<'b> = Box<dyn FnOnce(&Yielder<(), Switch>, ()) + 'b>;
+    let (id, stack, slot) = prepare(core, name, stack_size)?;
+    let body: Body<'a> = Box::new(task_body(f, id, Rc::clone(&slot), finished));
+    // SAFETY: only the lifetime changes; the caller guarantees the body is
+    // run or dropped (the coroutine ended or unwound) before `'a` ends.
+    let body: Body<'static> = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
+    let coroutine = Coroutine::with_stack(stack, body);
+    let shared: Rc<dyn TaskShared + 'a> = slot.clone();
+    // SAFETY: only the lifetime changes; `TaskShared` reads the name and the
+    // parker, never the result, and the result is gone before `'a` ends
+    // (the caller's contract), so a handle kept longer reads nothing of `'a`.
+    let shared = unsafe {
+        std::mem::transmute::<Rc<dyn TaskShared + 'a>, Rc<dyn TaskShared + 'static>>(shared)
+    };
+    Ok(queue(core, id, coroutine, shared, slot))
+}
+
+/// A task's id, stack and result slot, before its coroutine is made.
+fn prepare<T>(
+    core: &Core,
+    name: Option<String>,
+    stack_size: Option<usize>,
+) -> io::Result<(TaskId, PooledStack, Rc<JoinSlot<T>>)> {
     let id = core.reserve_id();
     let size = stack_size.unwrap_or(core.default_stack_size);
     let stack = core
@@ -415,9 +497,23 @@ where
         joiner: Cell::new(None),
         name: name.map(String::into_boxed_str),
     });
-    let task_slot = Rc::clone(&slot);
+    Ok((id, stack, slot))
+}
+
+/// The root function of a task's coroutine: runs `f`, keeps its result or
+/// panic for the `JoinHandle`, tells `finished`, and wakes the joiner.
+fn task_body<F, T, D>(
+    f: F,
+    id: TaskId,
+    slot: Rc<JoinSlot<T>>,
+    finished: D,
+) -> impl FnOnce(&Yielder<(), Switch>, ())
+where
+    F: FnOnce() -> T,
+    D: FnOnce(TaskId, bool),
+{
     let mut body = Unstarted(Some(f));
-    let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Switch>, ()| {
+    move |yielder: &Yielder<(), Switch>, ()| {
         scheduler::start_task(yielder);
         let f = body.take();
         // Catch the panic here, at the coroutine's root, so it becomes the
@@ -428,31 +524,42 @@ where
             Err(_) if scheduler::unwinding_in_progress() => Err(Box::new(scheduler::UNWOUND) as _),
             result => result,
         };
-        task_slot.finished.set(true);
-        if !task_slot.handle_alive.get() {
+        slot.finished.set(true);
+        let unhandled_panic = !slot.handle_alive.get() && result.is_err();
+        if !slot.handle_alive.get() {
             // Detached: nobody will take the result. Drop it here, where a
             // destructor that panics cannot unwind into the scheduler.
             drop_reported(result, "the result of a detached task");
         } else {
-            *task_slot.result.borrow_mut() = Some(result);
+            *slot.result.borrow_mut() = Some(result);
         }
-        if let Some(joiner) = task_slot.joiner.take() {
+        finished(id, unhandled_panic);
+        if let Some(joiner) = slot.joiner.take() {
             scheduler::try_with_core(|core| core.wake(joiner, Wake::Notified));
         }
-    });
-    let shared: Rc<dyn TaskShared> = slot.clone();
+    }
+}
+
+/// Files a new task in the run queue and makes its handle.
+fn queue<T>(
+    core: &Core,
+    id: TaskId,
+    coroutine: scheduler::TaskCoroutine,
+    shared: Rc<dyn TaskShared>,
+    slot: Rc<JoinSlot<T>>,
+) -> JoinHandle<T> {
     core.schedule_new(Box::new(Task {
         id,
         coroutine,
         yielder: Cell::new(std::ptr::null()),
         shared,
     }));
-    Ok(JoinHandle {
+    JoinHandle {
         slot,
         id,
         core: core.weak(),
         thread: OnceCell::new(),
-    })
+    }
 }
 
 /// Moves the calling coroutine to the back of the run queue, so every task

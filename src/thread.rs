@@ -17,6 +17,25 @@
 //! });
 //! ```
 //!
+//! [`scope`] spawns coroutines that borrow from the caller's stack, as
+//! `std::thread::scope` does for threads:
+//!
+//! ```
+//! use corio::thread;
+//!
+//! corio::run(|| {
+//!     let lines = vec!["a b", "c d e", "f"];
+//!     let words: usize = thread::scope(|s| {
+//!         let counts: Vec<_> = lines
+//!             .iter()
+//!             .map(|line| s.spawn(move || line.split(' ').count()))
+//!             .collect();
+//!         counts.into_iter().map(|h| h.join().unwrap()).sum()
+//!     });
+//!     assert_eq!(words, 6);
+//! });
+//! ```
+//!
 //! # Coroutines
 //!
 //! Everything here works on the coroutines of one runtime, on one OS
@@ -31,6 +50,7 @@ use std::time::{Duration, Instant};
 
 use crate::scheduler::{self, Blocker, Core, Suspend, TaskId, TaskShared, TaskWaker};
 
+pub use crate::scope::{Scope, ScopedJoinHandle, scope};
 pub use crate::task::{Builder, JoinHandle, spawn, yield_now};
 pub use crate::time::{sleep, sleep_until};
 

@@ -208,18 +208,19 @@ pub(crate) fn restore_current(task: *const Task) {
 }
 
 /// Marks `task` as the one a dropped runtime is unwinding, until the guard
-/// is dropped (see [`Here::unwinding`]).
+/// is dropped (see [`Here::unwinding`]). Unwinds nest (a scope unwinds its
+/// children while its own task unwinds): the guard puts back the outer one.
 pub(crate) fn unwinding(task: *const Task) -> UnwindingGuard {
-    HERE.with(|h| h.unwinding.set(task));
-    UnwindingGuard(())
+    UnwindingGuard(HERE.with(|h| h.unwinding.replace(task)))
 }
 
-/// Clears [`Here::unwinding`] when dropped, also while unwinding.
-pub(crate) struct UnwindingGuard(());
+/// Puts back the [`Here::unwinding`] that was there before, when dropped,
+/// also while unwinding.
+pub(crate) struct UnwindingGuard(*const Task);
 
 impl Drop for UnwindingGuard {
     fn drop(&mut self) {
-        HERE.with(|h| h.unwinding.set(ptr::null()));
+        HERE.with(|h| h.unwinding.set(self.0));
     }
 }
 

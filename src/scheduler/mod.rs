@@ -64,7 +64,7 @@ pub(crate) use context::{
 };
 pub(crate) use suspend::{Blocker, CannotWait, Suspend, Switch, Wake};
 pub use task::TaskId;
-pub(crate) use task::{Parker, Task, TaskShared};
+pub(crate) use task::{Parker, Task, TaskCoroutine, TaskShared};
 
 use run_queue::RunQueue;
 use task::{Parked, ParkedOn, Slot, SlotState};
@@ -740,6 +740,19 @@ impl Core {
         self.unpark(state)
     }
 
+    /// Takes a task that is not running out of the runtime, parked or
+    /// queued, to unwind it; `None` if it has ended (or is not this
+    /// runtime's). For what must not outlive a caller's frame: a scope's
+    /// children, the root of `block_on`.
+    pub(crate) fn take_any(&self, id: TaskId) -> Option<Box<Task>> {
+        if let Some(task) = self.take_task(id) {
+            return Some(task);
+        }
+        let task = self.run_queue.remove(id)?;
+        // Still in the table as `Scheduled`; `unwind` removes the slot.
+        Some(task)
+    }
+
     /// Cancels the registrations of a parked task and hands it over.
     fn unpark(&self, state: SlotState) -> Option<Box<Task>> {
         let SlotState::Parked(Parked { task, on, timer }) = state else {
@@ -819,10 +832,13 @@ impl Core {
                 tasks.remove(id.key());
             }
         }
-        let outcome = {
+        // As scheduler code, also when a coroutine unwinds another (a scope
+        // unwinding its children): the unwound one must not find its
+        // unwinder's task current and suspend that one's yielder.
+        let outcome = context::as_scheduler(|| {
             let _unwinding = task.coroutine.started().then(|| context::unwinding(&*task));
             panic::catch_unwind(AssertUnwindSafe(|| task.coroutine.force_unwind()))
-        };
+        });
         if outcome.is_err() {
             log::error!(
                 "corio: a destructor panicked while {} was unwound; the panic is dropped \

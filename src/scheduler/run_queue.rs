@@ -20,7 +20,7 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-use super::task::Task;
+use super::task::{Task, TaskId};
 
 /// Slots a new queue starts with.
 const INITIAL_CAPACITY: usize = 64;
@@ -104,6 +104,20 @@ impl RunQueue {
     pub(crate) fn insert(&self, ahead: usize, task: Box<Task>) {
         let task = NonNull::from(Box::leak(task));
         self.with(|ring| ring.insert(ahead, task));
+    }
+
+    /// Takes the queued task `id` out of the queue, keeping the others in
+    /// order; `None` if it is not queued. Linear, and rare: a scope that
+    /// must unwind its children before its own frame goes (see
+    /// `Core::take_any`). The caller never asks for a task running in place
+    /// at the front: only that task's own code could, and it never does.
+    pub(crate) fn remove(&self, id: TaskId) -> Option<Box<Task>> {
+        // SAFETY: every pointer in the ring owns a live task (the invariant
+        // above); reading its id reads a field no running code changes.
+        let found =
+            self.with(|ring| ring.remove_first(|task| unsafe { task.as_ref() }.id == id))?;
+        // SAFETY: as in `pop_front`: the pointer left the ring exactly once.
+        Some(unsafe { Box::from_raw(found.as_ptr()) })
     }
 
     /// How many tasks are queued.
@@ -234,6 +248,33 @@ impl<T> Ring<T> {
             self.slots.swap(at & self.mask, before & self.mask);
             at = before;
         }
+    }
+
+    /// Removes the first item that `is_it` picks, moving the ones behind it
+    /// forward by one; linear.
+    fn remove_first(&mut self, mut is_it: impl FnMut(&T) -> bool) -> Option<T> {
+        let mut at = self.head;
+        while at != self.tail {
+            // SAFETY: `at` is in `head..tail`, so its slot is initialised.
+            if is_it(unsafe { self.slot(at).assume_init_ref() }) {
+                break;
+            }
+            at = at.wrapping_add(1);
+        }
+        if at == self.tail {
+            return None;
+        }
+        // Walk the found item to the back, then take it off there.
+        let last = self.tail.wrapping_sub(1);
+        while at != last {
+            let next = at.wrapping_add(1);
+            self.slots.swap(at & self.mask, next & self.mask);
+            at = next;
+        }
+        self.tail = last;
+        // SAFETY: `last` was in `head..tail` and holds the found item; moving
+        // `tail` onto it made the slot uninitialised, so it is owned once.
+        Some(unsafe { self.slot(last).assume_init_read() })
     }
 
     /// Doubles the capacity. Every queued item keeps its number; only its
@@ -430,5 +471,25 @@ mod tests {
             drain(&mut ring),
             [2, 100, 101, 102, 1, 103, 104, 105, 106, 107, 3]
         );
+    }
+
+    #[test]
+    fn remove_first_keeps_the_others_in_order_across_the_wrap() {
+        let mut ring = Ring::new();
+        for value in 0..60 {
+            ring.push_back(value);
+        }
+        for _ in 0..60 {
+            ring.pop_front();
+        }
+        for value in 100..108 {
+            ring.push_back(value);
+        }
+        assert_eq!(ring.remove_first(|&v| v == 103), Some(103));
+        assert_eq!(ring.remove_first(|&v| v == 100), Some(100));
+        assert_eq!(ring.remove_first(|&v| v == 107), Some(107));
+        assert_eq!(ring.remove_first(|&v| v == 999), None);
+        ring.push_back(7);
+        assert_eq!(drain(&mut ring), [101, 102, 104, 105, 106, 7]);
     }
 }

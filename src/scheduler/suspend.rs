@@ -76,6 +76,8 @@ pub(crate) enum Blocker {
     Semaphore,
     /// `Once::call_once` or `OnceLock::get_or_init`, while another runs it.
     Once,
+    /// `thread::scope`, for this many of its coroutines to end.
+    Scope(usize),
 }
 
 impl fmt::Display for Blocker {
@@ -94,6 +96,10 @@ impl fmt::Display for Blocker {
             Blocker::Barrier => f.write_str("waiting at a Barrier for the others"),
             Blocker::Semaphore => f.write_str("acquiring a Semaphore permit"),
             Blocker::Once => f.write_str("waiting for another coroutine's one-time initialiser"),
+            Blocker::Scope(1) => f.write_str("waiting for 1 coroutine of its thread::scope to end"),
+            Blocker::Scope(n) => {
+                write!(f, "waiting for {n} coroutines of its thread::scope to end")
+            }
         }
     }
 }

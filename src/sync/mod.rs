@@ -31,7 +31,7 @@ mod once;
 mod poison;
 mod rwlock;
 mod select;
-mod wait_queue;
+pub(crate) mod wait_queue;
 
 pub use barrier::{Barrier, BarrierWaitResult, Semaphore, SemaphorePermit};
 pub use mpsc::{Receiver, RecvError, SendError, Sender, TryRecvError, channel};
