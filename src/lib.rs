@@ -71,6 +71,8 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod blocking;
+mod handle;
 pub mod net;
 mod reactor;
 pub mod runtime;
@@ -84,6 +86,7 @@ pub mod thread;
 mod time;
 mod timer;
 
+pub use blocking::spawn_blocking;
 pub use runtime::{Runtime, run, stats};
 pub use scheduler::Stats;
 pub use task::{JoinHandle, TaskId, spawn, yield_now};

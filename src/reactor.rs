@@ -84,7 +84,14 @@ pub(crate) struct Reactor<W> {
     /// How many coroutines wait on a socket right now. While it is non-zero,
     /// an idle runtime blocks in the poller instead of reporting a deadlock.
     waiters: Cell<usize>,
+    /// Set by `poll` when the waker's token ([`WAKER_TOKEN`]) fired: another
+    /// thread left work for the caller; taken by [`Reactor::take_woken`].
+    woken: Cell<bool>,
 }
+
+/// The token of the one `mio::Waker` a reactor hands out; the slab never
+/// gets near it.
+const WAKER_TOKEN: usize = usize::MAX;
 
 impl<W: Copy + PartialEq> Reactor<W> {
     /// Creates the poller (`epoll_create1`).
@@ -97,7 +104,19 @@ impl<W: Copy + PartialEq> Reactor<W> {
             events: RefCell::new(Events::with_capacity(EVENTS_PER_POLL)),
             sources: RefCell::new(Slab::new()),
             waiters: Cell::new(0),
+            woken: Cell::new(false),
         })
+    }
+
+    /// The waker other threads use to rouse this reactor's `poll`; made once
+    /// per reactor (mio allows one per poller).
+    pub(crate) fn waker(&self) -> io::Result<mio::Waker> {
+        mio::Waker::new(&self.registry, Token(WAKER_TOKEN))
+    }
+
+    /// Whether the waker fired since the last call.
+    pub(crate) fn take_woken(&self) -> bool {
+        self.woken.replace(false)
     }
 
     /// Registers a socket for readable and writable edges; returns its token.
@@ -183,6 +202,10 @@ impl<W: Copy + PartialEq> Reactor<W> {
         let mut count = 0;
         for event in events.iter() {
             count += 1;
+            if event.token().0 == WAKER_TOKEN {
+                self.woken.set(true);
+                continue;
+            }
             let Some(source) = sources.get_mut(event.token().0) else {
                 continue;
             };

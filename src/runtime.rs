@@ -7,6 +7,8 @@ use std::panic;
 use std::rc::Rc;
 use std::sync::Once;
 
+pub use crate::blocking::{BLOCKING_KEEP_ALIVE, MAX_BLOCKING_THREADS};
+pub use crate::handle::{Handle, RemoteJoinHandle};
 use crate::reactor::Reactor;
 use crate::scheduler::{self, Core, Stats};
 use crate::stack;
@@ -234,6 +236,25 @@ impl Runtime {
     pub fn stats(&self) -> Stats {
         self.core.stats()
     }
+
+    /// A [`Handle`] to this runtime, for other OS threads: `Send`, `Sync`
+    /// and `Clone`; [`Handle::spawn`] puts a task on this runtime from
+    /// anywhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rt = corio::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// let task = std::thread::spawn(move || handle.spawn(|| 40 + 2).unwrap())
+    ///     .join()
+    ///     .unwrap();
+    /// rt.block_on(|| assert_eq!(task.join().unwrap(), 42));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn handle(&self) -> Handle {
+        Handle::new(&self.core)
+    }
 }
 
 impl Drop for Runtime {
@@ -242,9 +263,19 @@ impl Drop for Runtime {
         // runtime reachable while they run, and go on until none is left.
         let core: &Core = &self.core;
         let _entered = scheduler::enter_runtime(core);
+        // Other threads get "the runtime is gone" from here on.
+        let never_run = core.close_inbox();
         let unwound = core.tear_down();
         if unwound > 0 {
             log::debug!("runtime dropped: unwound {unwound} coroutine(s)");
+        }
+        // What other threads sent and the runtime never took: dropping a job
+        // drops what it carries (a message, a closure, whose handle then
+        // reports the runtime gone).
+        for job in never_run {
+            if panic::catch_unwind(panic::AssertUnwindSafe(|| drop(job))).is_err() {
+                log::error!("corio: a destructor panicked while a runtime dropped its inbox");
+            }
         }
     }
 }
@@ -386,7 +417,9 @@ impl Builder {
                  non-blocking I/O polls); the default is 61",
             ));
         }
-        let core = Core::new(stack_size, self.event_interval, Reactor::new()?);
+        let reactor = Reactor::new()?;
+        let waker = reactor.waker()?;
+        let core = Core::new(stack_size, self.event_interval, reactor, waker);
         install_panic_hook();
         Ok(Runtime {
             core,

@@ -47,12 +47,14 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
 use slab::Slab;
 
+use crate::blocking::{Job, Remote};
 use crate::reactor::Reactor;
 use crate::stack::StackPool;
 use crate::timer::Timers;
@@ -164,7 +166,22 @@ pub(crate) struct Core {
     pub(crate) reactor: Rc<Reactor<TaskId>>,
     /// Deadlines of sleeping or timed-out waits.
     timers: RefCell<Timers<TaskId>>,
+    /// What other threads see of this runtime: its inbox and waker. Hand
+    /// it out through [`Core::remote`], which notes that it was.
+    remote: Arc<Remote>,
+    /// Whether the remote side was ever handed out: from then on, a busy
+    /// runtime polls (for the inbox's waker) every `event_interval` ticks
+    /// even with no socket or timer to watch.
+    remote_in_use: Cell<bool>,
+    /// Whether the "only other threads can wake us" warning was given for
+    /// the current stretch of idleness.
+    stuck_warned: Cell<bool>,
 }
+
+/// How long a runtime whose coroutines are all blocked waits for another
+/// thread, when one only *may* wake it (a channel whose senders may be
+/// there, a live `Handle`), before it logs who waits on what.
+const STUCK_PATIENCE: Duration = Duration::from_secs(2);
 
 /// [`Stats`] as cells, bumped where things happen (`switches` is kept by
 /// [`Ticks`]).
@@ -341,6 +358,7 @@ impl Core {
         default_stack_size: usize,
         event_interval: u32,
         reactor: Reactor<TaskId>,
+        waker: mio::Waker,
     ) -> Rc<Core> {
         /// Hands out runtime ids; 2^32 runtimes in one process would wrap
         /// it, and the ids only need to differ among live ones.
@@ -364,7 +382,39 @@ impl Core {
             stats: StatCells::default(),
             reactor: Rc::new(reactor),
             timers: RefCell::new(Timers::default()),
+            remote: Remote::new(runtime, waker),
+            remote_in_use: Cell::new(false),
+            stuck_warned: Cell::new(false),
         })
+    }
+
+    /// This runtime's remote side, to hand to another thread (a `Handle`, a
+    /// blocking job, a channel's cross-thread senders).
+    pub(crate) fn remote(&self) -> Arc<Remote> {
+        self.remote_in_use.set(true);
+        Arc::clone(&self.remote)
+    }
+
+    /// Runs the jobs other threads posted, oldest first, as scheduler code.
+    fn drain_inbox(&self) {
+        for job in self.remote.take_jobs() {
+            let outcome =
+                context::as_scheduler(|| panic::catch_unwind(AssertUnwindSafe(|| job(self))));
+            if let Err(payload) = outcome {
+                log::error!(
+                    "corio: a job from another thread panicked on runtime {} ({}); the \
+                     panic is dropped",
+                    self.runtime,
+                    crate::task::panic_text(&*payload)
+                );
+            }
+        }
+    }
+
+    /// The runtime is dropped: refuse further jobs from other threads, and
+    /// hand back the ones never run (to be dropped).
+    pub(crate) fn close_inbox(&self) -> Vec<Job> {
+        self.remote.close()
     }
 
     /// A weak handle to this runtime, to wake one of its tasks later from
@@ -638,7 +688,7 @@ impl Core {
     fn poll_ready_events(&self) {
         self.ticks.reload();
         let has_timers = !self.timers.borrow().is_empty();
-        let has_io = self.reactor.has_waiters();
+        let has_io = self.reactor.has_waiters() || self.remote_in_use.get();
         if !has_timers && !has_io {
             return;
         }
@@ -658,7 +708,7 @@ impl Core {
         let next_deadline = self.timers.borrow().next_deadline();
         let has_io = self.reactor.has_waiters();
         match next_deadline {
-            None if !has_io => return false,
+            None if !has_io => return self.wait_for_other_threads(),
             None => self.poll(None),
             Some(at) => {
                 // With no socket registered this is a plain timed sleep; one
@@ -673,6 +723,63 @@ impl Core {
         true
     }
 
+    /// No timer, no socket: only another thread can wake a task now, if any
+    /// can. Waits for one; `false` (a deadlock) when none can.
+    #[cold]
+    fn wait_for_other_threads(&self) -> bool {
+        if self.remote.has_jobs() {
+            self.drain_inbox();
+            return true;
+        }
+        match self.other_threads_may_wake() {
+            None => false,
+            Some(true) => {
+                self.poll(None);
+                true
+            }
+            Some(false) => {
+                self.poll(Some(STUCK_PATIENCE));
+                if self.run_queue.len() == 0 && !self.stuck_warned.replace(true) {
+                    log::warn!(
+                        "corio: every coroutine of runtime {} has been blocked for {:?}, and \
+                         only another OS thread can wake one now (a channel's sender or a \
+                         Handle may be there). If no thread holds one, this is a \
+                         deadlock:\n{}",
+                        self.runtime,
+                        STUCK_PATIENCE,
+                        self.blocked_lines(None).join("\n")
+                    );
+                }
+                if self.run_queue.len() > 0 {
+                    self.stuck_warned.set(false);
+                }
+                true
+            }
+        }
+    }
+
+    /// Whether a task may be woken by another thread: `Some(true)` if one
+    /// surely will be (a blocking job, a task of another runtime),
+    /// `Some(false)` if one may be (a channel receive, a live `Handle`),
+    /// `None` if nothing outside this runtime can wake any task.
+    fn other_threads_may_wake(&self) -> Option<bool> {
+        let mut may = (self.remote.handles.load(Ordering::Acquire) > 0).then_some(false);
+        for (_, slot) in self.tasks.borrow().iter() {
+            if let SlotState::Parked(Parked {
+                on: ParkedOn::Blocker(blocker),
+                ..
+            }) = &slot.state
+            {
+                match blocker.other_threads() {
+                    Some(true) => return Some(true),
+                    Some(false) => may = Some(false),
+                    None => {}
+                }
+            }
+        }
+        may
+    }
+
     /// One `epoll_wait`, then wake every task whose socket became ready.
     fn poll(&self, timeout: Option<Duration>) {
         bump(&self.stats.polls, 1);
@@ -682,6 +789,9 @@ impl Core {
         // Borrows of the reactor are released: now wake, in event order.
         for id in woken {
             self.wake(id, Wake::Notified);
+        }
+        if self.reactor.take_woken() {
+            self.drain_inbox();
         }
     }
 
@@ -699,11 +809,24 @@ impl Core {
 
     #[cold]
     fn deadlock(&self, root: TaskId) -> ! {
+        let lines = self.blocked_lines(Some(root));
+        let count = lines.len();
+        panic!(
+            "corio deadlock: {count} coroutine(s) are blocked and nothing (no timer, \
+             no socket, no other thread) can ever wake any of them:\n{}\n\
+             Check for a join on a task that waits for its joiner, or a lock held by \
+             a coroutine that waits for its waiter.",
+            lines.join("\n")
+        )
+    }
+
+    /// One line per parked task: who, and on what.
+    fn blocked_lines(&self, root: Option<TaskId>) -> Vec<String> {
         let tasks = self.tasks.borrow();
         let mut lines = Vec::new();
         for (_, slot) in tasks.iter() {
             if let SlotState::Parked(parked) = &slot.state {
-                let who = if parked.task.id == root {
+                let who = if Some(parked.task.id) == root {
                     format!("{} (the root passed to block_on)", parked.task.describe())
                 } else {
                     parked.task.describe()
@@ -716,15 +839,7 @@ impl Core {
                 lines.push(format!("  {who}: {on}"));
             }
         }
-        let count = lines.len();
-        drop(tasks);
-        panic!(
-            "corio deadlock: {count} coroutine(s) are blocked and nothing (no timer, \
-             no socket, no other thread) can ever wake any of them:\n{}\n\
-             Check for a join on a task that waits for its joiner, or a recv on a \
-             channel whose senders are all held by blocked coroutines.",
-            lines.join("\n")
-        )
+        lines
     }
 
     /// Takes a parked task out of the runtime (to unwind it), cancelling its

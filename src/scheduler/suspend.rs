@@ -78,6 +78,27 @@ pub(crate) enum Blocker {
     Once,
     /// `thread::scope`, for this many of its coroutines to end.
     Scope(usize),
+    /// `spawn_blocking`, for its job to end on a pool thread.
+    Blocking,
+    /// `RemoteJoinHandle::join`, for a task of another runtime (or one
+    /// spawned through a `Handle`) to end.
+    RemoteJoin,
+}
+
+impl Blocker {
+    /// Whether another OS thread can end this wait: such a wait is no
+    /// deadlock while the runtime's inbox is open. `Some(true)` when the
+    /// other thread is known to be working on it (a blocking job, a task of
+    /// another runtime), `Some(false)` when one only may be (a channel
+    /// whose senders may sit on other threads), `None` when only this
+    /// runtime's coroutines can.
+    pub(crate) fn other_threads(&self) -> Option<bool> {
+        match self {
+            Blocker::Blocking | Blocker::RemoteJoin => Some(true),
+            Blocker::ChannelRecv | Blocker::Select => Some(false),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Blocker {
@@ -99,6 +120,10 @@ impl fmt::Display for Blocker {
             Blocker::Scope(1) => f.write_str("waiting for 1 coroutine of its thread::scope to end"),
             Blocker::Scope(n) => {
                 write!(f, "waiting for {n} coroutines of its thread::scope to end")
+            }
+            Blocker::Blocking => f.write_str("waiting for a spawn_blocking job on a pool thread"),
+            Blocker::RemoteJoin => {
+                f.write_str("joining a task of another runtime (RemoteJoinHandle)")
             }
         }
     }

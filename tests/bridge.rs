@@ -1,0 +1,217 @@
+//! Coroutines and OS threads in one process: `Handle`, `spawn_blocking`,
+//! `Send` senders, and what the deadlock report makes of other threads.
+
+mod util;
+
+use std::panic;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use corio::runtime::Handle;
+
+#[test]
+fn blocking_jobs_run_side_by_side_while_a_ticker_keeps_ticking() {
+    let (ticks_during, elapsed, results) = corio::run(|| {
+        let done = std::rc::Rc::new(std::cell::Cell::new(false));
+        let ticker_done = std::rc::Rc::clone(&done);
+        let ticker = corio::spawn(move || {
+            let mut ticks = 0u32;
+            while !ticker_done.get() {
+                corio::sleep(Duration::from_millis(1));
+                ticks += 1;
+            }
+            ticks
+        });
+        let start = Instant::now();
+        let jobs: Vec<_> = (0..8u64)
+            .map(|i| {
+                corio::spawn(move || {
+                    corio::spawn_blocking(move || {
+                        std::thread::sleep(Duration::from_millis(50));
+                        i * 10
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        let results: Vec<u64> = jobs.into_iter().map(|j| j.join().unwrap()).collect();
+        let elapsed = start.elapsed();
+        done.set(true);
+        (ticker.join().unwrap(), elapsed, results)
+    });
+    assert_eq!(results, [0, 10, 20, 30, 40, 50, 60, 70]);
+    // One after another they would take 400 ms; side by side about 50.
+    assert!(elapsed < Duration::from_millis(8 * 50), "{elapsed:?}");
+    // The runtime was never blocked: the 1 ms ticker ticked all along
+    // (about 40 times in 50 ms here; 10 allows for a very busy machine).
+    assert!(ticks_during >= 10, "only {ticks_during} ticks in {elapsed:?}");
+}
+
+#[test]
+fn a_panicking_blocking_job_comes_back_as_err() {
+    let payload = corio::run(|| corio::spawn_blocking(|| -> u8 { panic!("in the pool") }))
+        .unwrap_err();
+    assert_eq!(util::panic_text(&*payload), "in the pool");
+}
+
+#[test]
+fn blocking_jobs_run_on_named_pool_threads() {
+    let name = corio::run(|| {
+        corio::spawn_blocking(|| std::thread::current().name().map(str::to_owned)).unwrap()
+    });
+    assert!(
+        name.as_deref().is_some_and(|n| n.starts_with("corio-blocking-")),
+        "{name:?}"
+    );
+}
+
+#[test]
+fn handle_spawn_from_four_threads_joined_from_std_threads() {
+    let mut rt = corio::Runtime::new().unwrap();
+    let handle = rt.handle();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let handle = handle.clone();
+            let ran = Arc::clone(&ran);
+            std::thread::spawn(move || {
+                let tasks: Vec<_> = (0..25u64)
+                    .map(|i| {
+                        let ran = Arc::clone(&ran);
+                        handle
+                            .spawn(move || {
+                                corio::yield_now();
+                                ran.fetch_add(1, Ordering::SeqCst);
+                                t * 100 + i
+                            })
+                            .unwrap()
+                    })
+                    .collect();
+                tasks
+                    .into_iter()
+                    .map(|task| task.join().unwrap())
+                    .sum::<u64>()
+            })
+        })
+        .collect();
+    drop(handle);
+    // The runtime runs the tasks while its root waits for the threads (in
+    // the blocking pool, so that the runtime itself stays free).
+    let sums = rt.block_on(move || {
+        corio::spawn_blocking(move || {
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .unwrap()
+    });
+    let expected: Vec<u64> = (0..4u64)
+        .map(|t| (0..25).map(|i| t * 100 + i).sum())
+        .collect();
+    assert_eq!(sums, expected);
+    assert_eq!(ran.load(Ordering::SeqCst), 100);
+}
+
+#[test]
+fn a_remote_task_is_joined_from_a_coroutine_of_another_runtime() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    // Runtime A lives on its own thread (a runtime never moves) and serves
+    // until told to stop.
+    let thread_a = std::thread::spawn(move || {
+        let mut a = corio::Runtime::new().unwrap();
+        handle_tx.send(a.handle()).unwrap();
+        a.block_on(|| corio::spawn_blocking(move || rx.recv()).unwrap())
+            .unwrap();
+    });
+    let handle_a: Handle = handle_rx.recv().unwrap();
+    let got = corio::run(move || {
+        let task = handle_a
+            .spawn(|| corio::thread::current().name().map(str::to_owned))
+            .unwrap();
+        let on_a = corio::task::current_id();
+        (task.join().unwrap(), on_a)
+    });
+    assert_eq!(got.0, None); // an unnamed task of runtime A
+    tx.send(()).unwrap();
+    thread_a.join().unwrap();
+}
+
+#[test]
+fn a_handle_of_a_dropped_runtime_says_so() {
+    let rt = corio::Runtime::new().unwrap();
+    let handle = rt.handle();
+    let never_ran = handle.spawn(|| 1).unwrap();
+    drop(rt);
+    assert!(!handle.is_alive());
+    let err = handle.spawn(|| 2).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    assert!(err.to_string().contains("has been dropped"), "{err}");
+    let payload = never_ran.join().unwrap_err();
+    assert!(
+        util::panic_text(&*payload).contains("runtime was dropped first"),
+        "{}",
+        util::panic_text(&*payload)
+    );
+}
+
+#[test]
+fn handle_current_inside_a_coroutine_spawns_on_its_runtime() {
+    corio::run(|| {
+        let handle = Handle::current();
+        let here = corio::task::current_id();
+        let task = handle.spawn(corio::task::current_id).unwrap();
+        let there = task.join().unwrap();
+        assert_ne!(here, there);
+        assert_eq!(here.as_u64() + 1, there.as_u64());
+    });
+}
+
+#[test]
+fn a_real_deadlock_is_still_reported_after_blocking_jobs_and_handles_are_gone() {
+    let payload = panic::catch_unwind(|| {
+        corio::run(|| {
+            assert_eq!(corio::spawn_blocking(|| 5).unwrap(), 5);
+            drop(Handle::current());
+            corio::thread::park(); // nothing anywhere can unpark it
+        })
+    })
+    .unwrap_err();
+    let text = util::panic_text(&*payload);
+    assert!(text.contains("corio deadlock"), "{text}");
+    assert!(text.contains("parked (thread::park)"), "{text}");
+}
+
+thread_local! {
+    /// The root coroutine of `a_live_handle_keeps_...`, for a task spawned
+    /// on the same runtime (its closure must be `Send`, a `Thread` is not).
+    static ROOT: std::cell::RefCell<Option<corio::thread::Thread>> =
+        const { std::cell::RefCell::new(None) };
+    static WOKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[test]
+fn a_live_handle_keeps_a_blocked_runtime_waiting_for_a_spawn() {
+    let mut rt = corio::Runtime::new().unwrap();
+    let handle = rt.handle();
+    let helper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        handle
+            .spawn(|| {
+                WOKEN.with(|w| w.set(true));
+                ROOT.with(|r| r.borrow().as_ref().unwrap().unpark());
+            })
+            .unwrap()
+    });
+    rt.block_on(|| {
+        ROOT.with(|r| *r.borrow_mut() = Some(corio::thread::current()));
+        // No socket, no timer, no blocking job: only the live handle on the
+        // helper thread can wake the root, so this is no deadlock.
+        while !WOKEN.with(|w| w.get()) {
+            corio::thread::park();
+        }
+    });
+    helper.join().unwrap().join().unwrap();
+}
