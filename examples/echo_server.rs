@@ -5,7 +5,13 @@
 //! ```text
 //! cargo run --release --example echo_server                  # 127.0.0.1:7878
 //! cargo run --release --example echo_server -- 127.0.0.1:9000 --quiet
+//! cargo run --release --example echo_server -- --threads 2   # a runtime per core
 //! ```
+//!
+//! With `--threads N`, N runtimes on N OS threads
+//! (`corio::runtime::ThreadPerCore`) each listen on the same port
+//! (`TcpListener::bind_reuse_port`), and the kernel spreads the connections
+//! over them.
 //!
 //! Talk to it with the companion client (`cargo run --release --example
 //! echo_client -- --connections 100 --messages 1000`) or with `nc 127.0.0.1
@@ -13,8 +19,10 @@
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use corio::net::{TcpListener, TcpStream};
@@ -35,13 +43,22 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 fn main() -> ExitCode {
     let mut addr = String::from("127.0.0.1:7878");
     let mut quiet = false;
-    for arg in std::env::args().skip(1) {
+    let mut threads = 1usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             "--quiet" | "-q" => quiet = true,
+            "--threads" => match args.next().map(|n| n.parse::<usize>()) {
+                Some(Ok(n)) if n >= 1 => threads = n,
+                _ => {
+                    eprintln!("echo_server: --threads takes a number of at least 1\n\n{USAGE}");
+                    return ExitCode::FAILURE;
+                }
+            },
             flag if flag.starts_with('-') => {
                 eprintln!("echo_server: unknown option {flag}\n\n{USAGE}");
                 return ExitCode::FAILURE;
@@ -49,7 +66,25 @@ fn main() -> ExitCode {
             other => addr = other.to_string(),
         }
     }
-    match corio::run(move || serve(&addr, quiet)) {
+    let result = if threads == 1 {
+        corio::run(|| serve(&Listen::Alone(&addr), quiet))
+    } else {
+        // Core 0 binds first (the port may be 0) and tells the others.
+        let bound = (Mutex::new(None), Condvar::new());
+        corio::runtime::ThreadPerCore::new(threads)
+            .run(|core| {
+                serve(
+                    &Listen::Shared {
+                        addr: &addr,
+                        core,
+                        bound: &bound,
+                    },
+                    quiet,
+                )
+            })
+            .and_then(|results| results.into_iter().collect())
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_server: {e}");
@@ -58,16 +93,79 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where a runtime listens.
+enum Listen<'a> {
+    /// The only runtime.
+    Alone(&'a str),
+    /// One of several sharing a port; core 0 binds first and publishes the
+    /// address in `bound`.
+    Shared {
+        addr: &'a str,
+        core: usize,
+        bound: &'a (Mutex<Option<io::Result<SocketAddr>>>, Condvar),
+    },
+}
+
+impl Listen<'_> {
+    /// The listener for this runtime.
+    fn bind(&self) -> io::Result<TcpListener> {
+        match self {
+            Listen::Alone(addr) => TcpListener::bind(addr).map_err(|e| explain(addr, e)),
+            Listen::Shared {
+                addr,
+                core: 0,
+                bound,
+            } => {
+                let listener = TcpListener::bind_reuse_port(addr).map_err(|e| explain(addr, e));
+                let published = match &listener {
+                    Ok(l) => l.local_addr(),
+                    Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                };
+                *bound.0.lock().unwrap() = Some(published);
+                bound.1.notify_all();
+                listener
+            }
+            Listen::Shared { bound, .. } => {
+                // A short wait at start-up, before this runtime has any
+                // coroutine to starve.
+                let mut published = bound.0.lock().unwrap();
+                while published.is_none() {
+                    published = bound.1.wait(published).unwrap();
+                }
+                match published.as_ref().expect("published") {
+                    Ok(addr) => TcpListener::bind_reuse_port(addr),
+                    Err(e) => Err(io::Error::new(e.kind(), format!("core 0: {e}"))),
+                }
+            }
+        }
+    }
+
+    /// "" for a lone runtime, "core N: " otherwise.
+    fn prefix(&self) -> String {
+        match self {
+            Listen::Alone(_) => String::new(),
+            Listen::Shared { core, .. } => format!("core {core}: "),
+        }
+    }
+}
+
+/// `e` with the address and a hint.
+fn explain(addr: &str, e: io::Error) -> io::Error {
+    let hint = match e.kind() {
+        io::ErrorKind::AddrInUse => "another program listens there; pick another port",
+        _ => "give an address such as 127.0.0.1:7878",
+    };
+    io::Error::new(e.kind(), format!("cannot listen on {addr}: {e} ({hint})"))
+}
+
 /// Accepts forever, spawning a coroutine per connection.
-fn serve(addr: &str, quiet: bool) -> io::Result<()> {
-    let listener = TcpListener::bind(addr).map_err(|e| {
-        let hint = match e.kind() {
-            io::ErrorKind::AddrInUse => "another program listens there; pick another port",
-            _ => "give an address such as 127.0.0.1:7878",
-        };
-        io::Error::new(e.kind(), format!("cannot listen on {addr}: {e} ({hint})"))
-    })?;
-    println!("echo_server: listening on {}", listener.local_addr()?);
+fn serve(listen: &Listen<'_>, quiet: bool) -> io::Result<()> {
+    let listener = listen.bind()?;
+    let prefix = listen.prefix();
+    println!(
+        "echo_server: {prefix}listening on {}",
+        listener.local_addr()?
+    );
     let open = Rc::new(Cell::new(0usize));
     let mut accepted = 0u64;
     loop {
@@ -84,9 +182,13 @@ fn serve(addr: &str, quiet: bool) -> io::Result<()> {
         accepted += 1;
         open.set(open.get() + 1);
         if !quiet {
-            println!("#{accepted} {peer}: connected ({} open)", open.get());
+            println!(
+                "{prefix}#{accepted} {peer}: connected ({} open)",
+                open.get()
+            );
         }
         let open = Rc::clone(&open);
+        let prefix = prefix.clone();
         corio::spawn(move || {
             let result = echo(&stream);
             open.set(open.get() - 1);
@@ -95,10 +197,10 @@ fn serve(addr: &str, quiet: bool) -> io::Result<()> {
             }
             match result {
                 Ok(bytes) => println!(
-                    "#{accepted} {peer}: closed after echoing {bytes} bytes ({} open)",
+                    "{prefix}#{accepted} {peer}: closed after echoing {bytes} bytes ({} open)",
                     open.get()
                 ),
-                Err(e) => println!("#{accepted} {peer}: {e} ({} open)", open.get()),
+                Err(e) => println!("{prefix}#{accepted} {peer}: {e} ({} open)", open.get()),
             }
         });
     }

@@ -24,7 +24,7 @@
 //! many threads are cheap and a low bound would queue independent waits
 //! behind one another; the bound is there so that a flood of jobs cannot
 //! exhaust the process's threads. CPU-heavy work is better given a pool the
-//! size of the machine, such as [`crate::runtime::thread_per_core`].
+//! size of the machine, such as [`crate::runtime::ThreadPerCore`].
 
 use std::collections::VecDeque;
 use std::io;

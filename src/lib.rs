@@ -72,6 +72,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+mod cores;
 mod handle;
 pub mod net;
 mod reactor;

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::sync::Once;
 
 pub use crate::blocking::{BLOCKING_KEEP_ALIVE, MAX_BLOCKING_THREADS};
+pub use crate::cores::ThreadPerCore;
 pub use crate::handle::{Handle, RemoteJoinHandle};
 use crate::reactor::Reactor;
 use crate::scheduler::{self, Core, Stats};
@@ -212,10 +213,25 @@ impl Runtime {
             root.discard_result();
             panic::resume_unwind(payload);
         }
+        if core.take_stop_request() && !root.is_finished() {
+            // Stopped from another thread (see `ThreadPerCore`): unwind the
+            // root, as after a deadlock, and say so to the caller.
+            if let Some(task) = core.take_any(root_id) {
+                core.unwind(task);
+            }
+            root.discard_result();
+            panic::resume_unwind(Box::new(crate::cores::Stopped));
+        }
         match root.into_result() {
             Ok(value) => value,
             Err(payload) => panic::resume_unwind(payload),
         }
+    }
+
+    /// This runtime's remote side, for code that steers it from another
+    /// thread without counting as a `Handle` (see `ThreadPerCore`).
+    pub(crate) fn remote(&self) -> std::sync::Arc<crate::blocking::Remote> {
+        self.core.remote()
     }
 
     /// A snapshot of this runtime's counters.

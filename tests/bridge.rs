@@ -45,13 +45,16 @@ fn blocking_jobs_run_side_by_side_while_a_ticker_keeps_ticking() {
     assert!(elapsed < Duration::from_millis(8 * 50), "{elapsed:?}");
     // The runtime was never blocked: the 1 ms ticker ticked all along
     // (about 40 times in 50 ms here; 10 allows for a very busy machine).
-    assert!(ticks_during >= 10, "only {ticks_during} ticks in {elapsed:?}");
+    assert!(
+        ticks_during >= 10,
+        "only {ticks_during} ticks in {elapsed:?}"
+    );
 }
 
 #[test]
 fn a_panicking_blocking_job_comes_back_as_err() {
-    let payload = corio::run(|| corio::spawn_blocking(|| -> u8 { panic!("in the pool") }))
-        .unwrap_err();
+    let payload =
+        corio::run(|| corio::spawn_blocking(|| -> u8 { panic!("in the pool") })).unwrap_err();
     assert_eq!(util::panic_text(&*payload), "in the pool");
 }
 
@@ -61,7 +64,8 @@ fn blocking_jobs_run_on_named_pool_threads() {
         corio::spawn_blocking(|| std::thread::current().name().map(str::to_owned)).unwrap()
     });
     assert!(
-        name.as_deref().is_some_and(|n| n.starts_with("corio-blocking-")),
+        name.as_deref()
+            .is_some_and(|n| n.starts_with("corio-blocking-")),
         "{name:?}"
     );
 }
@@ -214,4 +218,169 @@ fn a_live_handle_keeps_a_blocked_runtime_waiting_for_a_spawn() {
         }
     });
     helper.join().unwrap().join().unwrap();
+}
+
+#[test]
+fn senders_are_send_and_sync_the_receiver_is_not() {
+    fn send_sync<X: Send + Sync>() {}
+    send_sync::<corio::sync::mpsc::Sender<u32>>();
+    send_sync::<corio::sync::mpsc::SyncSender<String>>();
+    send_sync::<Handle>();
+    send_sync::<corio::runtime::RemoteJoinHandle<u8>>();
+}
+
+#[test]
+fn four_threads_send_25k_messages_each_into_one_runtime_in_order() {
+    const PER_THREAD: u32 = 25_000;
+    let (counts, total) = corio::run(|| {
+        let (tx, rx) = corio::sync::mpsc::channel::<(u32, u32)>();
+        let threads: Vec<_> = (0..4u32)
+            .map(|t| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for i in 0..PER_THREAD {
+                        tx.send((t, i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        // A coroutine ticking meanwhile shows the runtime is not blocked.
+        let mut next = [0u32; 4];
+        let mut total = 0u32;
+        for (t, i) in &rx {
+            assert_eq!(i, next[t as usize], "sender {t} out of order");
+            next[t as usize] += 1;
+            total += 1;
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        (next, total)
+    });
+    assert_eq!(counts, [PER_THREAD; 4]);
+    assert_eq!(total, 4 * PER_THREAD);
+}
+
+#[test]
+fn a_sync_sender_on_a_std_thread_waits_for_room() {
+    corio::run(|| {
+        let (tx, rx) = corio::sync::mpsc::sync_channel::<u32>(2);
+        let producer = std::thread::spawn(move || {
+            for i in 0..100 {
+                tx.send(i).unwrap(); // blocks this OS thread while 2 are queued
+            }
+            // A full channel from afar is `Full`, a gone receiver `Disconnected`.
+            tx
+        });
+        let mut got = Vec::new();
+        for _ in 0..100 {
+            corio::sleep(Duration::from_micros(200));
+            got.push(rx.recv().unwrap());
+        }
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+        let tx = corio::spawn_blocking(move || producer.join().unwrap()).unwrap();
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        let tx = corio::spawn_blocking(move || {
+            let full = tx.try_send(3);
+            (tx, full)
+        })
+        .unwrap();
+        assert_eq!(tx.1, Err(corio::sync::mpsc::TrySendError::Full(3)));
+        drop(rx);
+        let gone = corio::spawn_blocking(move || (tx.0.send(4), tx.0.try_send(5))).unwrap();
+        assert_eq!(gone.0, Err(corio::sync::mpsc::SendError(4)));
+        assert_eq!(
+            gone.1,
+            Err(corio::sync::mpsc::TrySendError::Disconnected(5))
+        );
+    });
+}
+
+#[test]
+fn the_last_sender_dropped_on_another_thread_ends_the_receivers_wait() {
+    let got = corio::run(|| {
+        let (tx, rx) = corio::sync::mpsc::channel::<u8>();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(1).unwrap();
+            drop(tx);
+        });
+        let got: Vec<u8> = rx.iter().collect(); // ends when tx is dropped afar
+        t.join().unwrap();
+        got
+    });
+    assert_eq!(got, [1]);
+}
+
+#[test]
+fn a_rendezvous_send_from_afar_returns_once_the_receiver_took_it() {
+    corio::run(|| {
+        let (tx, rx) = corio::sync::mpsc::sync_channel::<&'static str>(0);
+        let t = std::thread::spawn(move || {
+            tx.send("hand to hand").unwrap();
+            tx.send("again").unwrap();
+        });
+        assert_eq!(rx.recv().unwrap(), "hand to hand");
+        assert_eq!(rx.recv().unwrap(), "again");
+        corio::spawn_blocking(move || t.join().unwrap()).unwrap();
+    });
+}
+
+/// Warnings logged by corio, captured for the test below.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let thread = std::thread::current();
+            let on = thread.name().unwrap_or("?");
+            WARNINGS
+                .lock()
+                .unwrap()
+                .push(format!("[{on}] {}", record.args()));
+        }
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn a_sender_on_a_sleeping_thread_is_no_deadlock_and_a_long_wait_is_logged() {
+    let _ = log::set_logger(&Capture);
+    log::set_max_level(log::LevelFilter::Warn);
+    let got = corio::run(|| {
+        let (tx, rx) = corio::sync::mpsc::channel::<u32>();
+        let (_tx_b, rx_b) = corio::sync::mpsc::channel::<u32>();
+        // The only sender sleeps on a std thread for longer than the
+        // runtime's 2 s of patience: no deadlock panic, a warning instead.
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2_500));
+            tx.send(42).unwrap();
+        });
+        let got = corio::select! {
+            recv(rx) -> v => v.unwrap(),
+            recv(rx_b) -> v => v.unwrap() + 1000,
+        };
+        corio::spawn_blocking(move || t.join().unwrap()).unwrap();
+        got
+    });
+    assert_eq!(got, 42);
+    let warnings = WARNINGS.lock().unwrap();
+    let warning = warnings
+        .iter()
+        .find(|w| {
+            w.contains("only another OS thread can wake one now")
+                && w.starts_with("[a_sender_on_a_sleeping_thread")
+        })
+        .unwrap_or_else(|| panic!("no stuck warning in {warnings:?}"));
+    assert!(
+        warning.contains("task 1 'root': selecting on empty channels"),
+        "{warning}"
+    );
 }

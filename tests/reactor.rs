@@ -208,12 +208,11 @@ fn closed_channel_send_returns_the_value_and_recv_drains_then_errors() {
 fn deadlock_is_reported_with_who_is_blocked_on_what() {
     let payload = panic::catch_unwind(|| {
         corio::run(|| {
-            let (tx, rx) = channel::<u32>();
-            let child = corio::spawn(move || rx.recv());
-            // The root holds the only sender and waits for the child,
-            // which waits for a message: nobody can ever move.
+            let child = corio::spawn(corio::thread::park);
+            // The root waits for the child, which waits for an unpark only
+            // the root could give: nobody can ever move. (A channel receive
+            // would not do: its senders may be on other threads.)
             let _ = child.join();
-            drop(tx);
         })
     })
     .unwrap_err();
@@ -227,7 +226,7 @@ fn deadlock_is_reported_with_who_is_blocked_on_what() {
         "{message}"
     );
     assert!(
-        message.contains("task 2: receiving on an empty channel"),
+        message.contains("task 2: parked (thread::park) until unparked"),
         "{message}"
     );
 }

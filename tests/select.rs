@@ -64,20 +64,3 @@ fn disconnected_channels_are_ready_branches() {
         "the disconnected channel was selected: {got:?}"
     );
 }
-
-#[test]
-fn a_selecting_coroutine_that_nothing_can_wake_is_in_the_deadlock_report() {
-    let payload = std::panic::catch_unwind(|| {
-        corio::run(|| {
-            let (_a_tx, a) = corio::sync::mpsc::channel::<u8>();
-            let (_b_tx, b) = corio::sync::mpsc::channel::<u8>();
-            corio::select! {
-                recv(a) -> _ => (),
-                recv(b) -> _ => (),
-            }
-        })
-    })
-    .unwrap_err();
-    let text = util::panic_text(&*payload);
-    assert!(text.contains("selecting on empty channels"), "{text}");
-}

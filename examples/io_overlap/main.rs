@@ -17,7 +17,7 @@
 //! | `processes` | one child process per task (this program, re-run with a hidden argument) |
 //! | `threads` | one OS thread per task (`std::thread` + `std::net`) |
 //! | `coroutines` | one corio coroutine per task, all on one OS thread |
-//! | `hybrid` | one corio runtime per CPU core, tasks split across them |
+//! | `hybrid` | one corio runtime per CPU core (`corio::runtime::ThreadPerCore`), tasks split across them |
 //!
 //! Two workloads:
 //!

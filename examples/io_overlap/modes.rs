@@ -310,57 +310,45 @@ pub fn run_task_corio(plan: &Plan, task: usize) -> io::Result<u64> {
 
 /// Runs `tasks` as coroutines on one new corio runtime on this thread.
 fn run_coroutines(shared: &Arc<Shared>, tasks: Vec<usize>) -> Result<Vec<TaskRecord>, String> {
-    let shared = Arc::clone(shared);
-    corio::run(move || {
-        let mut handles = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let task_shared = Arc::clone(&shared);
-            let handle = corio::task::Builder::new()
-                .name(format!("task {task}"))
-                .spawn(move || {
-                    timed(&task_shared, task, || {
-                        run_task_corio(&task_shared.plan, task)
-                    })
-                })
-                .map_err(|error| format!("could not start a coroutine for task {task}: {error}"))?;
-            handles.push((task, handle));
-        }
-        // Every spawned task is queued ahead of us: after this yield each
-        // has run up to its first wait, so the census sees them all.
-        corio::yield_now();
-        shared.threads.sample();
-        handles
-            .into_iter()
-            .map(|(task, handle)| handle.join().map_err(|panic| panicked(task, &*panic))?)
-            .collect()
-    })
+    corio::run(|| coroutine_tasks(shared, tasks))
 }
 
-/// One corio runtime per core: this thread runs the first, one new OS
-/// thread each runs the others; tasks are dealt out round-robin.
-fn run_hybrid(shared: &Arc<Shared>) -> Result<Vec<TaskRecord>, String> {
-    let mut lists = deal(shared.plan.tasks, shared.plan.cores).into_iter();
-    let on_this_thread = lists.next().expect("deal always returns at least one list");
-    let mut others = Vec::new();
-    for (index, tasks) in lists.enumerate() {
-        let shared = Arc::clone(shared);
-        let handle = thread::Builder::new()
-            .name(format!("runtime {}", index + 1))
-            .spawn(move || run_coroutines(&shared, tasks))
-            .map_err(|error| {
-                format!(
-                    "could not start the thread of runtime {}: {error}",
-                    index + 1
-                )
-            })?;
-        others.push(handle);
+/// Runs `tasks` as coroutines of the runtime the caller's coroutine is on,
+/// and joins them.
+fn coroutine_tasks(shared: &Arc<Shared>, tasks: Vec<usize>) -> Result<Vec<TaskRecord>, String> {
+    let mut handles = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let task_shared = Arc::clone(shared);
+        let handle = corio::task::Builder::new()
+            .name(format!("task {task}"))
+            .spawn(move || {
+                timed(&task_shared, task, || {
+                    run_task_corio(&task_shared.plan, task)
+                })
+            })
+            .map_err(|error| format!("could not start a coroutine for task {task}: {error}"))?;
+        handles.push((task, handle));
     }
-    let mut records = run_coroutines(shared, on_this_thread)?;
-    for handle in others {
-        let runtime_records = handle
-            .join()
-            .map_err(|panic| format!("a runtime thread panicked: {}", panicked(0, &*panic)))??;
-        records.extend(runtime_records);
+    // Every spawned task is queued ahead of us: after this yield each
+    // has run up to its first wait, so the census sees them all.
+    corio::yield_now();
+    shared.threads.sample();
+    handles
+        .into_iter()
+        .map(|(task, handle)| handle.join().map_err(|panic| panicked(task, &*panic))?)
+        .collect()
+}
+
+/// One corio runtime per core (`corio::runtime::ThreadPerCore`), tasks
+/// dealt out round-robin; this thread only waits for them.
+fn run_hybrid(shared: &Arc<Shared>) -> Result<Vec<TaskRecord>, String> {
+    let lists = deal(shared.plan.tasks, shared.plan.cores);
+    let per_core = corio::runtime::ThreadPerCore::new(lists.len())
+        .run(|core| coroutine_tasks(shared, lists[core].clone()))
+        .map_err(|error| format!("could not start the runtimes: {error}"))?;
+    let mut records = Vec::with_capacity(shared.plan.tasks);
+    for core_records in per_core {
+        records.extend(core_records?);
     }
     Ok(records)
 }

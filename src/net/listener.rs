@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use mio::Interest;
 
@@ -417,6 +417,127 @@ impl TcpListener {
         listener.set_nonblocking(true)?;
         TcpListener::register(mio::net::TcpListener::from_std(listener))
     }
+}
+
+impl TcpListener {
+    /// Binds a listener with `SO_REUSEPORT` (and `SO_REUSEADDR`) set before
+    /// the bind, so that several listeners, one per runtime, can share one
+    /// port: the kernel spreads incoming connections over them, and each
+    /// core accepts its own (see
+    /// [`runtime::ThreadPerCore`](crate::runtime::ThreadPerCore)). Every
+    /// listener on the port must be bound this way, by the same user.
+    /// Otherwise as [`TcpListener::bind`], backlog 1024.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::bind`]: `AddrInUse` if the port is held by a
+    /// socket bound without `SO_REUSEPORT`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a corio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let a = corio::net::TcpListener::bind_reuse_port("127.0.0.1:0")?;
+    ///     let port = a.local_addr()?;
+    ///     let b = corio::net::TcpListener::bind_reuse_port(port)?; // same port
+    ///     assert_eq!(b.local_addr()?, port);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn bind_reuse_port<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        const WHAT: &str = "TcpListener::bind_reuse_port";
+        super::require_runtime(WHAT);
+        each_addr(WHAT, addr, |addr| {
+            TcpListener::from_std(reuse_port_listener(addr)?)
+        })
+    }
+}
+
+/// A listening socket on `addr` with `SO_REUSEADDR` and `SO_REUSEPORT` set
+/// before its bind (std and mio offer no way to set them that early).
+fn reuse_port_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    /// `rc`, or the OS error if it is -1.
+    fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+        if rc == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
+    }
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let kind = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    // SAFETY: socket(2) takes integers and touches no memory of ours.
+    let fd = check(unsafe { libc::socket(domain, kind, 0) })?;
+    // SAFETY: `fd` was just returned by socket(2) and is owned by no one
+    // else; from here on `OwnedFd` closes it on every path.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    for option in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+        // SAFETY: the value pointer and length describe `one`, a live
+        // `c_int`; `fd` is open (owned above).
+        check(unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                std::ptr::from_ref(&one).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        })?;
+    }
+    let (storage, len) = socket_address(addr);
+    // SAFETY: `storage` holds a `sockaddr_in` or `sockaddr_in6` of `len`
+    // bytes, as bind(2) expects for the socket's family.
+    check(unsafe { libc::bind(fd.as_raw_fd(), std::ptr::from_ref(&storage).cast(), len) })?;
+    set_backlog(fd.as_fd(), BACKLOG)?;
+    Ok(std::net::TcpListener::from(fd))
+}
+
+/// `addr` as the C socket address bind(2) takes, and its length.
+fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: `sockaddr_storage` is a plain C struct, valid all zeroes.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: `sockaddr_storage` is larger than and aligned for any
+            // socket address, so it can hold a `sockaddr_in`.
+            unsafe { std::ptr::write(std::ptr::from_mut(&mut storage).cast(), sin) };
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, for a `sockaddr_in6`.
+            unsafe { std::ptr::write(std::ptr::from_mut(&mut storage).cast(), sin6) };
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
 }
 
 /// Sets the backlog of a listening socket (calling `listen(2)` again on a

@@ -173,6 +173,12 @@ pub(crate) struct Core {
     /// runtime polls (for the inbox's waker) every `event_interval` ticks
     /// even with no socket or timer to watch.
     remote_in_use: Cell<bool>,
+    /// Set by [`Core::request_stop`]: `run_until` returns before its root
+    /// has ended, and `block_on` unwinds the root.
+    stop_requested: Cell<bool>,
+    /// Since when no coroutine could run and only another thread might
+    /// change that, if so now.
+    stuck_since: Cell<Option<Instant>>,
     /// Whether the "only other threads can wake us" warning was given for
     /// the current stretch of idleness.
     stuck_warned: Cell<bool>,
@@ -384,6 +390,8 @@ impl Core {
             timers: RefCell::new(Timers::default()),
             remote: Remote::new(runtime, waker),
             remote_in_use: Cell::new(false),
+            stop_requested: Cell::new(false),
+            stuck_since: Cell::new(None),
             stuck_warned: Cell::new(false),
         })
     }
@@ -409,6 +417,20 @@ impl Core {
                 );
             }
         }
+    }
+
+    /// Asks `run_until` to return at its next turn, whether or not its root
+    /// has ended (a job from the thread that runs a `ThreadPerCore`, when
+    /// another core failed). Free on the hot path: the loop already checks
+    /// `root_done` every turn.
+    pub(crate) fn request_stop(&self) {
+        self.stop_requested.set(true);
+        self.root_done.set(true);
+    }
+
+    /// Whether a stop was requested since the last call.
+    pub(crate) fn take_stop_request(&self) -> bool {
+        self.stop_requested.replace(false)
     }
 
     /// The runtime is dropped: refuse further jobs from other threads, and
@@ -644,6 +666,10 @@ impl Core {
     pub(crate) fn run_until(&self, root: TaskId) {
         self.root.set(Some(root));
         self.root_done.set(false);
+        if self.remote_in_use.get() && self.remote.has_jobs() {
+            // Posted while no `block_on` ran: they go first.
+            self.drain_inbox();
+        }
         while !self.root_done.get() {
             if self.run_queue.len() == 0 {
                 // Nothing runnable: wait for I/O or the next timer.
@@ -707,8 +733,11 @@ impl Core {
     fn wait_for_events(&self) -> bool {
         let next_deadline = self.timers.borrow().next_deadline();
         let has_io = self.reactor.has_waiters();
+        if next_deadline.is_none() && !has_io {
+            return self.wait_for_other_threads();
+        }
+        self.stuck_since.set(None);
         match next_deadline {
-            None if !has_io => return self.wait_for_other_threads(),
             None => self.poll(None),
             Some(at) => {
                 // With no socket registered this is a plain timed sleep; one
@@ -734,27 +763,45 @@ impl Core {
         match self.other_threads_may_wake() {
             None => false,
             Some(true) => {
+                self.stuck_since.set(None);
                 self.poll(None);
                 true
             }
             Some(false) => {
-                self.poll(Some(STUCK_PATIENCE));
-                if self.run_queue.len() == 0 && !self.stuck_warned.replace(true) {
-                    log::warn!(
-                        "corio: every coroutine of runtime {} has been blocked for {:?}, and \
-                         only another OS thread can wake one now (a channel's sender or a \
-                         Handle may be there). If no thread holds one, this is a \
-                         deadlock:\n{}",
-                        self.runtime,
-                        STUCK_PATIENCE,
-                        self.blocked_lines(None).join("\n")
-                    );
-                }
-                if self.run_queue.len() > 0 {
-                    self.stuck_warned.set(false);
-                }
+                self.wait_patiently();
                 true
             }
+        }
+    }
+
+    /// Polls for another thread's wake-up that may never come; once the
+    /// runtime has been stuck so for [`STUCK_PATIENCE`], logs who waits on
+    /// what (once per stretch), and from then on waits without a timeout.
+    #[cold]
+    fn wait_patiently(&self) {
+        let now = Instant::now();
+        let since = self.stuck_since.get().unwrap_or(now);
+        self.stuck_since.set(Some(since));
+        let waited = now - since;
+        if waited < STUCK_PATIENCE {
+            self.poll(Some(STUCK_PATIENCE - waited));
+        } else {
+            if !self.stuck_warned.replace(true) {
+                log::warn!(
+                    "corio: every coroutine of runtime {} has been blocked for {:?}, and \
+                     only another OS thread can wake one now (a channel's sender or a \
+                     Handle may be there). If no thread holds one, this is a \
+                     deadlock:\n{}",
+                    self.runtime,
+                    STUCK_PATIENCE,
+                    self.blocked_lines(None).join("\n")
+                );
+            }
+            self.poll(None);
+        }
+        if self.run_queue.len() > 0 {
+            self.stuck_since.set(None);
+            self.stuck_warned.set(false);
         }
     }
 

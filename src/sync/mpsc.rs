@@ -44,16 +44,51 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
 use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, Suspend, TaskWaker};
+use crate::blocking::Remote;
+use crate::scheduler::{self, Blocker, Core, Suspend, TaskWaker};
+use crate::task::NotSend;
 
 /// The state both ends share.
+///
+/// A channel has a *home*: the thread that made it, where its `Receiver`
+/// (which is not `Send`) always is. [`Local`] is the home's state, touched
+/// without locks or atomics, and only ever from the home thread. Senders
+/// are `Send` (for `T: Send`): a sender on another thread puts its message
+/// in the [`Lane`], under a lock, and has the home runtime take it (a job in
+/// its inbox, see `blocking`); the home moves lane messages into its queue
+/// before it looks at the queue whenever `lane_busy` says there are some.
 struct Shared<T> {
+    /// The home thread's token ([`thread_token`]).
+    home: usize,
+    /// The home's state; see [`Shared::local`].
+    local: Local<T>,
+    /// Live `Sender`s and `SyncSender`s, wherever they are; at zero, `recv`
+    /// on an empty queue fails.
+    senders: AtomicUsize,
+    /// Whether the `Receiver` is alive; when not, `send` fails.
+    receiver_alive: AtomicBool,
+    /// Whether the lane holds messages (kept equal to "not empty" under the
+    /// lane's lock); read by the home without the lock.
+    lane_busy: AtomicBool,
+    /// Messages from other threads, and the home runtime to tell.
+    lane: Mutex<Lane<T>>,
+    /// Signalled when the home took lane messages or the receiver left, for
+    /// `SyncSender`s waiting on other threads.
+    lane_taken: Condvar,
+    /// The queue's length as the home last left it (bounded channels only;
+    /// a plain store by the home), for `try_send` from other threads.
+    queued: AtomicUsize,
+}
+
+/// What only the home thread touches.
+struct Local<T> {
     /// Messages sent and not yet received, oldest first.
     queue: RefCell<VecDeque<T>>,
     /// Coroutines waiting in `recv`, oldest first: any number may wait on
@@ -62,12 +97,35 @@ struct Shared<T> {
     /// The bound of a `sync_channel`, and its waiting senders; `None` for an
     /// unbounded channel, which then pays one word for it.
     bounded: Option<Box<Bounded>>,
-    /// Live `Sender`s and `SyncSender`s; at zero, `recv` on an empty queue
-    /// fails.
-    senders: Cell<usize>,
-    /// Whether the `Receiver` is alive; when not, `send` fails.
-    receiver_alive: Cell<bool>,
+    /// The runtime the lane was last told to wake (see [`Shared::bind`]).
+    bound_to: Cell<u32>,
 }
+
+/// Messages sent from other threads, not yet moved into the queue.
+struct Lane<T> {
+    /// Oldest first, each with its ticket.
+    items: VecDeque<(T, u64)>,
+    /// The runtime the receiver waits on, to wake when a message arrives.
+    wake: Option<Arc<Remote>>,
+    /// Tickets handed out to lane messages so far.
+    pushed: u64,
+    /// Lane messages the home took so far: a `SyncSender` on another thread
+    /// is done once this passes its ticket.
+    taken: u64,
+}
+
+// SAFETY: `Local` (cells, a `RefCell` queue, wait queues of the home's
+// coroutines) is touched only on the home thread: every path to it checks
+// `is_home` first, or runs where only the home can be (the `Receiver` is not
+// `Send`; a job posted to the home runtime runs on its thread). Everything
+// else is atomics or behind the lane's mutex. The one cross-thread use of
+// `Local` is its drop, when the last end goes on another thread: by then the
+// receiver is gone and no coroutine waits on the channel (a waiter holds an
+// end), so the wait queues hold nothing tied to the home thread, and what is
+// left in the queue is a `T`, which is `Send`.
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above: shared references reach `Local` on the home thread only.
+unsafe impl<T: Send> Sync for Shared<T> {}
 
 /// What only a bounded channel needs.
 struct Bounded {
@@ -88,80 +146,323 @@ struct Bounded {
     taken: Cell<u64>,
 }
 
+/// A number that tells this OS thread from every other live one: the
+/// address of a thread-local.
+#[inline(always)]
+fn thread_token() -> usize {
+    thread_local! {
+        static TOKEN: u8 = const { 0 };
+    }
+    TOKEN.with(|t| std::ptr::from_ref(t).addr())
+}
+
+/// Asserts that what it wraps may cross threads, where the type system
+/// cannot see it: see its uses.
+struct AssertSend<X>(X);
+
+// SAFETY: only made on a path that a `Sender<T>` or `SyncSender<T>` took to
+// another thread, which needs `T: Send` (their `Send` and `Sync` impls).
+unsafe impl<X> Send for AssertSend<X> {}
+
 impl<T> Shared<T> {
-    /// A channel with one sender, unbounded if `capacity` is `None`.
-    fn new(capacity: Option<usize>) -> Rc<Shared<T>> {
-        Rc::new(Shared {
-            queue: RefCell::new(VecDeque::new()),
-            receivers: WaitQueue::default(),
-            bounded: capacity.map(|capacity| {
-                Box::new(Bounded {
-                    capacity,
-                    room: WaitQueue::default(),
-                    delivery: WaitQueue::default(),
-                    pushed: Cell::new(0),
-                    taken: Cell::new(0),
-                })
+    /// A channel with one sender, unbounded if `capacity` is `None`, at home
+    /// on the calling thread.
+    fn new(capacity: Option<usize>) -> Arc<Shared<T>> {
+        Arc::new(Shared {
+            home: thread_token(),
+            local: Local {
+                queue: RefCell::new(VecDeque::new()),
+                receivers: WaitQueue::default(),
+                bounded: capacity.map(|capacity| {
+                    Box::new(Bounded {
+                        capacity,
+                        room: WaitQueue::default(),
+                        delivery: WaitQueue::default(),
+                        pushed: Cell::new(0),
+                        taken: Cell::new(0),
+                    })
+                }),
+                bound_to: Cell::new(0),
+            },
+            senders: AtomicUsize::new(1),
+            receiver_alive: AtomicBool::new(true),
+            lane_busy: AtomicBool::new(false),
+            lane: Mutex::new(Lane {
+                items: VecDeque::new(),
+                wake: None,
+                pushed: 0,
+                taken: 0,
             }),
-            senders: Cell::new(1),
-            receiver_alive: Cell::new(true),
+            lane_taken: Condvar::new(),
+            queued: AtomicUsize::new(0),
         })
     }
 
-    /// Appends a message and wakes the receiver that has waited longest.
-    /// Returns the message's ticket (its number among all pushed).
+    /// Whether the caller is on the channel's home thread.
+    #[inline(always)]
+    fn is_home(&self) -> bool {
+        self.home == thread_token()
+    }
+
+    /// The home's state. Callers are on the home thread (see the `Send`
+    /// impl); checked in debug builds.
+    #[inline(always)]
+    fn local(&self) -> &Local<T> {
+        debug_assert!(
+            self.is_home(),
+            "a channel's home state used off its home thread"
+        );
+        &self.local
+    }
+
+    /// The lane, locked; no code of ours panics while holding it.
+    fn lane(&self) -> MutexGuard<'_, Lane<T>> {
+        self.lane.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the receiver is alive.
+    #[inline(always)]
+    fn receiver_alive(&self) -> bool {
+        self.receiver_alive.load(Ordering::Acquire)
+    }
+
+    /// Live senders.
+    #[inline(always)]
+    fn senders(&self) -> usize {
+        self.senders.load(Ordering::Acquire)
+    }
+
+    /// Appends a message and wakes the receiver that has waited longest
+    /// (home only). Returns the message's ticket (its number among all
+    /// pushed).
     fn push(&self, value: T) -> u64 {
-        self.queue.borrow_mut().push_back(value);
-        let ticket = match &self.bounded {
+        let local = self.local();
+        local.queue.borrow_mut().push_back(value);
+        let ticket = match &local.bounded {
             Some(bounded) => {
                 let ticket = bounded.pushed.get();
                 bounded.pushed.set(ticket + 1);
+                self.queued
+                    .store(local.queue.borrow().len(), Ordering::Relaxed);
                 ticket
             }
             None => 0,
         };
-        self.receivers.notify_one();
+        local.receivers.notify_one();
         ticket
     }
 
-    /// Takes the oldest message, if any, and tells waiting senders.
+    /// Takes the oldest message, if any, and tells waiting senders (home
+    /// only).
     fn pop(&self) -> Option<T> {
-        let value = self.queue.borrow_mut().pop_front()?;
-        if let Some(bounded) = &self.bounded {
+        let local = self.local();
+        if self.lane_busy.load(Ordering::Acquire) {
+            self.take_lane();
+        }
+        let value = local.queue.borrow_mut().pop_front()?;
+        if let Some(bounded) = &local.bounded {
             bounded.taken.set(bounded.taken.get() + 1);
+            self.queued
+                .store(local.queue.borrow().len(), Ordering::Relaxed);
             bounded.delivery.notify_one();
             bounded.room.notify_one();
+            if self.lane_busy.load(Ordering::Acquire) {
+                // Room for a message that waits on another thread.
+                self.take_lane();
+            }
         }
         Some(value)
     }
 
-    /// The queue's length.
-    fn len(&self) -> usize {
-        self.queue.borrow().len()
+    /// Moves lane messages into the queue, oldest first: all of them for an
+    /// unbounded channel, as many as there is room for otherwise (for a
+    /// rendezvous channel, one, when the queue is empty). Home only.
+    #[cold]
+    fn take_lane(&self) {
+        let local = self.local();
+        let room = match &local.bounded {
+            None => usize::MAX,
+            Some(bounded) => bounded
+                .capacity
+                .max(1)
+                .saturating_sub(local.queue.borrow().len()),
+        };
+        let mut lane = self.lane();
+        let take = room.min(lane.items.len());
+        let moved: Vec<T> = lane.items.drain(..take).map(|(value, _)| value).collect();
+        lane.taken += take as u64;
+        self.lane_busy
+            .store(!lane.items.is_empty(), Ordering::Release);
+        drop(lane);
+        // Pushed after the lock is released: a push wakes a receiver, whose
+        // log line may run a backend that sends on this very channel.
+        for value in moved {
+            self.push(value);
+        }
+        if take > 0 && local.bounded.is_some() {
+            self.lane_taken.notify_all();
+        }
+    }
+
+    /// Tells the lane which runtime to wake (the calling coroutine's), right
+    /// before a receiver waits; home only. Cheap after the first time on a
+    /// runtime: one comparison.
+    #[inline(always)]
+    fn bind(&self) {
+        let local = self.local();
+        let Some(runtime) = scheduler::current_runtime() else {
+            return;
+        };
+        if local.bound_to.get() != runtime {
+            self.bind_to(runtime);
+        }
+    }
+
+    /// [`Shared::bind`]'s first time on a runtime.
+    #[cold]
+    fn bind_to(&self, runtime: u32) {
+        let Some(remote) = scheduler::try_with_core(Core::remote) else {
+            return;
+        };
+        self.lane().wake = Some(remote);
+        self.local().bound_to.set(runtime);
     }
 
     /// One more sender.
-    fn add_sender(self: &Rc<Self>) -> Rc<Self> {
-        self.senders.set(self.senders.get() + 1);
-        Rc::clone(self)
+    fn add_sender(self: &Arc<Self>) -> Arc<Self> {
+        self.senders.fetch_add(1, Ordering::Relaxed);
+        Arc::clone(self)
     }
 
     /// One sender less; at the last, every waiting receiver learns that
     /// nothing more will come.
-    fn drop_sender(&self) {
-        let left = self.senders.get() - 1;
-        self.senders.set(left);
-        if left == 0 {
-            self.receivers.notify_all();
+    fn drop_sender(self: &Arc<Self>) {
+        if self.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if self.is_home() {
+            self.local().receivers.notify_all();
+        } else {
+            self.tell_home();
         }
     }
 
-    /// `try_recv`'s answer.
+    /// Has the home runtime look at the channel (from another thread): take
+    /// the lane's messages and wake its receivers. The lane's lock is held
+    /// by the caller or taken here, so that a receiver binding right now
+    /// either sees the news or is told.
+    fn tell_home(self: &Arc<Self>) {
+        let remote = self.lane().wake.clone();
+        if let Some(remote) = remote {
+            self.post_home(&remote);
+        }
+    }
+
+    /// Posts the "look at the channel" job to `remote`.
+    fn post_home(self: &Arc<Self>, remote: &Remote) {
+        type LookJob<'a> = Box<dyn FnOnce(&Core) + Send + 'a>;
+        // Weak: a job still queued when the channel is gone finds nothing.
+        let me = AssertSend(Arc::downgrade(self));
+        let job: LookJob<'_> = Box::new(move |_: &Core| {
+            let me = me;
+            if let Some(shared) = me.0.upgrade() {
+                shared.take_lane();
+                shared.local().receivers.notify_all();
+            }
+        });
+        // SAFETY: only the lifetime changes. The job holds a `Weak`, whose
+        // drop reads no `T`; run, it reaches the channel only while an end
+        // is alive, and an end alive means `T`'s borrows are (or the end was
+        // leaked, and then the job only moves `T`s, never reads through
+        // them).
+        let job = unsafe { std::mem::transmute::<LookJob<'_>, LookJob<'static>>(job) };
+        // A runtime that is gone has no receiver waiting to tell.
+        let _ = remote.post(job);
+    }
+
+    /// A `SyncSender::try_send` from another thread: the room is judged
+    /// from the home's last queue length and the lane; a rendezvous channel
+    /// is always `Full` from afar (whether a receiver waits is known only
+    /// at home).
+    fn try_send_from_afar(self: &Arc<Self>, value: T) -> Result<(), TrySendError<T>> {
+        let capacity = self
+            .local
+            .bounded
+            .as_ref()
+            .map_or(usize::MAX, |bounded| bounded.capacity);
+        {
+            let lane = self.lane();
+            if !self.receiver_alive() {
+                return Err(TrySendError::Disconnected(value));
+            }
+            if self.queued.load(Ordering::Relaxed) + lane.items.len() >= capacity {
+                return Err(TrySendError::Full(value));
+            }
+        }
+        self.send_from_afar(value)
+            .map(|_| ())
+            .map_err(|SendError(value)| TrySendError::Disconnected(value))
+    }
+
+    /// A send from another thread: into the lane, and the home told if the
+    /// lane was empty (it will look at the lane until it is empty again).
+    /// Returns the message's ticket.
+    fn send_from_afar(self: &Arc<Self>, value: T) -> Result<u64, SendError<T>> {
+        let mut lane = self.lane();
+        if !self.receiver_alive() {
+            return Err(SendError(value));
+        }
+        let ticket = lane.pushed;
+        lane.pushed += 1;
+        let was_empty = lane.items.is_empty();
+        lane.items.push_back((value, ticket));
+        self.lane_busy.store(true, Ordering::Release);
+        if was_empty {
+            if let Some(remote) = lane.wake.clone() {
+                drop(lane);
+                self.post_home(&remote);
+            }
+        }
+        Ok(ticket)
+    }
+
+    /// A `SyncSender::send` from another thread: blocks the calling thread
+    /// until the home took the message into the bounded queue.
+    fn send_bounded_from_afar(self: &Arc<Self>, value: T) -> Result<(), SendError<T>> {
+        let ticket = self.send_from_afar(value)?;
+        let mut lane = self.lane();
+        loop {
+            if lane.taken > ticket {
+                return Ok(());
+            }
+            if !self.receiver_alive() {
+                let at = lane.items.iter().position(|(_, t)| *t == ticket);
+                return match at.and_then(|at| lane.items.remove(at)) {
+                    Some((value, _)) => Err(SendError(value)),
+                    None => Ok(()), // taken just before the receiver left
+                };
+            }
+            lane = self
+                .lane_taken
+                .wait(lane)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// `try_recv`'s answer (home only).
     fn try_recv(&self) -> Result<T, TryRecvError> {
         if let Some(value) = self.pop() {
             return Ok(value);
         }
-        if self.senders.get() == 0 {
+        // Senders first, then the lane: a message sent before the last
+        // sender left is in the lane by the time the count says 0.
+        let disconnected = self.senders() == 0;
+        if self.lane_busy.load(Ordering::Acquire) {
+            if let Some(value) = self.pop() {
+                return Ok(value);
+            }
+        }
+        if disconnected {
             Err(TryRecvError::Disconnected)
         } else {
             Err(TryRecvError::Empty)
@@ -188,9 +489,15 @@ impl<T> Shared<T> {
                 // No coroutine can wait here (see the module docs).
                 return Err(true);
             };
+            // A sender on another thread must know whom to wake; then look
+            // at the lane once more (it may have come before the binding).
+            self.bind();
+            if self.lane_busy.load(Ordering::Acquire) {
+                continue;
+            }
             // Queued until a send picks us; left (the guard's drop) if we
             // stop waiting for any other reason, unwinding included.
-            let _waiting = self.receivers.wait(me);
+            let _waiting = self.local().receivers.wait(me);
             // Run the others from here until a sender wakes us, if we may.
             if scheduler::host_until_woken(what) {
                 continue;
@@ -211,19 +518,23 @@ impl<T> Shared<T> {
         queue.wait_once(what, Blocker::ChannelSend).is_ok()
     }
 
-    /// `SyncSender::send`.
+    /// `SyncSender::send` on the home thread.
     #[track_caller]
     fn send_bounded(&self, bounded: &Bounded, value: T) -> Result<(), SendError<T>> {
         const WHAT: &str = "SyncSender::send";
         // Wait for room: fewer than `capacity` queued, or for a rendezvous
         // channel, nothing in flight.
         let room = bounded.capacity.max(1);
-        while self.len() >= room {
-            if !self.receiver_alive.get() || !self.wait_as_sender(WHAT, &bounded.room) {
+        if self.lane_busy.load(Ordering::Acquire) {
+            self.take_lane(); // what other threads sent first goes first
+        }
+        let local = self.local();
+        while local.queue.borrow().len() >= room {
+            if !self.receiver_alive() || !self.wait_as_sender(WHAT, &bounded.room) {
                 return Err(SendError(value));
             }
         }
-        if !self.receiver_alive.get() {
+        if !self.receiver_alive() {
             return Err(SendError(value));
         }
         let ticket = self.push(value);
@@ -232,10 +543,10 @@ impl<T> Shared<T> {
         }
         // A rendezvous: done once the receiver has taken this message.
         while bounded.taken.get() <= ticket {
-            if !self.receiver_alive.get() || !self.wait_as_sender(WHAT, &bounded.delivery) {
+            if !self.receiver_alive() || !self.wait_as_sender(WHAT, &bounded.delivery) {
                 // Not taken, and it will not be: it is the one message in
                 // flight, so the last queued. Give it back.
-                let value = self
+                let value = local
                     .queue
                     .borrow_mut()
                     .pop_back()
@@ -273,9 +584,12 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let shared = Shared::new(None);
     (
         Sender {
-            shared: Rc::clone(&shared),
+            shared: Arc::clone(&shared),
         },
-        Receiver { shared },
+        Receiver {
+            shared,
+            _not_send: NotSend::default(),
+        },
     )
 }
 
@@ -307,9 +621,12 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     let shared = Shared::new(Some(bound));
     (
         SyncSender {
-            shared: Rc::clone(&shared),
+            shared: Arc::clone(&shared),
         },
-        Receiver { shared },
+        Receiver {
+            shared,
+            _not_send: NotSend::default(),
+        },
     )
 }
 
@@ -324,7 +641,7 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
 /// ```
 pub struct Sender<T> {
     /// Shared with the receiver and the other senders.
-    shared: Rc<Shared<T>>,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> Sender<T> {
@@ -345,10 +662,18 @@ impl<T> Sender<T> {
     /// assert_eq!(err.0, 5); // the value is not lost
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        if !self.shared.receiver_alive.get() {
+        let shared = &self.shared;
+        if !shared.is_home() {
+            return shared.send_from_afar(value).map(|_| ());
+        }
+        if !shared.receiver_alive() {
             return Err(SendError(value));
         }
-        self.shared.push(value);
+        if shared.lane_busy.load(Ordering::Acquire) {
+            // What this sender sent from another thread goes first.
+            shared.take_lane();
+        }
+        shared.push(value);
         Ok(())
     }
 }
@@ -387,7 +712,7 @@ impl<T> fmt::Debug for Sender<T> {
 /// ```
 pub struct SyncSender<T> {
     /// Shared with the receiver and the other senders.
-    shared: Rc<Shared<T>>,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> SyncSender<T> {
@@ -395,6 +720,7 @@ impl<T> SyncSender<T> {
     /// `sync_channel`).
     fn bounded(&self) -> &Bounded {
         self.shared
+            .local()
             .bounded
             .as_deref()
             .expect("a SyncSender's channel is bounded")
@@ -440,6 +766,9 @@ impl<T> SyncSender<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        if !self.shared.is_home() {
+            return self.shared.send_bounded_from_afar(value);
+        }
         self.shared.send_bounded(self.bounded(), value)
     }
 
@@ -462,19 +791,28 @@ impl<T> SyncSender<T> {
     /// assert_eq!(tx.try_send(2), Err(TrySendError::Disconnected(2)));
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        if !self.shared.receiver_alive.get() {
+        let shared = &self.shared;
+        if !shared.is_home() {
+            return shared.try_send_from_afar(value);
+        }
+        if !shared.receiver_alive() {
             return Err(TrySendError::Disconnected(value));
         }
+        if shared.lane_busy.load(Ordering::Acquire) {
+            shared.take_lane();
+        }
+        let local = shared.local();
         let bounded = self.bounded();
+        let queued = local.queue.borrow().len();
         let room = if bounded.capacity == 0 {
-            self.shared.len() == 0 && self.shared.receivers.len() > 0
+            queued == 0 && local.receivers.len() > 0
         } else {
-            self.shared.len() < bounded.capacity
+            queued < bounded.capacity
         };
         if !room {
             return Err(TrySendError::Full(value));
         }
-        self.shared.push(value);
+        shared.push(value);
         Ok(())
     }
 }
@@ -510,7 +848,9 @@ impl<T> fmt::Debug for SyncSender<T> {
 /// ```
 pub struct Receiver<T> {
     /// Shared with the senders.
-    shared: Rc<Shared<T>>,
+    shared: Arc<Shared<T>>,
+    /// The receiver stays on its channel's home thread.
+    _not_send: NotSend,
 }
 
 impl<T> Receiver<T> {
@@ -659,20 +999,30 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.receiver_alive.set(false);
+        let shared = &self.shared;
+        // Under the lane's lock, so that a sender on another thread either
+        // sees the receiver gone or has its message in the lane to drop.
+        let stranded = {
+            let mut lane = shared.lane();
+            shared.receiver_alive.store(false, Ordering::Release);
+            shared.lane_busy.store(false, Ordering::Release);
+            std::mem::take(&mut lane.items)
+        };
         // Senders waiting for room or for a delivery will never get either.
-        if let Some(bounded) = &self.shared.bounded {
+        shared.lane_taken.notify_all();
+        if let Some(bounded) = &shared.local().bounded {
             bounded.room.notify_all();
             bounded.delivery.notify_all();
         }
+        drop(stranded);
     }
 }
 
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
-            .field("queued", &self.shared.len())
-            .field("waiting", &self.shared.receivers.len())
+            .field("queued", &self.shared.local().queue.borrow().len())
+            .field("waiting", &self.shared.local().receivers.len())
             .finish_non_exhaustive()
     }
 }
@@ -788,7 +1138,10 @@ impl<T> Receiver<T> {
     /// Whether a receive would not wait: a message is there, or every
     /// sender is gone.
     pub fn __select_ready(&self) -> bool {
-        self.shared.len() > 0 || self.shared.senders.get() == 0
+        let shared = &self.shared;
+        !shared.local().queue.borrow().is_empty()
+            || shared.lane_busy.load(Ordering::Acquire)
+            || shared.senders() == 0
     }
 
     /// The receive `__select_ready` promised (a message or a disconnect).
@@ -801,9 +1154,13 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn __select_register(&self) -> Option<SelectRegistration<'_>> {
         let me = TaskWaker::running("corio::select!").ok()?;
+        // As `recv`: tell senders on other threads whom to wake. A message
+        // that came before is seen by the `__select_ready` that follows.
+        self.shared.bind();
+        let receivers = &self.shared.local().receivers;
         Some(SelectRegistration {
-            waiting: Some(self.shared.receivers.wait(me)),
-            receivers: &self.shared.receivers,
+            waiting: Some(receivers.wait(me)),
+            receivers,
         })
     }
 }
