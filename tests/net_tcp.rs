@@ -435,3 +435,67 @@ fn only_v6_reads_and_refuses_as_std_does() {
         listener.accept().unwrap();
     });
 }
+
+#[test]
+fn addresses_resolve_as_std_resolves_them_host_names_on_the_blocking_pool() {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    let v4 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080);
+    let list = [SocketAddr::V4(v4), "[::1]:9".parse().unwrap()];
+    fn by_std(a: impl std::net::ToSocketAddrs) -> Result<Vec<SocketAddr>, String> {
+        a.to_socket_addrs()
+            .map(|i| i.collect())
+            .map_err(|e| format!("{:?}: {e}", e.kind()))
+    }
+    let expected = [
+        by_std(v4),
+        by_std(SocketAddr::V4(v4)),
+        by_std((Ipv4Addr::LOCALHOST, 80)),
+        by_std("127.0.0.1:80"),
+        by_std(String::from("[::1]:443")),
+        by_std(("127.0.0.1", 7)),
+        by_std((String::from("::1"), 7)),
+        by_std(&list[..]),
+        by_std("localhost:80"),
+        by_std(("localhost", 80)),
+        by_std("nonsense"),
+        by_std("localhost:notaport"),
+    ];
+    let got = corio::run(move || {
+        fn by_corio(a: impl corio::net::ToSocketAddrs) -> Result<Vec<SocketAddr>, String> {
+            a.to_socket_addrs()
+                .map(|i| i.collect())
+                .map_err(|e| format!("{:?}: {e}", e.kind()))
+        }
+        [
+            by_corio(v4),
+            by_corio(SocketAddr::V4(v4)),
+            by_corio((Ipv4Addr::LOCALHOST, 80)),
+            by_corio("127.0.0.1:80"),
+            by_corio(String::from("[::1]:443")),
+            by_corio(("127.0.0.1", 7)),
+            by_corio((String::from("::1"), 7)),
+            by_corio(&list[..]),
+            by_corio("localhost:80"),
+            by_corio(("localhost", 80)),
+            by_corio("nonsense"),
+            by_corio("localhost:notaport"),
+        ]
+    });
+    assert_eq!(got, expected);
+    // And a connection by host name.
+    corio::run(|| {
+        let listener = TcpListener::bind("localhost:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = corio::spawn(move || listener.accept().map(|_| ()));
+        let stream = TcpStream::connect(("localhost", port)).unwrap();
+        assert!(stream.peer_addr().unwrap().ip().is_loopback());
+        server.join().unwrap().unwrap();
+    });
+    // The names were looked up on a pool thread, which stays a while idle.
+    let pool_threads = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("corio-blocking"))
+        .count();
+    assert!(pool_threads > 0, "no blocking-pool thread did the lookups");
+}

@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use mio::Interest;
 
+use super::ToSocketAddrs;
 use super::registered::Registered;
 use super::{TcpStream, each_addr};
 

@@ -36,6 +36,11 @@
 //!
 //! # Differences from `std::net`
 //!
+//! - Addresses are taken as [`ToSocketAddrs`], corio's copy of std's trait
+//!   for the same types: a host name (`"localhost:80"`) is resolved on
+//!   corio's blocking pool ([`crate::spawn_blocking`]), so `getaddrinfo`
+//!   suspends only the calling coroutine. Numeric addresses are used as
+//!   they are.
 //! - The sockets are not `Send`: they belong to the runtime (and so the
 //!   thread) that created them. Using one from a different runtime gives an
 //!   error as soon as it would have to wait, saying so.
@@ -51,18 +56,20 @@
 //!   coroutine server accepts in bursts between other coroutines' turns, so
 //!   a burst of connections must be able to wait in the kernel's queue.
 
+mod addr;
 mod listener;
 mod registered;
 mod tcp;
 mod udp;
 
+pub use addr::ToSocketAddrs;
 pub use listener::{Incoming, TcpListener};
 pub use tcp::TcpStream;
 pub use udp::UdpSocket;
 
 use std::cell::Cell;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Panics, at the caller's line, if no corio runtime drives this thread: a

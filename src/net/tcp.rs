@@ -3,13 +3,14 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
 
+use super::ToSocketAddrs;
 use super::registered::Registered;
 use super::{Timeouts, each_addr};
 

@@ -3,12 +3,13 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 
 use mio::Interest;
 
+use super::ToSocketAddrs;
 use super::registered::Registered;
 use super::{Timeouts, each_addr};
 

@@ -3,8 +3,9 @@
 //! [`mpsc`] is `std::sync::mpsc` for coroutines: [`mpsc::channel`],
 //! [`mpsc::sync_channel`] (bounded, and rendezvous at bound 0), the same
 //! method names and std's own error types, except that a blocking call
-//! suspends only the calling coroutine. The ends are not `Send`: they link
-//! coroutines of one runtime, on one thread, with no atomics or locks.
+//! suspends only the calling coroutine. Between coroutines of one runtime
+//! they take no locks; a [`mpsc::Sender`] or [`mpsc::SyncSender`] is also
+//! `Send` (for `T: Send`), so that an OS thread can feed a runtime.
 //!
 //! [`Mutex`], [`RwLock`], [`Condvar`], [`Barrier`], [`Once`] and
 //! [`OnceLock`] are `std::sync`'s, with std's poisoning and

@@ -34,7 +34,18 @@
 //! - Any number of coroutines may wait on one [`Receiver`] (share it through
 //!   an `Rc`): they are served in the order they began to wait, one message
 //!   each. Senders waiting for room are served in order too.
-//! - The ends are not `Send`: they link coroutines of one runtime.
+//! - The senders are `Send` and `Sync` for `T: Send`; the [`Receiver`] is
+//!   not. A channel's home is the thread that made it, where its receiver
+//!   stays. A send there takes no lock and no atomic read-modify-write; a
+//!   send from another OS thread takes a lock and, if the receiver's
+//!   runtime has not been told yet, wakes it through its poller (one
+//!   `eventfd` write per burst). A `SyncSender` on another thread blocks
+//!   that thread until the message is in the bounded queue; `try_send` from
+//!   there on a rendezvous channel is always `Full`.
+//! - While a channel has live senders, a coroutine waiting on it is not a
+//!   deadlock as far as corio can tell: a sender may sit on another thread.
+//!   If every coroutine waits so for 2 s, the runtime logs (at `warn`) who
+//!   waits on what, and goes on waiting.
 //! - Where no coroutine can wait (a destructor run while the runtime shuts
 //!   down, a `log` backend the scheduler calls), a receive that would wait
 //!   reports the channel as disconnected, and a send that would wait fails
