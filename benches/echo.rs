@@ -1,17 +1,24 @@
-//! Echo round trips per second over 100 connections: a corio server (one
-//! coroutine per connection, one OS thread) against a std server (one OS
-//! thread per connection), measured in the same run with the same client.
+//! Echo round trips per second, measured in the same run with the same
+//! client:
+//!
+//! - 100 connections: a corio server (one coroutine per connection, one OS
+//!   thread) against a std server (one OS thread per connection);
+//! - 1000 connections: a corio server on one runtime against the same
+//!   server on two (`corio::runtime::ThreadPerCore`, each runtime
+//!   accepting on the shared port through `TcpListener::bind_reuse_port`).
 //!
 //! ```text
 //! cargo bench --bench echo
 //! ```
 //!
-//! The client is one corio runtime on its own thread holding 100
-//! connections; one iteration is one 64-byte round trip on each of them
-//! (criterion's throughput is therefore round trips per second). Each
-//! connection waits for its echo before sending again, so the rate measures
-//! how fast a server turns requests around, not how much it can buffer.
-//! At the end the bench prints both rates on one line.
+//! The client is corio runtimes on threads of their own (one for 100
+//! connections, two for 1000) holding the connections; one iteration is one
+//! 64-byte round trip on each of them (criterion's throughput is therefore
+//! round trips per second). Each connection waits for its echo before
+//! sending again, so the rate measures how fast a server turns requests
+//! around, not how much it can buffer. At the end the bench prints the
+//! rates and their ratios. The client runs on the same machine: on 2 cores,
+//! a second server runtime competes with the client for the CPU.
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -42,19 +49,54 @@ fn start_corio_server() -> SocketAddr {
             loop {
                 let (stream, _) = listener.accept().expect("accept");
                 stream.set_nodelay(true).expect("set TCP_NODELAY");
-                corio::spawn(move || {
-                    let mut buf = [0; 4096];
-                    loop {
-                        match (&stream).read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => (&stream).write_all(&buf[..n]).expect("echo"),
-                        }
-                    }
-                });
+                corio::spawn(move || echo_until_closed(&stream));
             }
         })
     });
     addr
+}
+
+/// Starts a corio echo server of `runtimes` runtimes sharing one port
+/// (thread-per-core); returns its address.
+fn start_corio_server_on(runtimes: usize) -> SocketAddr {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let first = std::sync::Mutex::new(None::<SocketAddr>);
+        let bound = std::sync::Barrier::new(runtimes);
+        corio::runtime::ThreadPerCore::new(runtimes)
+            .run(|core| {
+                let listener = if core == 0 {
+                    let l = corio::net::TcpListener::bind_reuse_port("127.0.0.1:0")
+                        .expect("bind 127.0.0.1:0");
+                    *first.lock().unwrap() = Some(l.local_addr().unwrap());
+                    addr_tx.send(l.local_addr().unwrap()).unwrap();
+                    bound.wait();
+                    l
+                } else {
+                    bound.wait();
+                    let addr = first.lock().unwrap().unwrap();
+                    corio::net::TcpListener::bind_reuse_port(addr).expect("bind the shared port")
+                };
+                loop {
+                    let (stream, _) = listener.accept().expect("accept");
+                    stream.set_nodelay(true).expect("set TCP_NODELAY");
+                    corio::spawn(move || echo_until_closed(&stream));
+                }
+            })
+            .expect("server runtimes");
+    });
+    addr_rx.recv().expect("server thread alive")
+}
+
+/// One server connection: echo until the peer closes.
+fn echo_until_closed(stream: &corio::net::TcpStream) {
+    let mut buf = [0; 4096];
+    loop {
+        match { stream }.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => { stream }.write_all(&buf[..n]).expect("echo"),
+        }
+    }
 }
 
 /// Starts a thread-per-connection std echo server; returns its address.
@@ -81,55 +123,75 @@ fn start_thread_server() -> SocketAddr {
     addr
 }
 
-/// The client: a corio runtime on its own thread with `CONNECTIONS` open
-/// connections. Send it a number of rounds; it answers with how long
-/// that many round trips on every connection took.
+/// The client: corio runtimes on threads of their own, together holding the
+/// connections. Send it a number of rounds; it answers with how long that
+/// many round trips on every connection took (the slowest runtime's time).
 struct Load {
-    rounds: mpsc::Sender<u64>,
+    rounds: Vec<mpsc::Sender<u64>>,
     took: mpsc::Receiver<Duration>,
 }
 
 impl Load {
-    fn start(addr: SocketAddr) -> Load {
-        let (rounds_tx, rounds_rx) = mpsc::channel::<u64>();
+    fn start(addr: SocketAddr, connections: usize, threads: usize) -> Load {
         let (took_tx, took_rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut rt = Runtime::new().expect("client runtime");
-            let mut streams = rt.block_on(move || {
-                (0..CONNECTIONS)
-                    .map(|_| {
-                        let s = corio::net::TcpStream::connect(addr).expect("connect");
-                        s.set_nodelay(true).expect("set TCP_NODELAY");
-                        s
-                    })
-                    .collect::<Vec<_>>()
-            });
-            for rounds in rounds_rx {
-                let (back, took) = rt.block_on(move || {
-                    let start = Instant::now();
-                    let workers: Vec<_> = streams
-                        .into_iter()
-                        .map(|s| corio::spawn(move || round_trips(s, rounds)))
-                        .collect();
-                    let back: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-                    (back, start.elapsed())
-                });
-                streams = back;
-                if took_tx.send(took).is_err() {
-                    return;
-                }
-            }
-        });
+        let rounds = (0..threads)
+            .map(|t| {
+                let (rounds_tx, rounds_rx) = mpsc::channel::<u64>();
+                let took_tx = took_tx.clone();
+                let mine = connections / threads + usize::from(t < connections % threads);
+                thread::spawn(move || client(addr, mine, &rounds_rx, &took_tx));
+                rounds_tx
+            })
+            .collect();
         Load {
-            rounds: rounds_tx,
+            rounds,
             took: took_rx,
         }
     }
 
     /// Runs `rounds` round trips on every connection; returns the time.
     fn run(&self, rounds: u64) -> Duration {
-        self.rounds.send(rounds).expect("client thread alive");
-        self.took.recv().expect("client thread alive")
+        for tx in &self.rounds {
+            tx.send(rounds).expect("client thread alive");
+        }
+        (0..self.rounds.len())
+            .map(|_| self.took.recv().expect("client thread alive"))
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// One client thread: `connections` connections on one runtime.
+fn client(
+    addr: SocketAddr,
+    connections: usize,
+    rounds_rx: &mpsc::Receiver<u64>,
+    took_tx: &mpsc::Sender<Duration>,
+) {
+    let mut rt = Runtime::new().expect("client runtime");
+    let mut streams = rt.block_on(move || {
+        (0..connections)
+            .map(|_| {
+                let s = corio::net::TcpStream::connect(addr).expect("connect");
+                s.set_nodelay(true).expect("set TCP_NODELAY");
+                s
+            })
+            .collect::<Vec<_>>()
+    });
+    for rounds in rounds_rx {
+        let (back, took) = rt.block_on(move || {
+            let start = Instant::now();
+            let workers: Vec<_> = streams
+                .into_iter()
+                .map(|s| corio::spawn(move || round_trips(s, rounds)))
+                .collect();
+            let back: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+            (back, start.elapsed())
+        });
+        streams = back;
+        if took_tx.send(took).is_err() {
+            return;
+        }
     }
 }
 
@@ -145,26 +207,22 @@ fn round_trips(stream: corio::net::TcpStream, rounds: u64) -> corio::net::TcpStr
     stream
 }
 
-fn main() {
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(SAMPLES)
-        .configure_from_args();
-    let mut group = c.benchmark_group("echo_100_connections");
-    group.throughput(Throughput::Elements(CONNECTIONS as u64));
-
+/// Measures each server of `servers` under `connections` connections from
+/// `client_threads` client runtimes; returns the rates in round trips/s.
+fn measure(
+    c: &mut Criterion,
+    group_name: &str,
+    connections: usize,
+    client_threads: usize,
+    servers: &[(&'static str, &dyn Fn() -> SocketAddr)],
+) -> Vec<(&'static str, f64)> {
+    let mut group = c.benchmark_group(group_name);
+    group.throughput(Throughput::Elements(connections as u64));
     let mut rates = Vec::new();
-    for (name, start) in [
-        (
-            "corio_coroutine_per_connection",
-            start_corio_server as fn() -> SocketAddr,
-        ),
-        ("std_thread_per_connection", start_thread_server),
-    ] {
-        let load = Load::start(start());
+    for (name, start) in servers {
+        let load = Load::start(start(), connections, client_threads);
         let calls = RefCell::new(Vec::new());
-        group.bench_function(name, |b| {
+        group.bench_function(*name, |b| {
             b.iter_custom(|rounds| {
                 let took = load.run(rounds);
                 calls.borrow_mut().push((rounds, took));
@@ -178,17 +236,53 @@ fn main() {
         let rounds: u64 = measured.iter().map(|(r, _)| r).sum();
         let took: Duration = measured.iter().map(|(_, t)| *t).sum();
         rates.push((
-            name,
-            (rounds * CONNECTIONS as u64) as f64 / took.as_secs_f64(),
+            *name,
+            (rounds * connections as u64) as f64 / took.as_secs_f64(),
         ));
     }
     group.finish();
-    c.final_summary();
-    println!(
-        "echo round trips/s (mean over the measured samples), {CONNECTIONS} connections, \
-         {MESSAGE}-byte messages, same run, same client:"
+    rates
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(SAMPLES)
+        .configure_from_args();
+    let hundred = measure(
+        &mut c,
+        "echo_100_connections",
+        CONNECTIONS,
+        1,
+        &[
+            ("corio_coroutine_per_connection", &start_corio_server),
+            ("std_thread_per_connection", &start_thread_server),
+        ],
     );
-    for (name, rate) in rates {
-        println!("  {name:32} {rate:>12.0}");
+    let thousand = measure(
+        &mut c,
+        "echo_1000_connections",
+        1000,
+        2,
+        &[
+            ("corio_2_runtimes", &|| start_corio_server_on(2)),
+            ("corio_1_runtime", &|| start_corio_server_on(1)),
+        ],
+    );
+    c.final_summary();
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "echo round trips/s (mean over the measured samples), {MESSAGE}-byte messages, \
+         same run, same client, {cores} CPU cores shared by client and server:"
+    );
+    for (connections, rates) in [(CONNECTIONS, &hundred), (1000, &thousand)] {
+        println!("  {connections} connections:");
+        for (name, rate) in rates.iter() {
+            println!("    {name:32} {rate:>12.0}");
+        }
+        if let [(a, ra), (b, rb)] = rates[..] {
+            println!("    {a} / {b}: {:.2}x", ra / rb);
+        }
     }
 }
