@@ -246,6 +246,7 @@ impl<T> Shared<T> {
     /// Appends a message and wakes the receiver that has waited longest
     /// (home only). Returns the message's ticket (its number among all
     /// pushed).
+    #[inline(always)]
     fn push(&self, value: T) -> u64 {
         let local = self.local();
         local.queue.borrow_mut().push_back(value);
@@ -265,6 +266,7 @@ impl<T> Shared<T> {
 
     /// Takes the oldest message, if any, and tells waiting senders (home
     /// only).
+    #[inline(always)]
     fn pop(&self) -> Option<T> {
         let local = self.local();
         if self.lane_busy.load(Ordering::Acquire) {
@@ -289,6 +291,7 @@ impl<T> Shared<T> {
     /// unbounded channel, as many as there is room for otherwise (for a
     /// rendezvous channel, one, when the queue is empty). Home only.
     #[cold]
+    #[inline(never)]
     fn take_lane(&self) {
         let local = self.local();
         let room = match &local.bounded {
@@ -318,19 +321,20 @@ impl<T> Shared<T> {
     /// Tells the lane which runtime to wake (the calling coroutine's), right
     /// before a receiver waits; home only. Cheap after the first time on a
     /// runtime: one comparison.
+    /// Returns whether it just did (the caller then looks at the lane once
+    /// more).
     #[inline(always)]
-    fn bind(&self) {
-        let local = self.local();
-        let Some(runtime) = scheduler::current_runtime() else {
-            return;
-        };
-        if local.bound_to.get() != runtime {
+    fn bind(&self, runtime: u32) -> bool {
+        if self.local().bound_to.get() != runtime {
             self.bind_to(runtime);
+            return true;
         }
+        false
     }
 
     /// [`Shared::bind`]'s first time on a runtime.
     #[cold]
+    #[inline(never)]
     fn bind_to(&self, runtime: u32) {
         let Some(remote) = scheduler::try_with_core(Core::remote) else {
             return;
@@ -395,6 +399,8 @@ impl<T> Shared<T> {
     /// from the home's last queue length and the lane; a rendezvous channel
     /// is always `Full` from afar (whether a receiver waits is known only
     /// at home).
+    #[cold]
+    #[inline(never)]
     fn try_send_from_afar(self: &Arc<Self>, value: T) -> Result<(), TrySendError<T>> {
         let capacity = self
             .local
@@ -418,6 +424,8 @@ impl<T> Shared<T> {
     /// A send from another thread: into the lane, and the home told if the
     /// lane was empty (it will look at the lane until it is empty again).
     /// Returns the message's ticket.
+    #[cold]
+    #[inline(never)]
     fn send_from_afar(self: &Arc<Self>, value: T) -> Result<u64, SendError<T>> {
         let mut lane = self.lane();
         if !self.receiver_alive() {
@@ -439,6 +447,8 @@ impl<T> Shared<T> {
 
     /// A `SyncSender::send` from another thread: blocks the calling thread
     /// until the home took the message into the bounded queue.
+    #[cold]
+    #[inline(never)]
     fn send_bounded_from_afar(self: &Arc<Self>, value: T) -> Result<(), SendError<T>> {
         let ticket = self.send_from_afar(value)?;
         let mut lane = self.lane();
@@ -461,23 +471,25 @@ impl<T> Shared<T> {
     }
 
     /// `try_recv`'s answer (home only).
+    #[inline(always)]
     fn try_recv(&self) -> Result<T, TryRecvError> {
         if let Some(value) = self.pop() {
             return Ok(value);
         }
-        // Senders first, then the lane: a message sent before the last
-        // sender left is in the lane by the time the count says 0.
-        let disconnected = self.senders() == 0;
+        if self.senders() != 0 {
+            // A message from another thread that `pop` missed is seen
+            // before the receiver waits (see `recv_until`).
+            return Err(TryRecvError::Empty);
+        }
+        // Disconnected, unless the last senders sent from another thread
+        // after `pop` looked: what they sent is in the lane by the time the
+        // count says 0.
         if self.lane_busy.load(Ordering::Acquire) {
             if let Some(value) = self.pop() {
                 return Ok(value);
             }
         }
-        if disconnected {
-            Err(TryRecvError::Disconnected)
-        } else {
-            Err(TryRecvError::Empty)
-        }
+        Err(TryRecvError::Disconnected)
     }
 
     /// Waits for a message until `deadline` (`None`: as long as it takes).
@@ -500,10 +512,10 @@ impl<T> Shared<T> {
                 // No coroutine can wait here (see the module docs).
                 return Err(true);
             };
-            // A sender on another thread must know whom to wake; then look
-            // at the lane once more (it may have come before the binding).
-            self.bind();
-            if self.lane_busy.load(Ordering::Acquire) {
+            // A sender on another thread must know whom to wake. Once it
+            // does, a message it sends after `try_recv` looked posts a
+            // wake-up; one sent before this binding must be looked for.
+            if self.bind(me.id().runtime()) && self.lane_busy.load(Ordering::Acquire) {
                 continue;
             }
             // Queued until a send picks us; left (the guard's drop) if we
@@ -672,6 +684,7 @@ impl<T> Sender<T> {
     /// let err = tx.send(5).unwrap_err();
     /// assert_eq!(err.0, 5); // the value is not lost
     /// ```
+    #[inline]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         let shared = &self.shared;
         if !shared.is_home() {
@@ -1167,7 +1180,7 @@ impl<T> Receiver<T> {
         let me = TaskWaker::running("corio::select!").ok()?;
         // As `recv`: tell senders on other threads whom to wake. A message
         // that came before is seen by the `__select_ready` that follows.
-        self.shared.bind();
+        let _ = self.shared.bind(me.id().runtime());
         let receivers = &self.shared.local().receivers;
         Some(SelectRegistration {
             waiting: Some(receivers.wait(me)),
