@@ -280,12 +280,7 @@ fn coroutine_to_coroutine(samples: usize) -> Summary {
 fn thread_to_coroutine(samples: usize) -> Summary {
     corio::run(|| {
         let (tx, rx) = corio::sync::mpsc::channel::<Instant>();
-        let feeder = thread::spawn(move || {
-            for _ in 0..samples {
-                spin_for(GAP);
-                tx.send(Instant::now()).unwrap();
-            }
-        });
+        let feeder = feed(samples, move |t| tx.send(t).unwrap());
         let took: Vec<Duration> = rx.iter().map(|t| t.elapsed()).collect();
         feeder.join().unwrap();
         summarise(took)
@@ -295,15 +290,20 @@ fn thread_to_coroutine(samples: usize) -> Summary {
 /// A std thread sends `Instant`s to another over `std::sync::mpsc`.
 fn thread_to_thread(samples: usize) -> Summary {
     let (tx, rx) = std_mpsc::channel::<Instant>();
-    let feeder = thread::spawn(move || {
-        for _ in 0..samples {
-            spin_for(GAP);
-            tx.send(Instant::now()).unwrap();
-        }
-    });
+    let feeder = feed(samples, move |t| tx.send(t).unwrap());
     let took: Vec<Duration> = rx.iter().map(|t| t.elapsed()).collect();
     feeder.join().unwrap();
     summarise(took)
+}
+
+/// A std thread that calls `send(now)` `samples` times, `GAP` apart.
+fn feed(samples: usize, send: impl Fn(Instant) + Send + 'static) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for _ in 0..samples {
+            spin_for(GAP);
+            send(Instant::now());
+        }
+    })
 }
 
 /// `spawn_blocking(|| ())` from a coroutine, timed round trip.

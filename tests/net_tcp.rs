@@ -446,40 +446,33 @@ fn addresses_resolve_as_std_resolves_them_host_names_on_the_blocking_pool() {
             .map(|i| i.collect())
             .map_err(|e| format!("{:?}: {e}", e.kind()))
     }
-    let expected = [
-        by_std(v4),
-        by_std(SocketAddr::V4(v4)),
-        by_std((Ipv4Addr::LOCALHOST, 80)),
-        by_std("127.0.0.1:80"),
-        by_std(String::from("[::1]:443")),
-        by_std(("127.0.0.1", 7)),
-        by_std((String::from("::1"), 7)),
-        by_std(&list[..]),
-        by_std("localhost:80"),
-        by_std(("localhost", 80)),
-        by_std("nonsense"),
-        by_std("localhost:notaport"),
-    ];
+    // Every form std accepts, in one list for both traits.
+    macro_rules! each_form {
+        ($resolve:ident) => {
+            [
+                $resolve(v4),
+                $resolve(SocketAddr::V4(v4)),
+                $resolve((Ipv4Addr::LOCALHOST, 80)),
+                $resolve("127.0.0.1:80"),
+                $resolve(String::from("[::1]:443")),
+                $resolve(("127.0.0.1", 7)),
+                $resolve((String::from("::1"), 7)),
+                $resolve(&list[..]),
+                $resolve("localhost:80"),
+                $resolve(("localhost", 80)),
+                $resolve("nonsense"),
+                $resolve("localhost:notaport"),
+            ]
+        };
+    }
+    let expected = each_form!(by_std);
     let got = corio::run(move || {
         fn by_corio(a: impl corio::net::ToSocketAddrs) -> Result<Vec<SocketAddr>, String> {
             a.to_socket_addrs()
                 .map(|i| i.collect())
                 .map_err(|e| format!("{:?}: {e}", e.kind()))
         }
-        [
-            by_corio(v4),
-            by_corio(SocketAddr::V4(v4)),
-            by_corio((Ipv4Addr::LOCALHOST, 80)),
-            by_corio("127.0.0.1:80"),
-            by_corio(String::from("[::1]:443")),
-            by_corio(("127.0.0.1", 7)),
-            by_corio((String::from("::1"), 7)),
-            by_corio(&list[..]),
-            by_corio("localhost:80"),
-            by_corio(("localhost", 80)),
-            by_corio("nonsense"),
-            by_corio("localhost:notaport"),
-        ]
+        each_form!(by_corio)
     });
     assert_eq!(got, expected);
     // And a connection by host name.

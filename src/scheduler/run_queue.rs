@@ -451,10 +451,10 @@ mod tests {
         assert_eq!(std::rc::Rc::strong_count(&item), 1);
     }
 
-    #[test]
-    fn insert_places_an_item_behind_the_given_number() {
+    /// A ring holding 100..108 in slots that wrap around the end.
+    fn wrapped_ring() -> Ring<usize> {
         let mut ring = Ring::new();
-        // Start near the end of the slots so the walk back crosses the wrap.
+        // Start near the end of the slots so that walks cross the wrap.
         for value in 0..60 {
             ring.push_back(value);
         }
@@ -464,6 +464,12 @@ mod tests {
         for value in 100..108 {
             ring.push_back(value);
         }
+        ring
+    }
+
+    #[test]
+    fn insert_places_an_item_behind_the_given_number() {
+        let mut ring = wrapped_ring();
         ring.insert(3, 1);
         ring.insert(0, 2);
         ring.insert(99, 3);
@@ -475,16 +481,7 @@ mod tests {
 
     #[test]
     fn remove_first_keeps_the_others_in_order_across_the_wrap() {
-        let mut ring = Ring::new();
-        for value in 0..60 {
-            ring.push_back(value);
-        }
-        for _ in 0..60 {
-            ring.pop_front();
-        }
-        for value in 100..108 {
-            ring.push_back(value);
-        }
+        let mut ring = wrapped_ring();
         assert_eq!(ring.remove_first(|&v| v == 103), Some(103));
         assert_eq!(ring.remove_first(|&v| v == 100), Some(100));
         assert_eq!(ring.remove_first(|&v| v == 107), Some(107));
