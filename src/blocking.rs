@@ -12,7 +12,8 @@
 //! write, and the runtime takes them all in one lock. Nothing on the
 //! single-thread path looks at the inbox: the runtime drains it when the
 //! poller reports the waker's token, which it polls for anyway (when idle,
-//! and every `event_interval` ticks when busy).
+//! and every `event_interval` ticks when busy, where with no socket to watch
+//! it first reads one atomic flag that the post set).
 //!
 //! # The blocking pool
 //!
@@ -29,7 +30,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -52,6 +53,10 @@ pub(crate) struct Remote {
     inbox: Mutex<Inbox>,
     /// Rouses the runtime's `epoll_wait`.
     waker: mio::Waker,
+    /// Set (under the inbox's lock) when a post wrote the waker, cleared
+    /// when the runtime takes the jobs: a busy runtime reads it, without
+    /// the lock, every `event_interval` ticks to learn whether to poll.
+    pending: AtomicBool,
     /// Live `Handle`s: each could spawn a task that wakes the others, so
     /// while one lives, a runtime whose coroutines are all blocked waits
     /// instead of reporting a deadlock.
@@ -76,6 +81,7 @@ impl Remote {
             runtime,
             inbox: Mutex::new(Inbox::default()),
             waker,
+            pending: AtomicBool::new(false),
             handles: AtomicUsize::new(0),
         })
     }
@@ -100,6 +106,7 @@ impl Remote {
         inbox.jobs.push(job);
         if !inbox.signalled {
             inbox.signalled = true;
+            self.pending.store(true, Ordering::Release);
             // Under the lock, so that a concurrent `take_jobs` cannot reset
             // `signalled` between the two. An eventfd write fails only if
             // its counter would overflow, which a drained waker never nears.
@@ -114,6 +121,7 @@ impl Remote {
     pub(crate) fn take_jobs(&self) -> Vec<Job> {
         let mut inbox = self.lock();
         inbox.signalled = false;
+        self.pending.store(false, Ordering::Release);
         std::mem::take(&mut inbox.jobs)
     }
 
@@ -121,6 +129,13 @@ impl Remote {
     /// deadlock: a job may have been posted after the last poll).
     pub(crate) fn has_jobs(&self) -> bool {
         !self.lock().jobs.is_empty()
+    }
+
+    /// Whether a job was posted since the runtime last took them; one
+    /// atomic load, no lock (the runtime's thread, on its periodic tick).
+    #[inline]
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
     }
 
     /// Refuses every later job and returns the ones not run (the runtime is

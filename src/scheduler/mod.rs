@@ -166,13 +166,8 @@ pub(crate) struct Core {
     pub(crate) reactor: Rc<Reactor<TaskId>>,
     /// Deadlines of sleeping or timed-out waits.
     timers: RefCell<Timers<TaskId>>,
-    /// What other threads see of this runtime: its inbox and waker. Hand
-    /// it out through [`Core::remote`], which notes that it was.
+    /// What other threads see of this runtime: its inbox and waker.
     remote: Arc<Remote>,
-    /// Whether the remote side was ever handed out: from then on, a busy
-    /// runtime polls (for the inbox's waker) every `event_interval` ticks
-    /// even with no socket or timer to watch.
-    remote_in_use: Cell<bool>,
     /// Set by [`Core::request_stop`]: `run_until` returns before its root
     /// has ended, and `block_on` unwinds the root.
     stop_requested: Cell<bool>,
@@ -389,7 +384,6 @@ impl Core {
             reactor: Rc::new(reactor),
             timers: RefCell::new(Timers::default()),
             remote: Remote::new(runtime, waker),
-            remote_in_use: Cell::new(false),
             stop_requested: Cell::new(false),
             stuck_since: Cell::new(None),
             stuck_warned: Cell::new(false),
@@ -399,7 +393,6 @@ impl Core {
     /// This runtime's remote side, to hand to another thread (a `Handle`, a
     /// blocking job, a channel's cross-thread senders).
     pub(crate) fn remote(&self) -> Arc<Remote> {
-        self.remote_in_use.set(true);
         Arc::clone(&self.remote)
     }
 
@@ -666,7 +659,7 @@ impl Core {
     pub(crate) fn run_until(&self, root: TaskId) {
         self.root.set(Some(root));
         self.root_done.set(false);
-        if self.remote_in_use.get() && self.remote.has_jobs() {
+        if self.remote.has_pending() {
             // Posted while no `block_on` ran: they go first.
             self.drain_inbox();
         }
@@ -714,7 +707,9 @@ impl Core {
     fn poll_ready_events(&self) {
         self.ticks.reload();
         let has_timers = !self.timers.borrow().is_empty();
-        let has_io = self.reactor.has_waiters() || self.remote_in_use.get();
+        // A job another thread posted since the last poll: its waker's
+        // token is waiting in the poller.
+        let has_io = self.reactor.has_waiters() || self.remote.has_pending();
         if !has_timers && !has_io {
             return;
         }
