@@ -35,18 +35,21 @@ fn mutex(c: &mut Criterion) {
     group.finish();
 }
 
-/// `iters` round trips over two `sync_channel(1)`s between two coroutines.
-fn corio_pingpong(iters: u64) -> Duration {
-    corio::run(move || {
-        let (ping, pinged) = corio::sync::mpsc::sync_channel::<u64>(1);
-        let (pong, ponged) = corio::sync::mpsc::sync_channel::<u64>(1);
-        let partner = corio::spawn(move || {
+/// `$iters` round trips over two `sync_channel(1)`s between the caller and
+/// a partner started with `$spawn`, the channels from `$mpsc`: the same
+/// code for coroutines and for OS threads.
+macro_rules! sync_pingpong {
+    ($mpsc:path, $spawn:path, $iters:expr) => {{
+        use $mpsc as mpsc;
+        let (ping, pinged) = mpsc::sync_channel::<u64>(1);
+        let (pong, ponged) = mpsc::sync_channel::<u64>(1);
+        let partner = $spawn(move || {
             for v in pinged {
                 pong.send(v).unwrap();
             }
         });
         let start = Instant::now();
-        for i in 0..iters {
+        for i in 0..$iters {
             ping.send(black_box(i)).unwrap();
             black_box(ponged.recv().unwrap());
         }
@@ -54,27 +57,17 @@ fn corio_pingpong(iters: u64) -> Duration {
         drop(ping);
         partner.join().unwrap();
         elapsed
-    })
+    }};
+}
+
+/// The ping-pong between two coroutines.
+fn corio_pingpong(iters: u64) -> Duration {
+    corio::run(move || sync_pingpong!(corio::sync::mpsc, corio::spawn, iters))
 }
 
 /// The same between two OS threads over std's channels.
 fn std_pingpong(iters: u64) -> Duration {
-    let (ping, pinged) = std::sync::mpsc::sync_channel::<u64>(1);
-    let (pong, ponged) = std::sync::mpsc::sync_channel::<u64>(1);
-    let partner = std::thread::spawn(move || {
-        for v in pinged {
-            pong.send(v).unwrap();
-        }
-    });
-    let start = Instant::now();
-    for i in 0..iters {
-        ping.send(black_box(i)).unwrap();
-        black_box(ponged.recv().unwrap());
-    }
-    let elapsed = start.elapsed();
-    drop(ping);
-    partner.join().unwrap();
-    elapsed
+    sync_pingpong!(std::sync::mpsc, std::thread::spawn, iters)
 }
 
 fn sync_channel(c: &mut Criterion) {
