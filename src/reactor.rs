@@ -15,6 +15,19 @@
 //! that turns out to be spurious costs one more `WouldBlock` and one more wait.
 //! Events for a socket nobody waits on are simply dropped.
 //!
+//! # Timers to the microsecond
+//!
+//! `epoll_wait` takes its timeout in whole milliseconds (mio rounds up), so
+//! a poller that slept "until the next deadline" that way would wake a 1 µs
+//! sleep after a millisecond. Instead the reactor owns one `timerfd`
+//! (`CLOCK_MONOTONIC`, registered like a socket under [`TIMER_TOKEN`]):
+//! before it blocks with a deadline, the scheduler [`arms`](Reactor::arm) it
+//! (one `timerfd_settime`, skipped when it is already armed for that
+//! instant) and then waits without a timeout. The kernel's hrtimer behind
+//! the timerfd has no timer slack, so the wait ends within the wake-up
+//! latency of the machine. A deadline that was cancelled after it was armed
+//! costs one early wake-up that fires nothing, and the timer is re-armed.
+//!
 //! # Implementation notes
 //!
 //! A leaf: it knows nothing of the scheduler. A waiter is a `W` of the
@@ -27,7 +40,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::time::Duration;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
@@ -87,17 +101,71 @@ pub(crate) struct Reactor<W> {
     /// Set by `poll` when the waker's token ([`WAKER_TOKEN`]) fired: another
     /// thread left work for the caller; taken by [`Reactor::take_woken`].
     woken: Cell<bool>,
+    /// The timerfd that ends a wait at the next deadline (module docs).
+    timer: OwnedFd,
+    /// The instant the timerfd is armed for, until it fires.
+    armed: Cell<Option<Instant>>,
 }
 
 /// The token of the one `mio::Waker` a reactor hands out; the slab never
 /// gets near it.
 const WAKER_TOKEN: usize = usize::MAX;
 
+/// The token of the reactor's timerfd.
+const TIMER_TOKEN: usize = usize::MAX - 1;
+
+/// A non-blocking `CLOCK_MONOTONIC` timerfd, closed on exec.
+fn timerfd() -> io::Result<OwnedFd> {
+    // SAFETY: timerfd_create takes no pointers; a non-negative result is a
+    // new descriptor that nothing else owns.
+    let fd = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Arms `timer` to expire once, `after` from now (at least 1 ns: a zero
+/// value would disarm it).
+fn set_timer(timer: &OwnedFd, after: Duration) -> io::Result<()> {
+    let after = after.max(Duration::from_nanos(1));
+    let value = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            // Beyond i64 seconds is beyond any run; clamp.
+            tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: libc::c_long::from(after.subsec_nanos()),
+        },
+    };
+    // SAFETY: `timer` is a live timerfd; `value` is a valid itimerspec that
+    // outlives the call; a null old-value pointer is allowed.
+    let rc = unsafe { libc::timerfd_settime(timer.as_raw_fd(), 0, &value, std::ptr::null_mut()) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 impl<W: Copy + PartialEq> Reactor<W> {
-    /// Creates the poller (`epoll_create1`).
+    /// Creates the poller (`epoll_create1`) and its timerfd.
     pub(crate) fn new() -> io::Result<Reactor<W>> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
+        let timer = timerfd()?;
+        registry.register(
+            &mut mio::unix::SourceFd(&timer.as_raw_fd()),
+            Token(TIMER_TOKEN),
+            Interest::READABLE,
+        )?;
         Ok(Reactor {
             poll: RefCell::new(poll),
             registry,
@@ -105,7 +173,25 @@ impl<W: Copy + PartialEq> Reactor<W> {
             sources: RefCell::new(Slab::new()),
             waiters: Cell::new(0),
             woken: Cell::new(false),
+            timer,
+            armed: Cell::new(None),
         })
+    }
+
+    /// Makes the next [`Reactor::poll`] return by `at` at the latest, to the
+    /// microsecond (module docs); `now` is the caller's reading of the
+    /// clock. Call it right before a poll without a timeout.
+    ///
+    /// # Errors
+    ///
+    /// What `timerfd_settime` says; the caller then polls with a timeout.
+    pub(crate) fn arm(&self, at: Instant, now: Instant) -> io::Result<()> {
+        if self.armed.get() == Some(at) {
+            return Ok(());
+        }
+        set_timer(&self.timer, at.saturating_duration_since(now))?;
+        self.armed.set(Some(at));
+        Ok(())
     }
 
     /// The waker other threads use to rouse this reactor's `poll`; made once
@@ -202,9 +288,18 @@ impl<W: Copy + PartialEq> Reactor<W> {
         let mut count = 0;
         for event in events.iter() {
             count += 1;
-            if event.token().0 == WAKER_TOKEN {
-                self.woken.set(true);
-                continue;
+            match event.token().0 {
+                WAKER_TOKEN => {
+                    self.woken.set(true);
+                    continue;
+                }
+                // Edge-triggered: the next expiry is a new edge whether or
+                // not this one's count is read, and re-arming resets it.
+                TIMER_TOKEN => {
+                    self.armed.set(None);
+                    continue;
+                }
+                _ => {}
             }
             let Some(source) = sources.get_mut(event.token().0) else {
                 continue;

@@ -735,11 +735,14 @@ impl Core {
         match next_deadline {
             None => self.poll(None),
             Some(at) => {
-                // With no socket registered this is a plain timed sleep; one
-                // syscall either way.
                 let now = Instant::now();
                 if at > now {
-                    self.poll(Some(at - now));
+                    // The timerfd ends the wait to the microsecond; should
+                    // arming fail, a millisecond timeout still does.
+                    match self.reactor.arm(at, now) {
+                        Ok(()) => self.poll(None),
+                        Err(_) => self.poll(Some(at - now)),
+                    }
                 }
                 self.fire_timers(Instant::now());
             }
