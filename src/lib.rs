@@ -56,6 +56,7 @@
 //! | [`sync`] | [`sync::mpsc`]: `std::sync::mpsc` for coroutines (`channel`, `sync_channel`) |
 //! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), shaped like `std::net` |
 //! | `time` | [`sleep`], [`sleep_until`] |
+//! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto |
 //! | `scheduler` | the run queue, the loop, the in-place hand-off, the thread-local current task (private) |
 //! | `stack` | the stack pool, guard-page arenas and the stack-overflow reporter (hidden: for tools and tests) |
 //! | `reactor`, `timer` | the mio poller and deadlines: leaves that know nothing of the scheduler (private) |
@@ -86,6 +87,7 @@ pub mod task;
 pub mod thread;
 mod time;
 mod timer;
+pub mod trace;
 
 pub use blocking::spawn_blocking;
 pub use runtime::{Runtime, run, stats};

@@ -142,7 +142,7 @@ impl<T> JoinHandle<T> {
             }
             self.slot.joiner.set(Some(me));
             // Run the others from here until the task ends, if we may.
-            if scheduler::host_until_woken(WHAT) {
+            if scheduler::host_until_woken(WHAT, crate::trace::SuspendReason::Join) {
                 continue;
             }
             if let Err(cannot) = scheduler::suspend(WHAT, Suspend::Park(Blocker::Join(self.id))) {

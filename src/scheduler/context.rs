@@ -290,6 +290,19 @@ pub(crate) fn current_id(what: &str) -> TaskId {
     }
 }
 
+/// The serial of the running coroutine's task, 0 if none runs (for the
+/// trace: who spawned, who woke).
+pub(crate) fn running_serial() -> u64 {
+    let tagged = HERE.with(|h| h.current.get());
+    if tagged.is_null() {
+        return 0;
+    }
+    let task = tagged.map_addr(|a| a & !HOSTED_BIT);
+    // SAFETY: a non-null current task is the running one, alive while it
+    // runs (module docs).
+    unsafe { (*task).id.serial() }
+}
+
 /// Whether a coroutine is running (and so, inside `host_until_woken`, a
 /// hosted task runs where it lies, at the front of the run queue).
 #[inline(always)]
@@ -383,7 +396,7 @@ pub(crate) fn yield_now() {
 /// Panics with a message naming `what` outside any runtime.
 #[inline]
 #[track_caller]
-pub(crate) fn host_until_woken(what: &str) -> bool {
+pub(crate) fn host_until_woken(what: &str, reason: crate::trace::SuspendReason) -> bool {
     let Ok((task, hosted)) = running(what) else {
         return false;
     };
@@ -392,7 +405,7 @@ pub(crate) fn host_until_woken(what: &str) -> bool {
     }
     // SAFETY: as in `current_id`.
     let id = unsafe { (*task).id };
-    with_core(what, |core| core.host_until_woken(task, id))
+    with_core(what, |core| core.host_until_woken(task, id, reason))
 }
 
 /// Switches from the running coroutine to the scheduler, telling it why, and

@@ -24,6 +24,7 @@ use super::context;
 use super::suspend::Suspend;
 use super::task::{Task, TaskId};
 use super::{Core, Next, Stopped};
+use crate::trace::{EventKind, SuspendReason};
 
 /// A pass of a host over the other tasks: restores the host's current-task
 /// mark (and, for a wait, the hosting state) when dropped.
@@ -74,6 +75,16 @@ impl Core {
     /// become ready meanwhile queue behind it, as they would have.
     #[inline(always)]
     pub(crate) fn host_yield(&self, me: *const Task) {
+        if self.trace.is_some() {
+            self.host_yield_as::<true>(me);
+        } else {
+            self.host_yield_as::<false>(me);
+        }
+    }
+
+    /// [`Core::host_yield`], with tracing on or off (see `run_task`).
+    #[inline(always)]
+    fn host_yield_as<const TRACED: bool>(&self, me: *const Task) {
         let mut ahead = self.run_queue.len();
         if ahead == 0 {
             // Nobody else is runnable: our turn again at once, but let the
@@ -82,6 +93,11 @@ impl Core {
             return;
         }
         let pass = Pass::begin(me);
+        // SAFETY: `me` is the running coroutine's task, alive while it runs.
+        let serial = || unsafe { (*me).id.serial() };
+        if TRACED {
+            self.trace(serial(), || EventKind::Suspend(SuspendReason::Yield));
+        }
         // Two switches: into the first task, and the switch back into this
         // coroutine when the pass ends, counted now in one step.
         self.tick_by(2);
@@ -89,7 +105,7 @@ impl Core {
             ahead -= 1;
             // `ahead` tasks were queued and each run removes at most the one
             // it ran, so the front is there; if not, end the pass.
-            let Some(stopped) = self.run_task(Next::Front) else {
+            let Some(stopped) = self.run_task::<TRACED>(Next::Front) else {
                 break;
             };
             // Only a task that returned can have been the root.
@@ -106,6 +122,10 @@ impl Core {
             }
             // The switch into the next task.
             self.tick();
+        }
+        // The switch back into this coroutine, counted up front.
+        if TRACED {
+            self.trace(serial(), || EventKind::Resume);
         }
         drop(pass);
     }
@@ -144,13 +164,20 @@ impl Core {
     /// wake-up: tasks that yield to each other are better off hosting each
     /// other (one switch per hand-off) than bouncing through this host (two),
     /// and parking now is exactly what the caller would have done at first.
-    pub(crate) fn host_until_woken(&self, me: *const Task, id: TaskId) -> bool {
+    pub(crate) fn host_until_woken(
+        &self,
+        me: *const Task,
+        id: TaskId,
+        reason: SuspendReason,
+    ) -> bool {
         let pass = Pass::begin_waiting(self, me, id);
+        self.trace(id.serial(), || EventKind::Suspend(reason));
         loop {
             if let Some(ahead) = self.host_woken_ahead.get() {
                 if ahead == 0 {
                     // The switch back into this coroutine counts as one.
                     self.tick();
+                    self.trace(id.serial(), || EventKind::Resume);
                     return true;
                 }
                 self.host_woken_ahead.set(Some(ahead - 1));
@@ -161,7 +188,12 @@ impl Core {
                 return false;
             }
             self.tick();
-            let Some(stopped) = self.run_task(Next::Front) else {
+            let stopped = if self.trace.is_some() {
+                self.run_task::<true>(Next::Front)
+            } else {
+                self.run_task::<false>(Next::Front)
+            };
+            let Some(stopped) = stopped else {
                 return false;
             };
             let woken = self.host_woken_ahead.get();

@@ -58,6 +58,7 @@ use crate::blocking::{Job, Remote};
 use crate::reactor::Reactor;
 use crate::stack::StackPool;
 use crate::timer::Timers;
+use crate::trace::{EventKind, Recorder, SuspendReason, Trace, WakeCause};
 
 pub(crate) use context::{
     current_id, current_shared, describe_current, enter_runtime, host_until_woken, in_runtime,
@@ -177,6 +178,11 @@ pub(crate) struct Core {
     /// Whether the "only other threads can wake us" warning was given for
     /// the current stretch of idleness.
     stuck_warned: Cell<bool>,
+    /// The timeline recorder, when tracing is on (`runtime::Builder::trace`).
+    trace: Option<Box<RefCell<Recorder>>>,
+    /// What wakes tasks right now, when it is not a coroutine: set by the
+    /// poll, the timers and the inbox around their wake-ups (for the trace).
+    waking: Cell<Option<WakeCause>>,
 }
 
 /// How long a runtime whose coroutines are all blocked waits for another
@@ -360,6 +366,7 @@ impl Core {
         event_interval: u32,
         reactor: Reactor<TaskId>,
         waker: mio::Waker,
+        trace: Option<usize>,
     ) -> Rc<Core> {
         /// Hands out runtime ids; 2^32 runtimes in one process would wrap
         /// it, and the ids only need to differ among live ones.
@@ -387,7 +394,23 @@ impl Core {
             stop_requested: Cell::new(false),
             stuck_since: Cell::new(None),
             stuck_warned: Cell::new(false),
+            trace: trace.map(|capacity| Box::new(RefCell::new(Recorder::new(capacity)))),
+            waking: Cell::new(None),
         })
+    }
+
+    /// Records `kind` for `task` (a serial; 0: the scheduler) if tracing is
+    /// on: one branch when it is off.
+    #[inline(always)]
+    pub(crate) fn trace(&self, task: u64, kind: impl FnOnce() -> EventKind) {
+        if let Some(recorder) = &self.trace {
+            recorder.borrow_mut().record(task, kind());
+        }
+    }
+
+    /// The events recorded since the last call, if tracing is on.
+    pub(crate) fn take_trace(&self) -> Option<Trace> {
+        self.trace.as_ref().map(|r| r.borrow_mut().take())
     }
 
     /// This runtime's remote side, to hand to another thread (a `Handle`, a
@@ -398,6 +421,7 @@ impl Core {
 
     /// Runs the jobs other threads posted, oldest first, as scheduler code.
     fn drain_inbox(&self) {
+        let _cause = Waking::begin(self, WakeCause::OtherThread);
         for job in self.remote.take_jobs() {
             let outcome =
                 context::as_scheduler(|| panic::catch_unwind(AssertUnwindSafe(|| job(self))));
@@ -470,6 +494,9 @@ impl Core {
     /// Queues a freshly built task at the back of the run queue.
     pub(crate) fn schedule_new(&self, task: Box<Task>) {
         bump(&self.stats.spawned, 1);
+        self.trace(task.id.serial(), || EventKind::Spawn {
+            parent: context::running_serial(),
+        });
         let traced = traced(&task);
         self.run_queue.push_back(task);
         if let Some(task) = traced {
@@ -490,6 +517,7 @@ impl Core {
                 let in_place = usize::from(context::is_running());
                 self.host_woken_ahead
                     .set(Some(self.run_queue.len() - in_place));
+                self.trace(id.serial(), || EventKind::Wake(self.wake_cause(how)));
                 log::trace!("wake {id} (hosting; {how:?})");
             }
             return;
@@ -514,8 +542,23 @@ impl Core {
         // Logged while this still holds the task: a backend that calls into
         // corio finds it in no queue and no slot (a wake-up for it is then
         // a no-op, as for any task that is not parked).
+        self.trace(id.serial(), || EventKind::Wake(self.wake_cause(how)));
         log::trace!("wake {} ({how:?})", task.describe());
         self.run_queue.push_back(task);
+    }
+
+    /// What is waking a task right now, for the trace.
+    fn wake_cause(&self, how: Wake) -> WakeCause {
+        if how == Wake::TimedOut {
+            return WakeCause::Timer;
+        }
+        if let Some(cause) = self.waking.get() {
+            return cause;
+        }
+        match context::running_serial() {
+            0 => WakeCause::Scheduler,
+            serial => WakeCause::Task(serial),
+        }
     }
 
     /// Runs `next` until it stops, then files it by what it said: a yield
@@ -528,13 +571,22 @@ impl Core {
     /// right after the switch back, before anything else: filing a task
     /// calls `log`, that is a user's backend, which may call into corio, and
     /// must find no coroutine running (see `context`).
+    ///
+    /// `TRACED` is whether tracing is on, decided once per pass by the
+    /// caller, so that the untraced build of this function has no trace
+    /// code at all (the yield path is where a branch shows).
     #[inline(always)]
-    fn run_task(&self, next: Next) -> Option<Stopped> {
+    fn run_task<const TRACED: bool>(&self, next: Next) -> Option<Stopped> {
         let hosted = matches!(next, Next::Front);
         let task = match next {
             Next::Popped(task) => NonNull::from(Box::leak(task)),
             Next::Front => self.run_queue.front()?,
         };
+        if TRACED {
+            // SAFETY: as below: the task is alive and not running.
+            let serial = unsafe { (*task.as_ptr()).id.serial() };
+            self.trace(serial, || EventKind::Resume);
+        }
         context::enter_task(task.as_ptr(), hosted);
         // SAFETY: `task` is owned by this call (popped, leaked above) or by
         // the queue, which keeps it in place until it is popped, and only
@@ -546,6 +598,9 @@ impl Core {
         // (see `Task`).
         let result = unsafe { (*task.as_ptr()).coroutine.resume(()) };
         context::leave_task();
+        if TRACED {
+            self.trace_stop(task, &result);
+        }
         let stopped = match result {
             CoroutineResult::Yield(Switch::Yield) => {
                 if hosted {
@@ -568,6 +623,23 @@ impl Core {
             }
         };
         Some(stopped)
+    }
+
+    /// Records why the task `run_task` just ran stopped (a return is
+    /// recorded by [`Core::finish`]).
+    #[cold]
+    fn trace_stop(&self, task: NonNull<Task>, result: &CoroutineResult<Switch, ()>) {
+        // SAFETY: as in `run_task`: the task is alive and owned there.
+        let serial = unsafe { (*task.as_ptr()).id.serial() };
+        let reason = match result {
+            CoroutineResult::Yield(Switch::Yield) => SuspendReason::Yield,
+            CoroutineResult::Yield(Switch::Wait) => match self.pending.get() {
+                Some(reason) => reason.trace_reason(),
+                None => return,
+            },
+            CoroutineResult::Return(()) => return,
+        };
+        self.trace(serial, || EventKind::Suspend(reason));
     }
 
     /// Ownership of the task [`Core::run_task`] just ran: from the front of
@@ -645,6 +717,7 @@ impl Core {
             self.root_done.set(true);
         }
         bump(&self.stats.completed, 1);
+        self.trace(id.serial(), || EventKind::Finish);
         self.stacks.borrow_mut().give_back(coroutine.into_stack());
         self.tasks.borrow_mut().remove(id.key());
         log::trace!("finish {id}");
@@ -677,7 +750,11 @@ impl Core {
                 .run_queue
                 .pop_front()
                 .expect("a tick only adds to a non-empty run queue");
-            self.run_task(Next::Popped(task));
+            if self.trace.is_some() {
+                self.run_task::<true>(Next::Popped(task));
+            } else {
+                self.run_task::<false>(Next::Popped(task));
+            }
         }
         self.root.set(None);
     }
@@ -829,8 +906,21 @@ impl Core {
     fn poll(&self, timeout: Option<Duration>) {
         bump(&self.stats.polls, 1);
         let mut woken = Vec::new();
+        let began = self.trace.as_ref().map(|r| r.borrow().now());
         let events = self.reactor.poll(timeout, &mut woken);
         bump(&self.stats.events, events as u64);
+        if let (Some(began), Some(recorder)) = (began, &self.trace) {
+            let mut recorder = recorder.borrow_mut();
+            let waited = recorder.now().wrapping_sub(began);
+            recorder.record(
+                0,
+                EventKind::Poll {
+                    events: u32::try_from(events).unwrap_or(u32::MAX),
+                    waited_ns: waited,
+                },
+            );
+        }
+        let _cause = Waking::begin(self, WakeCause::Io);
         // Borrows of the reactor are released: now wake, in event order.
         for id in woken {
             self.wake(id, Wake::Notified);
@@ -841,7 +931,8 @@ impl Core {
     }
 
     /// Wakes every task whose deadline is at or before `now`, earliest first,
-    /// ties in the order the timers were set.
+    /// ties in the order the timers were set (their `Wake::TimedOut` names
+    /// the timer as the cause).
     fn fire_timers(&self, now: Instant) {
         loop {
             let due = self.timers.borrow_mut().pop_due(now);
@@ -1016,6 +1107,28 @@ impl Core {
 /// and should find the scheduler's state whole.
 fn traced(task: &Task) -> Option<String> {
     log::log_enabled!(log::Level::Trace).then(|| task.describe())
+}
+
+/// Names what wakes tasks for the trace while it lives (the poll, the
+/// inbox); puts the previous cause back when dropped.
+struct Waking<'a> {
+    core: &'a Core,
+    previous: Option<WakeCause>,
+}
+
+impl<'a> Waking<'a> {
+    fn begin(core: &'a Core, cause: WakeCause) -> Waking<'a> {
+        Waking {
+            core,
+            previous: core.waking.replace(Some(cause)),
+        }
+    }
+}
+
+impl Drop for Waking<'_> {
+    fn drop(&mut self) {
+        self.core.waking.set(self.previous);
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Instant;
 
 use super::task::TaskId;
+use crate::trace::SuspendReason;
 
 /// What crosses the stack switch when a coroutine stops: one byte, so that
 /// corosensei passes it in a register. Anything but a plain yield leaves its
@@ -85,7 +86,40 @@ pub(crate) enum Blocker {
     RemoteJoin,
 }
 
+impl Suspend {
+    /// The reason as the trace names it.
+    pub(crate) fn trace_reason(self) -> SuspendReason {
+        match self {
+            Suspend::Requeue { .. } => SuspendReason::Yield,
+            Suspend::Park(blocker) | Suspend::ParkUntil(blocker, _) => blocker.trace_reason(),
+            Suspend::Io {
+                token, interest, ..
+            } => SuspendReason::Io {
+                token,
+                writable: !interest.is_readable(),
+            },
+            Suspend::Sleep(_) => SuspendReason::Sleep,
+        }
+    }
+}
+
 impl Blocker {
+    /// The wait as the trace names it.
+    pub(crate) fn trace_reason(self) -> SuspendReason {
+        match self {
+            Blocker::Join(_) | Blocker::Scope(_) => SuspendReason::Join,
+            Blocker::ChannelRecv | Blocker::ChannelSend | Blocker::Select => SuspendReason::Channel,
+            Blocker::Mutex(_)
+            | Blocker::RwLock
+            | Blocker::Condvar
+            | Blocker::Barrier
+            | Blocker::Semaphore
+            | Blocker::Once => SuspendReason::Lock,
+            Blocker::Blocking | Blocker::RemoteJoin => SuspendReason::OtherThread,
+            Blocker::SleepForever | Blocker::ThreadPark => SuspendReason::Park,
+        }
+    }
+
     /// Whether another OS thread can end this wait: such a wait is no
     /// deadlock while the runtime's inbox is open. `Some(true)` when the
     /// other thread is known to be working on it (a blocking job, a task of

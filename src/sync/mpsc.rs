@@ -522,7 +522,7 @@ impl<T> Shared<T> {
             // stop waiting for any other reason, unwinding included.
             let _waiting = self.local().receivers.wait(me);
             // Run the others from here until a sender wakes us, if we may.
-            if scheduler::host_until_woken(what) {
+            if scheduler::host_until_woken(what, crate::trace::SuspendReason::Channel) {
                 continue;
             }
             let reason = match deadline {
