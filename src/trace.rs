@@ -257,7 +257,7 @@ impl Trace {
             b"{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1,\"tid\":0,\"ts\":0,\
               \"args\":{\"name\":\"corio runtime\"}}",
         )?;
-        self.write_chrome_events(&mut out, 1)?;
+        self.write_chrome_events(&mut out, 1, 0)?;
         write!(
             out,
             "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{{\"dropped_events\":{}}}}}\n",
@@ -270,6 +270,8 @@ impl Trace {
     /// `,\n{...}`: for a caller that merges this runtime's timeline into a
     /// `traceEvents` array of its own, after at least one event. Tracks
     /// (`tid`): 0 for the scheduler, the task's id for each coroutine.
+    /// `shift_ns` is added to every timestamp, to line the runtime's zero
+    /// (when it was built) up with the zero of the caller's timeline.
     ///
     /// # Errors
     ///
@@ -282,12 +284,17 @@ impl Trace {
     /// rt.block_on(|| corio::yield_now());
     /// let mut json = b"{\"traceEvents\":[{\"ph\":\"M\",\"name\":\"process_name\",\
     ///     \"pid\":7,\"tid\":0,\"ts\":0,\"args\":{\"name\":\"mine\"}}".to_vec();
-    /// rt.take_trace().unwrap().write_chrome_events(&mut json, 7)?;
+    /// rt.take_trace().unwrap().write_chrome_events(&mut json, 7, 0)?;
     /// json.extend_from_slice(b"]}");
     /// assert!(json.ends_with(b"}]}"));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn write_chrome_events<W: Write>(&self, out: &mut W, pid: u32) -> io::Result<()> {
+    pub fn write_chrome_events<W: Write>(
+        &self,
+        out: &mut W,
+        pid: u32,
+        shift_ns: u64,
+    ) -> io::Result<()> {
         /// Chrome's `ts` is in microseconds.
         struct Micros(u64);
         impl fmt::Display for Micros {
@@ -307,7 +314,8 @@ impl Trace {
         let mut named: HashMap<u64, ()> = HashMap::new();
         let mut next_flow = 1u64;
         for e in &self.events {
-            let (ts, tid) = (Micros(e.at_ns), e.task);
+            let at_ns = e.at_ns + shift_ns;
+            let (ts, tid) = (Micros(at_ns), e.task);
             if tid != 0 && named.insert(tid, ()).is_none() {
                 write!(
                     out,
@@ -322,7 +330,7 @@ impl Trace {
                      \"tid\":{tid},\"ts\":{ts},\"args\":{{\"parent\":{parent}}}}}"
                 )?,
                 EventKind::Resume => {
-                    open.insert(tid, e.at_ns);
+                    open.insert(tid, at_ns);
                     if let Some(id) = flows.remove(&tid) {
                         write!(
                             out,
@@ -339,7 +347,7 @@ impl Trace {
                              \"pid\":{pid},\"tid\":{tid},\"ts\":{},\"dur\":{},\
                              \"args\":{{\"then\":\"{}\"}}}}",
                             Micros(start),
-                            Micros(e.at_ns - start),
+                            Micros(at_ns - start),
                             reason.word()
                         )?;
                     }
@@ -351,7 +359,7 @@ impl Trace {
                             ",\n{{\"ph\":\"X\",\"name\":\"run → finish\",\"cat\":\"run\",\
                              \"pid\":{pid},\"tid\":{tid},\"ts\":{},\"dur\":{}}}",
                             Micros(start),
-                            Micros(e.at_ns - start)
+                            Micros(at_ns - start)
                         )?;
                     }
                     write!(
@@ -380,7 +388,7 @@ impl Trace {
                     )?;
                 }
                 EventKind::Poll { events, waited_ns } => {
-                    let start = e.at_ns.saturating_sub(waited_ns);
+                    let start = at_ns.saturating_sub(waited_ns);
                     write!(
                         out,
                         ",\n{{\"ph\":\"X\",\"name\":\"poll: {events} events\",\"cat\":\"poll\",\

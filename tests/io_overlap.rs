@@ -483,25 +483,40 @@ fn trace_file_is_chrome_trace_json_with_every_task() {
         2,
         "--json keeps stdout to the JSON lines"
     );
-    let trace = json_check::parse(&fs::read_to_string(&path).unwrap()).expect("the trace is JSON");
+    let trace: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).expect("the trace is JSON");
     fs::remove_file(&path).unwrap();
-    let Some(json_check::Json::Array(events)) = trace.get("traceEvents") else {
-        panic!("no traceEvents array")
-    };
-    let spans: Vec<_> = events
-        .iter()
-        .filter(|e| e.get("ph").and_then(json_check::Json::as_str) == Some("X"))
-        .collect();
+    let events = trace["traceEvents"].as_array().expect("a traceEvents array");
+    for e in events {
+        for key in ["ph", "ts", "pid", "tid", "name"] {
+            assert!(e.get(key).is_some(), "{key} missing in {e}");
+        }
+    }
+    let pid = |e: &serde_json::Value| e["pid"].as_u64().unwrap();
+    let spans: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
+    let (task_spans, runtime_spans): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) =
+        spans.iter().partition(|e| pid(e) < 1000);
     assert_eq!(
-        spans.len(),
+        task_spans.len(),
         2 * (3 + 1),
         "per mode: one span per task plus the whole mode"
     );
     for span in spans {
-        assert!(field(span, "ts") >= 0.0 && field(span, "dur") >= 0.0);
-        field(span, "pid");
-        field(span, "tid");
+        assert!(span["ts"].as_f64().unwrap() >= 0.0 && span["dur"].as_f64().unwrap() >= 0.0);
     }
+    // The coroutines mode's runtime: every task's run until it waited to
+    // read its reply, each task on its own track, and the polls.
+    let reads = runtime_spans
+        .iter()
+        .filter(|e| e["name"].as_str().unwrap().starts_with("run → read #"))
+        .count();
+    assert!(reads >= 3, "one wait for a reply per task at least: {reads}");
+    assert!(runtime_spans.iter().any(|e| e["cat"] == "poll"));
+    let woken_by_io = events
+        .iter()
+        .filter(|e| pid(e) >= 1000 && e["name"] == "woken (io)")
+        .count();
+    assert!(woken_by_io >= 3, "each reply wakes its task: {woken_by_io}");
 }
 
 #[test]

@@ -36,7 +36,9 @@ options:
   --requests R            io: round trips per task, 1..=10000 (default: 3)
   --json                  print one JSON object per (workload, mode), nothing else
   --trace FILE            write every task's timeline as a Chrome trace-event JSON
-                          file (open it in https://ui.perfetto.dev or chrome://tracing)
+                          file (open it in https://ui.perfetto.dev or chrome://tracing);
+                          the coroutines mode adds every switch, wait and wake-up of
+                          its corio runtime (corio::trace)
   -h, --help              print this help";
 
 /// What the user asked for.

@@ -33,19 +33,22 @@ pub fn line(all: &[Measurement], m: &Measurement) -> String {
 /// its tasks; row 0 spans the whole mode. Every mode starts at time 0 so
 /// they line up for comparison. Open the file in <https://ui.perfetto.dev>
 /// or `chrome://tracing`.
-pub fn chrome_trace(all: &[Measurement]) -> String {
+///
+/// `fragments` are the coroutines runs' runtime traces (every switch, wait
+/// and wake-up, from `corio::trace`), each a run of `,\n{event}` to append.
+pub fn chrome_trace(all: &[Measurement], fragments: &[String]) -> String {
     let mut events = Vec::new();
     for (index, m) in all.iter().enumerate() {
         let pid = index + 1;
         let name = format!("{} / {}", m.workload, m.mode);
         events.push(format!(
-            "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"args\":{{\"name\":\"{name}\"}}}}"
+            "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"ts\":0,\"args\":{{\"name\":\"{name}\"}}}}"
         ));
         events.push(format!(
-            "{{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"args\":{{\"sort_index\":{pid}}}}}"
+            "{{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"ts\":0,\"args\":{{\"sort_index\":{pid}}}}}"
         ));
         events.push(format!(
-            "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"args\":{{\"name\":\"whole mode\"}}}}"
+            "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"ts\":0,\"args\":{{\"name\":\"whole mode\"}}}}"
         ));
         events.push(format!(
             "{{\"name\":\"{name}: {} tasks\",\"cat\":\"{}\",\"ph\":\"X\",\"ts\":0,\"dur\":{:.3},\"pid\":{pid},\"tid\":0,\
@@ -61,7 +64,7 @@ pub fn chrome_trace(all: &[Measurement]) -> String {
         for r in &m.records {
             let tid = r.task + 1;
             events.push(format!(
-                "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"args\":{{\"name\":\"task {}\"}}}}",
+                "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"ts\":0,\"args\":{{\"name\":\"task {}\"}}}}",
                 r.task
             ));
             events.push(format!(
@@ -79,6 +82,11 @@ pub fn chrome_trace(all: &[Measurement]) -> String {
     for (i, event) in events.iter().enumerate() {
         let separator = if i + 1 < events.len() { ",\n" } else { "\n" };
         let _ = write!(out, "{event}{separator}");
+    }
+    for fragment in fragments {
+        out.pop(); // the newline after the last event
+        out += fragment;
+        out += "\n";
     }
     out += "]}\n";
     out

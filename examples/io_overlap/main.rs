@@ -68,7 +68,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use cli::{Command, Options};
-use modes::Plan;
+use modes::{Mode, Plan};
 use runner::Measurement;
 use workload::Workload;
 
@@ -124,6 +124,10 @@ fn current_exe() -> Result<std::path::PathBuf, String> {
 
 fn run(options: &Options) -> Result<(), String> {
     measure::raise_open_file_limit();
+    if let Some(path) = &options.trace {
+        check_writable(path)?;
+    }
+    let mut fragments = Vec::new();
     let exe = current_exe()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let service = if options.workloads.contains(&Workload::Io) {
@@ -158,14 +162,36 @@ fn run(options: &Options) -> Result<(), String> {
             cores,
         };
         for &mode in &options.modes {
-            let measured = runner::measure_in_child(mode, &plan, &exe, true)?;
+            // The coroutines mode's runtime records every switch when a
+            // trace is asked for: its own trace process, next to its tasks.
+            let part = match (&options.trace, mode) {
+                (Some(path), Mode::Coroutines) => Some((
+                    trace_part_path(path, fragments.len()),
+                    u32::try_from(1000 + all.len()).expect("few modes"),
+                )),
+                _ => None,
+            };
+            let measured = runner::measure_in_child(
+                mode,
+                &plan,
+                &exe,
+                true,
+                part.as_ref().map(|(path, pid)| (path.as_path(), *pid)),
+            )?;
+            if let Some((path, _)) = part {
+                let read = fs::read_to_string(&path);
+                let _ = fs::remove_file(&path);
+                fragments.push(read.map_err(|error| {
+                    format!("could not read the runtime's trace back from {}: {error}", path.display())
+                })?);
+            }
             check_results(&all, &measured, &plan)?;
             all.push(measured);
         }
     }
 
     if let Some(path) = &options.trace {
-        write_trace(path, &all)?;
+        write_trace(path, &all, &fragments)?;
     }
     if options.json {
         for m in &all {
@@ -267,7 +293,30 @@ fn full_report(all: &[Measurement], setup: &report::Setup) -> String {
     out
 }
 
-fn write_trace(path: &Path, all: &[Measurement]) -> Result<(), String> {
-    fs::write(path, json::chrome_trace(all))
+/// Where the coroutines run number `index` writes its runtime's trace
+/// events: beside the trace file, removed once read.
+fn trace_part_path(trace: &Path, index: usize) -> std::path::PathBuf {
+    let mut name = trace.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".part{index}-{}", std::process::id()));
+    trace.with_file_name(name)
+}
+
+/// Fails now, before minutes of measuring, if the trace file cannot be
+/// written (a missing directory, no permission).
+fn check_writable(path: &Path) -> Result<(), String> {
+    let existed = path.exists();
+    fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|error| format!("cannot write the trace file {}: {error}", path.display()))?;
+    if !existed {
+        let _ = fs::remove_file(path);
+    }
+    Ok(())
+}
+
+fn write_trace(path: &Path, all: &[Measurement], fragments: &[String]) -> Result<(), String> {
+    fs::write(path, json::chrome_trace(all, fragments))
         .map_err(|error| format!("could not write the trace to {}: {error}", path.display()))
 }

@@ -193,7 +193,7 @@ pub fn run_mode(
         Mode::Serial => run_serial(&shared),
         Mode::Processes => processes::run_processes(&shared, exe, &mut children),
         Mode::Threads => run_threads(&shared),
-        Mode::Coroutines => run_coroutines(&shared, (0..plan.tasks).collect()),
+        Mode::Coroutines => run_coroutines(&shared, (0..plan.tasks).collect(), start_ns),
         Mode::Hybrid => run_hybrid(&shared),
     }?;
     let end_ns = measure::monotonic_ns();
@@ -308,9 +308,65 @@ pub fn run_task_corio(plan: &Plan, task: usize) -> io::Result<u64> {
     }
 }
 
-/// Runs `tasks` as coroutines on one new corio runtime on this thread.
-fn run_coroutines(shared: &Arc<Shared>, tasks: Vec<usize>) -> Result<Vec<TaskRecord>, String> {
-    corio::run(|| coroutine_tasks(shared, tasks))
+/// Where the parent asks a coroutines run to write its runtime's timeline
+/// (`--trace`): a fragment of Chrome trace events (see
+/// `corio::trace::Trace::write_chrome_events`), then merged into the file.
+pub const TRACE_PART_ENV: &str = "IO_OVERLAP_TRACE_PART";
+
+/// The trace process id the fragment's events use.
+pub const TRACE_PID_ENV: &str = "IO_OVERLAP_TRACE_PID";
+
+/// Events the traced runtime keeps (24 MiB): every switch of the default
+/// io workload with room to spare; beyond it the oldest are dropped, and
+/// the trace says how many.
+const TRACE_EVENTS: usize = 1 << 20;
+
+/// Runs `tasks` as coroutines on one new corio runtime on this thread;
+/// `zero_ns` is when the mode started (the zero of its timeline). Traced
+/// when the parent set [`TRACE_PART_ENV`].
+fn run_coroutines(
+    shared: &Arc<Shared>,
+    tasks: Vec<usize>,
+    zero_ns: u64,
+) -> Result<Vec<TaskRecord>, String> {
+    let Some(part) = std::env::var_os(TRACE_PART_ENV) else {
+        return corio::run(|| coroutine_tasks(shared, tasks));
+    };
+    let pid: u32 = std::env::var(TRACE_PID_ENV)
+        .ok()
+        .and_then(|pid| pid.parse().ok())
+        .ok_or("internal: a trace fragment needs its process id")?;
+    let built_ns = measure::monotonic_ns();
+    let mut rt = corio::Runtime::builder()
+        .trace(TRACE_EVENTS)
+        .build()
+        .map_err(|error| format!("could not start a traced corio runtime: {error}"))?;
+    let records = rt.block_on(|| coroutine_tasks(shared, tasks));
+    let trace = rt.take_trace().expect("the runtime was built with a trace");
+    let write = || -> io::Result<()> {
+        let mut out = io::BufWriter::new(std::fs::File::create(&part)?);
+        use std::io::Write;
+        write!(
+            out,
+            ",\n{{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":{pid},\"tid\":0,\"ts\":0,\
+             \"args\":{{\"name\":\"{} / coroutines: every switch of the corio runtime \
+             ({} events, {} dropped)\"}}}}\
+             ,\n{{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":{pid},\"tid\":0,\
+             \"ts\":0,\"args\":{{\"sort_index\":{pid}}}}}",
+            shared.plan.workload,
+            trace.events().len(),
+            trace.dropped()
+        )?;
+        trace.write_chrome_events(&mut out, pid, built_ns.saturating_sub(zero_ns))?;
+        out.flush()
+    };
+    write().map_err(|error| {
+        format!(
+            "could not write the runtime's trace to {}: {error}",
+            Path::new(&part).display()
+        )
+    })?;
+    records
 }
 
 /// Runs `tasks` as coroutines of the runtime the caller's coroutine is on,

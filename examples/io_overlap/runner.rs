@@ -91,6 +91,8 @@ pub fn measure_mode(
 }
 
 /// Runs `mode` in a fresh child process of `exe` and reads its measurement.
+/// With `trace_part`, a coroutines run writes its runtime's trace events
+/// there, as trace process `pid` (see `modes::TRACE_PART_ENV`).
 ///
 /// # Errors
 ///
@@ -100,9 +102,16 @@ pub fn measure_in_child(
     plan: &Plan,
     exe: &Path,
     show_progress: bool,
+    trace_part: Option<(&Path, u32)>,
 ) -> Result<Measurement, String> {
     let others = measure::OtherLoad::start();
-    let output = Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some((part, pid)) = trace_part {
+        command
+            .env(modes::TRACE_PART_ENV, part)
+            .env(modes::TRACE_PID_ENV, pid.to_string());
+    }
+    let output = command
         .arg(RUN_MODE_ARG)
         .arg(mode.name())
         .arg(format!("progress={}", u8::from(show_progress)))
