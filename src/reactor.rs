@@ -9,11 +9,31 @@
 //! and the scheduler files it here among the socket's readers or writers.
 //! The next readiness edge wakes them, and each tries its syscall again.
 //!
-//! Because every wait starts right after a syscall said `WouldBlock`, the
-//! edge that ends it is always one that happens *after* the wait began, so no
-//! readiness is lost and no readiness state needs to be cached. A wake-up
-//! that turns out to be spurious costs one more `WouldBlock` and one more wait.
-//! Events for a socket nobody waits on are simply dropped.
+//! # Readiness kept per socket, and one waiter woken per edge
+//!
+//! Each socket keeps a readable and a writable bit. Both start set (nothing
+//! is known, so the first operation tries its syscall). An operation whose
+//! syscall says `WouldBlock` clears its bit, and so does a read or write that
+//! moved fewer bytes than asked (the kernel's buffer was drained or filled:
+//! under edge-triggered epoll, any change from there on is a new edge). Every
+//! event sets the bits it reports, whether or not anybody waits. An operation
+//! whose bit is clear suspends at once, without the syscall that would fail:
+//! a request-response server does one `read`, one `write` and its share of
+//! one `epoll_wait` per request, not a second `read` that returns `EAGAIN`.
+//! A bit is only cleared right after the kernel said "nothing more", and
+//! set by every later edge, so no readiness is lost; a stale set bit costs
+//! one syscall that says `WouldBlock`. One state is not an edge but a
+//! level: a hang-up (or an error) that was reported together with data the
+//! coroutine then drained. It is kept in a bit of its own that is never
+//! cleared, so reads go on asking the kernel, which says "end of file".
+//!
+//! Several coroutines may wait on one socket the same way (acceptors of one
+//! listener, readers of one `UdpSocket`). An edge wakes only the first of
+//! them, in the order they began to wait; when its operation succeeds and
+//! the bit is still set (there may be more), it wakes the next one
+//! ([`Reactor::next_waiter`]), which passes it on the same way. A readiness
+//! edge costs O(1) wake-ups instead of one per waiter. An error or a hang-up
+//! wakes them all: every one of them will see it.
 //!
 //! # Timers to the microsecond
 //!
@@ -39,6 +59,7 @@
 //! socket can tell when it is used from another runtime than its own.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -49,32 +70,64 @@ use slab::Slab;
 /// Events fetched by one `epoll_wait` at most; more wait for the next poll.
 const EVENTS_PER_POLL: usize = 1024;
 
-/// Who waits on one registered socket.
+/// Who waits on one registered socket, and what it is known to be ready for.
 ///
 /// A list per direction, not a single slot: several coroutines may wait on
 /// one socket the same way (two acceptors sharing an `Rc<TcpListener>`, two
-/// readers of one `&TcpStream`). An edge wakes them all, in the order they
-/// began to wait; those that find nothing wait again. An empty `Vec` does
-/// not allocate, and a woken list keeps its capacity for the next wait.
+/// readers of one `&TcpStream`), in the order they began to wait (module
+/// docs). An empty `VecDeque` does not allocate, and a woken list keeps its
+/// capacity for the next wait.
 struct Source<W> {
     /// The coroutines waiting for it to become readable.
-    readers: Vec<W>,
+    readers: VecDeque<W>,
     /// The coroutines waiting for it to become writable.
-    writers: Vec<W>,
+    writers: VecDeque<W>,
+    /// [`READY_READ`] and [`READY_WRITE`]: what the socket may be ready for.
+    ready: u8,
+}
+
+/// The socket may be readable (no `WouldBlock` since the last edge).
+const READY_READ: u8 = 1;
+/// The socket may be writable.
+const READY_WRITE: u8 = 2;
+/// The peer hung up its sending side, or the socket failed: a read always
+/// returns at once from now on (end of file or the error), and no further
+/// edge will say so. Never cleared.
+const READ_CLOSED: u8 = 4;
+/// The socket can no longer send, or failed: a write always fails at once.
+const WRITE_CLOSED: u8 = 8;
+
+/// The bits that make an operation of `interest` try its syscall.
+fn bits(interest: Interest) -> u8 {
+    if interest.is_readable() {
+        READY_READ | READ_CLOSED
+    } else {
+        READY_WRITE | WRITE_CLOSED
+    }
+}
+
+/// The clearable readiness bit of `interest`.
+fn bit(interest: Interest) -> u8 {
+    if interest.is_readable() {
+        READY_READ
+    } else {
+        READY_WRITE
+    }
 }
 
 impl<W> Default for Source<W> {
     fn default() -> Source<W> {
         Source {
-            readers: Vec::new(),
-            writers: Vec::new(),
+            readers: VecDeque::new(),
+            writers: VecDeque::new(),
+            ready: READY_READ | READY_WRITE,
         }
     }
 }
 
 impl<W> Source<W> {
     /// The waiting list for `interest` (readable, or else writable).
-    fn waiting(&mut self, interest: Interest) -> &mut Vec<W> {
+    fn waiting(&mut self, interest: Interest) -> &mut VecDeque<W> {
         if interest.is_readable() {
             &mut self.readers
         } else {
@@ -236,8 +289,42 @@ impl<W: Copy + PartialEq> Reactor<W> {
         let source = sources
             .get_mut(token)
             .expect("a coroutine waits only on a socket it holds, which stays registered");
-        source.waiting(interest).push(task);
+        source.waiting(interest).push_back(task);
         self.waiters.set(self.waiters.get() + 1);
+    }
+
+    /// Whether `token` may be ready for `interest`: no `WouldBlock` (or
+    /// short transfer) since its last edge. See the module docs.
+    #[inline]
+    pub(crate) fn is_ready(&self, token: usize, interest: Interest) -> bool {
+        self.sources
+            .borrow()
+            .get(token)
+            .is_none_or(|source| source.ready & bits(interest) != 0)
+    }
+
+    /// Notes that `token` is not ready for `interest` until its next edge:
+    /// its syscall said `WouldBlock`, or moved fewer bytes than asked.
+    #[inline]
+    pub(crate) fn clear_ready(&self, token: usize, interest: Interest) {
+        if let Some(source) = self.sources.borrow_mut().get_mut(token) {
+            source.ready &= !bit(interest);
+        }
+    }
+
+    /// After an operation on `token` for `interest` succeeded: if the
+    /// socket may still be ready and another coroutine waits the same way,
+    /// takes that one off the list, for the caller to wake (module docs).
+    #[inline]
+    pub(crate) fn next_waiter(&self, token: usize, interest: Interest) -> Option<W> {
+        let mut sources = self.sources.borrow_mut();
+        let source = sources.get_mut(token)?;
+        if source.ready & bits(interest) == 0 {
+            return None;
+        }
+        let next = source.waiting(interest).pop_front()?;
+        self.waiters.set(self.waiters.get() - 1);
+        Some(next)
     }
 
     /// Forgets `task` as a waiter on `token`, if it still is one (it woke for
@@ -249,7 +336,7 @@ impl<W: Copy + PartialEq> Reactor<W> {
         };
         let waiting = source.waiting(interest);
         if let Some(at) = waiting.iter().position(|&t| t == task) {
-            waiting.remove(at);
+            let _ = waiting.remove(at);
             self.waiters.set(self.waiters.get() - 1);
         }
     }
@@ -263,6 +350,17 @@ impl<W: Copy + PartialEq> Reactor<W> {
             source.writers.clear();
         }
         self.waiters.set(0);
+    }
+
+    /// Moves the first of `waiting` (or all of them) to `woken`.
+    fn wake_waiters(&self, waiting: &mut VecDeque<W>, all: bool, woken: &mut Vec<W>) {
+        if all {
+            self.waiters.set(self.waiters.get() - waiting.len());
+            woken.extend(waiting.drain(..));
+        } else if let Some(first) = waiting.pop_front() {
+            self.waiters.set(self.waiters.get() - 1);
+            woken.push(first);
+        }
     }
 
     /// Whether any coroutine waits on a socket.
@@ -305,13 +403,23 @@ impl<W: Copy + PartialEq> Reactor<W> {
                 continue;
             };
             let failed = event.is_error();
-            if event.is_readable() || event.is_read_closed() || failed {
-                self.waiters.set(self.waiters.get() - source.readers.len());
-                woken.append(&mut source.readers);
+            // An error or a hang-up is news for every waiter; plain
+            // readiness for the first, who passes it on (module docs).
+            let readers_all = failed || event.is_read_closed();
+            if readers_all {
+                source.ready |= READ_CLOSED;
             }
-            if event.is_writable() || event.is_write_closed() || failed {
-                self.waiters.set(self.waiters.get() - source.writers.len());
-                woken.append(&mut source.writers);
+            if event.is_readable() || readers_all {
+                source.ready |= READY_READ;
+                self.wake_waiters(&mut source.readers, readers_all, woken);
+            }
+            let writers_all = failed || event.is_write_closed();
+            if writers_all {
+                source.ready |= WRITE_CLOSED;
+            }
+            if event.is_writable() || writers_all {
+                source.ready |= READY_WRITE;
+                self.wake_waiters(&mut source.writers, writers_all, woken);
             }
         }
         count

@@ -486,7 +486,9 @@ fn trace_file_is_chrome_trace_json_with_every_task() {
     let trace: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&path).unwrap()).expect("the trace is JSON");
     fs::remove_file(&path).unwrap();
-    let events = trace["traceEvents"].as_array().expect("a traceEvents array");
+    let events = trace["traceEvents"]
+        .as_array()
+        .expect("a traceEvents array");
     for e in events {
         for key in ["ph", "ts", "pid", "tid", "name"] {
             assert!(e.get(key).is_some(), "{key} missing in {e}");
@@ -510,7 +512,10 @@ fn trace_file_is_chrome_trace_json_with_every_task() {
         .iter()
         .filter(|e| e["name"].as_str().unwrap().starts_with("run → read #"))
         .count();
-    assert!(reads >= 3, "one wait for a reply per task at least: {reads}");
+    assert!(
+        reads >= 3,
+        "one wait for a reply per task at least: {reads}"
+    );
     assert!(runtime_spans.iter().any(|e| e["cat"] == "poll"));
     let woken_by_io = events
         .iter()

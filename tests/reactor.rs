@@ -383,3 +383,135 @@ fn two_readers_of_one_stream_are_both_served() {
         assert_eq!(got, b"ab");
     });
 }
+
+/// `readers` coroutines wait on one UDP socket; `datagrams` arrive one at a
+/// time, each after every reader has parked again. Returns the switches
+/// the runtime made while they arrived.
+fn shared_socket_switches(readers: usize, datagrams: usize) -> u64 {
+    let mut rt = Runtime::new().unwrap();
+    rt.block_on(|| {
+        let socket = Rc::new(corio::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let addr = socket.local_addr().unwrap();
+        let got = Rc::new(Cell::new(0));
+        let all: Vec<_> = (0..readers)
+            .map(|_| {
+                let (socket, got) = (socket.clone(), got.clone());
+                corio::spawn(move || {
+                    let mut buf = [0; 16];
+                    // Each reader takes datagrams until the "stop" one.
+                    loop {
+                        let n = socket.recv(&mut buf).unwrap();
+                        got.set(got.get() + 1);
+                        if &buf[..n] == b"stop" {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        corio::yield_now(); // every reader has parked
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let before = corio::stats().switches;
+        for i in 0..datagrams {
+            sender.send_to(b"ping", addr).unwrap();
+            // Until somebody took it: the poll wakes a reader.
+            while got.get() == i {
+                corio::sleep(Duration::from_micros(20));
+            }
+        }
+        assert_eq!(got.get(), datagrams);
+        let switches = corio::stats().switches - before;
+        // One at a time: a burst could overflow the receive buffer.
+        for _ in 0..readers {
+            let before = got.get();
+            sender.send_to(b"stop", addr).unwrap();
+            while got.get() == before {
+                corio::sleep(Duration::from_micros(20));
+            }
+        }
+        for r in all {
+            r.join().unwrap();
+        }
+        switches
+    })
+}
+
+#[test]
+fn a_datagram_wakes_one_of_many_readers_not_all_of_them() {
+    // With 200 readers, waking all of them for each of 50 datagrams would
+    // cost 10,000 switches; one (and the one it passes readiness on to)
+    // costs a few per datagram.
+    let few = shared_socket_switches(1, 50);
+    let many = shared_socket_switches(200, 50);
+    assert!(
+        many < few + 50 * 4,
+        "50 datagrams cost {many} switches with 200 readers, {few} with 1"
+    );
+}
+
+#[test]
+fn several_acceptors_share_the_connections_and_all_are_served() {
+    const ACCEPTORS: usize = 8;
+    const CONNECTIONS: usize = 64;
+    let mut rt = Runtime::new().unwrap();
+    let per_acceptor = rt.block_on(|| {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let served = Rc::new(Cell::new(0));
+        let acceptors: Vec<_> = (0..ACCEPTORS)
+            .map(|_| {
+                let (listener, served) = (listener.clone(), served.clone());
+                corio::spawn(move || {
+                    let mut mine = 0;
+                    while served.get() < CONNECTIONS {
+                        let (mut s, _) = listener.accept().unwrap();
+                        let mut byte = [0];
+                        s.read_exact(&mut byte).unwrap();
+                        if byte[0] == b'q' {
+                            break;
+                        }
+                        s.write_all(&byte).unwrap();
+                        served.set(served.get() + 1);
+                        mine += 1;
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for i in 0..CONNECTIONS {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.write_all(&[i as u8]).unwrap();
+            let mut back = [0];
+            c.read_exact(&mut back).unwrap();
+            assert_eq!(back[0], i as u8);
+        }
+        // Wake the acceptors still waiting: one quitting connection each.
+        let quitters: Vec<_> = (0..ACCEPTORS)
+            .map(|_| {
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.write_all(b"q").unwrap();
+                c
+            })
+            .collect();
+        let per: Vec<usize> = acceptors.into_iter().map(|a| a.join().unwrap()).collect();
+        drop(quitters);
+        per
+    });
+    assert_eq!(per_acceptor.iter().sum::<usize>(), CONNECTIONS);
+}
+
+#[test]
+fn data_and_hang_up_reported_in_one_event_still_end_in_end_of_file() {
+    // The writer sends and closes before the reader runs: one readable
+    // event carries both. The reader drains the data with a short read,
+    // and its next read must still see end of file, not wait forever.
+    corio::run(|| {
+        let (mut a, mut b) = connected_pair();
+        a.write_all(b"last words").unwrap();
+        drop(a);
+        corio::sleep(Duration::from_millis(2)); // the event is polled
+        let mut buf = [0; 64];
+        assert_eq!(b.read(&mut buf).unwrap(), 10);
+        assert_eq!(b.read(&mut buf).unwrap(), 0, "end of file");
+    });
+}

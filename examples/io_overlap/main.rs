@@ -182,7 +182,10 @@ fn run(options: &Options) -> Result<(), String> {
                 let read = fs::read_to_string(&path);
                 let _ = fs::remove_file(&path);
                 fragments.push(read.map_err(|error| {
-                    format!("could not read the runtime's trace back from {}: {error}", path.display())
+                    format!(
+                        "could not read the runtime's trace back from {}: {error}",
+                        path.display()
+                    )
                 })?);
             }
             check_results(&all, &measured, &plan)?;

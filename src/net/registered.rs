@@ -2,9 +2,11 @@
 //! where `corio::net` meets the scheduler.
 //!
 //! Every operation of `TcpListener`, `TcpStream` and `UdpSocket` goes
-//! through [`Registered::io`]: try the system call; on `WouldBlock`, suspend
-//! the calling coroutine with `Suspend::Io` (the scheduler files it with the
-//! reactor after the switch) and try again when it is woken.
+//! through [`Registered::io`]: unless the reactor knows the socket is not
+//! ready, try the system call; on `WouldBlock`, suspend the calling
+//! coroutine with `Suspend::Io` (the scheduler files it with the reactor
+//! after the switch) and try again when it is woken. The readiness bits and
+//! the one-waiter-per-edge rule are explained in `reactor`.
 
 use std::cell::Cell;
 use std::io;
@@ -105,14 +107,51 @@ impl<S: mio::event::Source> Registered<S> {
         what: &str,
         interest: mio::Interest,
         deadline: Option<Instant>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_drains(what, interest, deadline, op, |_| false)
+    }
+
+    /// [`Registered::io`] for a read or write of a stream, where `drained`
+    /// says from the result that the kernel's buffer was emptied (read) or
+    /// filled (write): fewer bytes moved than asked. The next operation then
+    /// waits for the next edge without trying the syscall that would say
+    /// `WouldBlock` (see `reactor`).
+    #[track_caller]
+    pub(crate) fn io_drains<R>(
+        &self,
+        what: &str,
+        interest: mio::Interest,
+        deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         loop {
-            match op(&self.source) {
-                // A non-blocking socket says so instead of waiting.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking.get() => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                result => return result,
+            // A non-blocking socket always asks the kernel: its caller
+            // wants the syscall's answer, not the reactor's guess.
+            let nonblocking = self.nonblocking.get();
+            if nonblocking || self.reactor.is_ready(self.token, interest) {
+                match op(&self.source) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.reactor.clear_ready(self.token, interest);
+                        if nonblocking {
+                            return Err(e);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    result => {
+                        match &result {
+                            Ok(r) if drained(r) => self.reactor.clear_ready(self.token, interest),
+                            // There may be more: the next waiter may try.
+                            _ => {
+                                if let Some(next) = self.reactor.next_waiter(self.token, interest) {
+                                    scheduler::wake_io_waiter(next);
+                                }
+                            }
+                        }
+                        return result;
+                    }
+                }
             }
             if let Some(at) = deadline {
                 if Instant::now() >= at {

@@ -419,10 +419,14 @@ fn connect_by(addr: SocketAddr, deadline: Option<Instant>, what: &str) -> io::Re
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.timeouts.read_deadline();
-        self.inner
-            .io("TcpStream::read", Interest::READABLE, deadline, |mut s| {
-                s.read(buf)
-            })
+        let asked = buf.len();
+        self.inner.io_drains(
+            "TcpStream::read",
+            Interest::READABLE,
+            deadline,
+            |mut s| s.read(buf),
+            |&n| 0 < n && n < asked,
+        )
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {

@@ -333,6 +333,12 @@ impl TaskWaker {
     }
 }
 
+/// Wakes `id`, a coroutine that waited on a socket, of the current runtime:
+/// the socket may be ready for it too (see `reactor`).
+pub(crate) fn wake_io_waiter(id: TaskId) {
+    try_with_core(|core| core.wake(id, Wake::Notified));
+}
+
 /// The reactor of the current runtime (for registering a socket).
 ///
 /// # Panics
