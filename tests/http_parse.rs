@@ -81,6 +81,6 @@ fn malformed_and_oversized_requests_are_refused() {
     let huge = vec![b'a'; http::MAX_HEAD + 1];
     assert_eq!(parse(&huge), Err(Bad::TooLarge));
     let mut out = Vec::new();
-    assert_eq!(answer_all(b"BAD\r\n\r\n", &mut out).1, true);
+    assert!(answer_all(b"BAD\r\n\r\n", &mut out).1);
     assert_eq!(out, http::BAD_REQUEST);
 }
