@@ -75,6 +75,39 @@ fn coroutine_overflow_names_the_task_and_aborts() {
     assert!(text.contains("(the default is 256 KiB)"), "{text}");
 }
 
+/// Overflows the `nth` stack taken from one pool, in a child process
+/// playing `name`, and checks it was reported by name. Guard pages are
+/// installed 64 slots at a time, so the 2nd and the 66th stack of a pool
+/// come from the first and the second batch.
+fn overflow_the_nth_stack(name: &str, nth: u64) {
+    if util::is_child(name) {
+        overflow::install();
+        let mut pool = StackPool::new();
+        let _taken: Vec<_> = (1..nth)
+            .map(|task| pool.take(DEFAULT_STACK_SIZE, task, None).unwrap())
+            .collect();
+        let stack = pool.take(DEFAULT_STACK_SIZE, nth, Some("late")).unwrap();
+        let mut coroutine = Coroutine::<(), (), u64, _>::with_stack(stack, |_, ()| recurse(0));
+        coroutine.resume(());
+        unreachable!("the overflow must have aborted this process");
+    }
+    let text = stderr_of_child_killed_by(name, libc::SIGABRT);
+    assert!(
+        text.contains(&format!("corio: coroutine 'late' (task {nth}) overflowed")),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_second_stack_of_a_guard_batch_has_its_guard() {
+    overflow_the_nth_stack("the_second_stack_of_a_guard_batch_has_its_guard", 2);
+}
+
+#[test]
+fn a_stack_of_the_second_guard_batch_has_its_guard() {
+    overflow_the_nth_stack("a_stack_of_the_second_guard_batch_has_its_guard", 66);
+}
+
 #[test]
 fn overflow_of_a_small_stack_with_a_long_name_is_reported() {
     const NAME: &str = "overflow_of_a_small_stack_with_a_long_name_is_reported";

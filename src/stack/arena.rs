@@ -104,6 +104,38 @@ impl fmt::Debug for Chunk {
     }
 }
 
+/// Slots whose guard pages are installed together, in one system call,
+/// when the first of them is carved: one `process_madvise` instead of 64
+/// `madvise` calls (a C probe on this project's VM: 0.66–0.86 µs per slot
+/// instead of 1.23). 64 slots of the default size span 16.3 MiB, so a
+/// runtime with a few coroutines still touches few page tables.
+pub(super) const GUARD_BATCH: usize = 64;
+
+/// Whether batched guard installation works here; set to false for the
+/// process at its first failure (a kernel before 6.14 knows no
+/// `PIDFD_SELF`).
+static BATCHED_GUARDS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Installs the guard pages of `slots` (first pages of slots of a live chunk,
+/// none handed out yet) in one call where the kernel allows it. Returns how
+/// many, from the first, are guarded; the caller guards the others one by
+/// one with [`install_guard`] as it carves them.
+pub(super) fn install_guards_batched(slots: &[usize], page: usize) -> usize {
+    use std::sync::atomic::Ordering;
+    if guard_kind() != GuardKind::Madvise || !BATCHED_GUARDS.load(Ordering::Relaxed) {
+        return 0;
+    }
+    // SAFETY: the pages are inside a live chunk and not yet handed out, so
+    // no Rust object lives in them.
+    match unsafe { sys::install_guard_regions(slots, page) } {
+        Ok(done) => done,
+        Err(_) => {
+            BATCHED_GUARDS.store(false, Ordering::Relaxed);
+            0
+        }
+    }
+}
+
 /// Makes the page at `slot` (the first page of a slot of a live chunk, not
 /// yet handed out) a guard page, the way [`guard_kind`] says.
 pub(super) fn install_guard(slot: usize, page: usize) -> Result<(), (&'static str, io::Error)> {

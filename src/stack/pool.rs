@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use corosensei::stack::{Stack, StackPointer};
 
-use super::arena::{Chunk, install_guard};
+use super::arena::{Chunk, GUARD_BATCH, install_guard, install_guards_batched};
 use super::header::{NAME_CAPACITY, StackHeader};
 use super::{
     GuardKind, HumanSize, WARM_STACKS_PER_SIZE, guard_kind, overflow, page_size, sys,
@@ -26,6 +26,9 @@ struct SizeClass {
     arena: Option<Rc<Chunk>>,
     /// Index of the next uncarved slot of `arena`.
     next_slot: usize,
+    /// Slots of `arena` below this index already have their guard page
+    /// (installed in a batch ahead of carving).
+    guarded_to: usize,
 }
 
 impl SizeClass {
@@ -40,11 +43,21 @@ impl SizeClass {
                     Rc::new(Chunk::map(self.size + page).map_err(|e| ("map a stack arena", e))?);
                 self.arena = Some(Rc::clone(&chunk));
                 self.next_slot = 0;
+                self.guarded_to = 0;
                 chunk
             }
         };
         let slot = chunk.slot_start(self.next_slot);
-        install_guard(slot, page)?;
+        if self.next_slot >= self.guarded_to {
+            let batch: Vec<usize> = (self.next_slot
+                ..chunk.slots().min(self.next_slot + GUARD_BATCH))
+                .map(|index| chunk.slot_start(index))
+                .collect();
+            self.guarded_to = self.next_slot + install_guards_batched(&batch, page);
+        }
+        if self.next_slot >= self.guarded_to {
+            install_guard(slot, page)?;
+        }
         self.next_slot += 1;
         Ok(PooledStack {
             slot,
@@ -176,6 +189,7 @@ impl StackPool {
                     free: Vec::new(),
                     arena: None,
                     next_slot: 0,
+                    guarded_to: 0,
                 });
                 self.classes.len() - 1
             }

@@ -109,6 +109,47 @@ pub(crate) unsafe fn install_guard_region(start: usize, len: usize) -> io::Resul
     check(unsafe { libc::madvise(start as *mut libc::c_void, len, MADV_GUARD_INSTALL) })
 }
 
+/// `pidfd` for "this process" (`PIDFD_SELF_THREAD_GROUP`, Linux 6.14+),
+/// which `process_madvise` accepts without a real pidfd; a fork's child
+/// means itself by it, where a pidfd opened before the fork would name the
+/// parent.
+const PIDFD_SELF: libc::c_int = -10001;
+
+/// Makes each page-long range starting at `starts` a guard region in one
+/// `process_madvise(MADV_GUARD_INSTALL)` call (at most `IOV_MAX` ranges).
+/// Returns how many ranges, from the first, the kernel guarded; fewer than
+/// all (also 0, and on an error such as `EBADF` from a kernel before 6.14)
+/// leaves the rest to the caller.
+///
+/// # Safety
+///
+/// As [`install_guard_region`], for every range.
+pub(crate) unsafe fn install_guard_regions(starts: &[usize], page: usize) -> io::Result<usize> {
+    let iov: Vec<libc::iovec> = starts
+        .iter()
+        .map(|&start| libc::iovec {
+            iov_base: start as *mut libc::c_void,
+            iov_len: page,
+        })
+        .collect();
+    // SAFETY: `iov` is a valid array of `iov.len()` iovecs that outlives the
+    // call; the ranges are the caller's promise; no flags.
+    let advised = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF,
+            iov.as_ptr(),
+            iov.len(),
+            MADV_GUARD_INSTALL,
+            0,
+        )
+    };
+    if advised < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(advised).unwrap_or(0) / page)
+}
+
 /// Makes `[start, start + len)` inaccessible with `mprotect(PROT_NONE)`
 /// (splits the mapping).
 ///
