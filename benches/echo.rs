@@ -2,10 +2,15 @@
 //! client:
 //!
 //! - 100 connections: a corio server (one coroutine per connection, one OS
-//!   thread) against a std server (one OS thread per connection);
-//! - 1000 connections: a corio server on one runtime against the same
-//!   server on two (`corio::runtime::ThreadPerCore`, each runtime
-//!   accepting on the shared port through `TcpListener::bind_reuse_port`).
+//!   thread) against tokio's current-thread runtime (a task per
+//!   connection), may with one worker (a coroutine per connection) and a
+//!   std server (one OS thread per connection);
+//! - 1000 connections: a corio server on one runtime against tokio and
+//!   may as above, and against the same corio server on two
+//!   (`corio::runtime::ThreadPerCore`, each runtime accepting on the shared
+//!   port through `TcpListener::bind_reuse_port`).
+//!
+//! Every server has the same loop: read up to 4 KiB, write back what came.
 //!
 //! ```text
 //! cargo bench --bench echo
@@ -97,6 +102,76 @@ fn echo_until_closed(stream: &corio::net::TcpStream) {
             Ok(n) => { stream }.write_all(&buf[..n]).expect("echo"),
         }
     }
+}
+
+/// Starts a tokio current-thread echo server (a task per connection) on a
+/// thread of its own; returns its address.
+fn start_tokio_server() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let addr = listener
+        .local_addr()
+        .expect("bound listener has an address");
+    thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("a tokio runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("register");
+            loop {
+                let (mut stream, _) = listener.accept().await.expect("accept");
+                stream.set_nodelay(true).expect("set TCP_NODELAY");
+                tokio::spawn(async move {
+                    let mut buf = [0; 4096];
+                    loop {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => stream.write_all(&buf[..n]).await.expect("echo"),
+                        }
+                    }
+                });
+            }
+        })
+    });
+    addr
+}
+
+/// Starts a may echo server with one worker thread (a coroutine per
+/// connection); returns its address. may's configuration is global and
+/// read when its scheduler starts: this bench uses no other may code.
+fn start_may_server() -> SocketAddr {
+    may::config().set_workers(1);
+    let listener = may::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener
+        .local_addr()
+        .expect("bound listener has an address");
+    // SAFETY: may's `spawn` is unsafe because a coroutine that touches
+    // thread-locals may see another thread's after it migrates, and because
+    // a stack overflow is not caught. With one worker nothing migrates, and
+    // these bodies use a 4 KiB buffer of may's default stack.
+    unsafe {
+        may::coroutine::spawn(move || -> () {
+            loop {
+                let (mut stream, _) = listener.accept().expect("accept");
+                stream.set_nodelay(true).expect("set TCP_NODELAY");
+                // SAFETY: as above.
+                may::coroutine::spawn(move || -> () {
+                    let mut buf = [0; 4096];
+                    loop {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => stream.write_all(&buf[..n]).expect("echo"),
+                        }
+                    }
+                });
+            }
+        });
+    }
+    addr
 }
 
 /// Starts a thread-per-connection std echo server; returns its address.
@@ -257,6 +332,8 @@ fn main() {
         1,
         &[
             ("corio_coroutine_per_connection", &start_corio_server),
+            ("tokio_current_thread", &start_tokio_server),
+            ("may_1_worker", &start_may_server),
             ("std_thread_per_connection", &start_thread_server),
         ],
     );
@@ -266,8 +343,10 @@ fn main() {
         1000,
         2,
         &[
-            ("corio_2_runtimes", &|| start_corio_server_on(2)),
             ("corio_1_runtime", &|| start_corio_server_on(1)),
+            ("tokio_current_thread", &start_tokio_server),
+            ("may_1_worker", &start_may_server),
+            ("corio_2_runtimes", &|| start_corio_server_on(2)),
         ],
     );
     c.final_summary();
@@ -278,11 +357,12 @@ fn main() {
     );
     for (connections, rates) in [(CONNECTIONS, &hundred), (1000, &thousand)] {
         println!("  {connections} connections:");
+        let (first, first_rate) = rates[0];
         for (name, rate) in rates.iter() {
-            println!("    {name:32} {rate:>12.0}");
-        }
-        if let [(a, ra), (b, rb)] = rates[..] {
-            println!("    {a} / {b}: {:.2}x", ra / rb);
+            println!(
+                "    {name:32} {rate:>12.0}   {first} / this: {:.2}x",
+                first_rate / rate
+            );
         }
     }
 }
