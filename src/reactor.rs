@@ -92,18 +92,18 @@ const READY_READ: u8 = 1;
 const READY_WRITE: u8 = 2;
 /// The peer hung up its sending side, or the socket failed: a read always
 /// returns at once from now on (end of file or the error), and no further
-/// edge will say so. Never cleared.
-const READ_CLOSED: u8 = 4;
+/// edge will say so. Never cleared. Each closed bit is its ready bit
+/// shifted by [`CLOSED_SHIFT`].
+const READ_CLOSED: u8 = READY_READ << CLOSED_SHIFT;
 /// The socket can no longer send, or failed: a write always fails at once.
-const WRITE_CLOSED: u8 = 8;
+const WRITE_CLOSED: u8 = READY_WRITE << CLOSED_SHIFT;
+/// From a ready bit to its closed bit.
+const CLOSED_SHIFT: u8 = 2;
 
-/// The bits that make an operation of `interest` try its syscall.
+/// The bits that make an operation of `interest` try its syscall: its
+/// ready bit and its closed bit.
 fn bits(interest: Interest) -> u8 {
-    if interest.is_readable() {
-        READY_READ | READ_CLOSED
-    } else {
-        READY_WRITE | WRITE_CLOSED
-    }
+    bit(interest) | bit(interest) << CLOSED_SHIFT
 }
 
 /// The clearable readiness bit of `interest`.

@@ -44,7 +44,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Write};
 use std::time::Instant;
@@ -311,12 +311,12 @@ impl Trace {
         // land on its next run. Grows per task, not per event.
         let mut open: HashMap<u64, u64> = HashMap::new();
         let mut flows: HashMap<u64, u64> = HashMap::new();
-        let mut named: HashMap<u64, ()> = HashMap::new();
+        let mut named: HashSet<u64> = HashSet::new();
         let mut next_flow = 1u64;
         for e in &self.events {
             let at_ns = e.at_ns + shift_ns;
             let (ts, tid) = (Micros(at_ns), e.task);
-            if tid != 0 && named.insert(tid, ()).is_none() {
+            if tid != 0 && named.insert(tid) {
                 write!(
                     out,
                     ",\n{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":{pid},\"tid\":{tid},\
@@ -539,7 +539,7 @@ pub(crate) struct Recorder {
 /// A reading of the trace clock: the time-stamp counter on x86-64.
 #[inline(always)]
 #[cfg(target_arch = "x86_64")]
-fn clock() -> u64 {
+pub(crate) fn clock() -> u64 {
     // SAFETY: RDTSC has no preconditions on x86-64; it only reads a counter.
     #[allow(unused_unsafe)]
     unsafe {
@@ -550,7 +550,7 @@ fn clock() -> u64 {
 /// A reading of the trace clock: nanoseconds of the monotonic clock.
 #[inline(always)]
 #[cfg(not(target_arch = "x86_64"))]
-fn clock() -> u64 {
+pub(crate) fn clock() -> u64 {
     use std::sync::OnceLock;
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     let origin = *ORIGIN.get_or_init(Instant::now);
@@ -585,12 +585,6 @@ impl Recorder {
             }
             self.dropped += 1;
         }
-    }
-
-    /// A reading of the trace clock, for an event's duration.
-    #[inline]
-    pub(crate) fn now(&self) -> u64 {
-        clock()
     }
 
     /// Nanoseconds per clock tick, measured over the recording so far.

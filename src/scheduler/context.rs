@@ -293,14 +293,15 @@ pub(crate) fn current_id(what: &str) -> TaskId {
 /// The serial of the running coroutine's task, 0 if none runs (for the
 /// trace: who spawned, who woke).
 pub(crate) fn running_serial() -> u64 {
+    // SAFETY: the running task, alive while it runs (module docs).
+    current_task().map_or(0, |task| unsafe { (*task).id.serial() })
+}
+
+/// The running coroutine's task, untagged; `None` if none runs. Unlike
+/// [`running`], no runtime needs to be entered.
+fn current_task() -> Option<*const Task> {
     let tagged = HERE.with(|h| h.current.get());
-    if tagged.is_null() {
-        return 0;
-    }
-    let task = tagged.map_addr(|a| a & !HOSTED_BIT);
-    // SAFETY: a non-null current task is the running one, alive while it
-    // runs (module docs).
-    unsafe { (*task).id.serial() }
+    (!tagged.is_null()).then(|| tagged.map_addr(|a| a & !HOSTED_BIT))
 }
 
 /// Whether a coroutine is running (and so, inside `host_until_woken`, a
@@ -343,12 +344,7 @@ fn no_coroutine(what: &str, why: CannotWait) -> ! {
 /// "task 7 'worker'" for the running coroutine (or the one being unwound),
 /// `None` outside a coroutine: for the panic report.
 pub(crate) fn describe_current() -> Option<String> {
-    let tagged = HERE.with(|h| h.current.get());
-    let task = if tagged.is_null() {
-        unwinding_task()?
-    } else {
-        tagged.map_addr(|a| a & !HOSTED_BIT)
-    };
+    let task = current_task().or_else(unwinding_task)?;
     // SAFETY: as in `current_id`: the running task or the one being unwound,
     // alive for as long as this call; only `describe` reads it.
     Some(unsafe { (*task).describe() })

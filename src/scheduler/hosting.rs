@@ -188,12 +188,7 @@ impl Core {
                 return false;
             }
             self.tick();
-            let stopped = if self.trace.is_some() {
-                self.run_task::<true>(Next::Front)
-            } else {
-                self.run_task::<false>(Next::Front)
-            };
-            let Some(stopped) = stopped else {
+            let Some(stopped) = self.run_next(Next::Front) else {
                 return false;
             };
             let woken = self.host_woken_ahead.get();

@@ -58,7 +58,7 @@ use crate::blocking::{Job, Remote};
 use crate::reactor::Reactor;
 use crate::stack::StackPool;
 use crate::timer::Timers;
-use crate::trace::{EventKind, Recorder, SuspendReason, Trace, WakeCause};
+use crate::trace::{self, EventKind, Recorder, SuspendReason, Trace, WakeCause};
 
 pub(crate) use context::{
     current_id, current_shared, describe_current, enter_runtime, host_until_woken, in_runtime,
@@ -181,7 +181,8 @@ pub(crate) struct Core {
     /// The timeline recorder, when tracing is on (`runtime::Builder::trace`).
     trace: Option<Box<RefCell<Recorder>>>,
     /// What wakes tasks right now, when it is not a coroutine: set by the
-    /// poll, the timers and the inbox around their wake-ups (for the trace).
+    /// poll and the inbox around their wake-ups (for the trace; a timer's
+    /// wake-up says so itself, with `Wake::TimedOut`).
     waking: Cell<Option<WakeCause>>,
 }
 
@@ -631,6 +632,18 @@ impl Core {
         Some(stopped)
     }
 
+    /// [`Core::run_task`], traced if tracing is on: for callers that run
+    /// one task at a time (the loop, a waiting host); a yield's pass decides
+    /// once for all its tasks (`host_yield`).
+    #[inline(always)]
+    fn run_next(&self, next: Next) -> Option<Stopped> {
+        if self.trace.is_some() {
+            self.run_task::<true>(next)
+        } else {
+            self.run_task::<false>(next)
+        }
+    }
+
     /// Records why the task `run_task` just ran stopped (a return is
     /// recorded by [`Core::finish`]).
     #[cold]
@@ -756,11 +769,7 @@ impl Core {
                 .run_queue
                 .pop_front()
                 .expect("a tick only adds to a non-empty run queue");
-            if self.trace.is_some() {
-                self.run_task::<true>(Next::Popped(task));
-            } else {
-                self.run_task::<false>(Next::Popped(task));
-            }
+            self.run_next(Next::Popped(task));
         }
         self.root.set(None);
     }
@@ -912,19 +921,15 @@ impl Core {
     fn poll(&self, timeout: Option<Duration>) {
         bump(&self.stats.polls, 1);
         let mut woken = Vec::new();
-        let began = self.trace.as_ref().map(|r| r.borrow().now());
+        let began = self.trace.is_some().then(trace::clock);
         let events = self.reactor.poll(timeout, &mut woken);
         bump(&self.stats.events, events as u64);
-        if let (Some(began), Some(recorder)) = (began, &self.trace) {
-            let mut recorder = recorder.borrow_mut();
-            let waited = recorder.now().wrapping_sub(began);
-            recorder.record(
-                0,
-                EventKind::Poll {
-                    events: u32::try_from(events).unwrap_or(u32::MAX),
-                    waited_ns: waited,
-                },
-            );
+        if let Some(began) = began {
+            // In clock ticks until the trace is taken (`Recorder::take`).
+            self.trace(0, || EventKind::Poll {
+                events: u32::try_from(events).unwrap_or(u32::MAX),
+                waited_ns: trace::clock().wrapping_sub(began),
+            });
         }
         let _cause = Waking::begin(self, WakeCause::Io);
         // Borrows of the reactor are released: now wake, in event order.
