@@ -93,13 +93,14 @@ fn start_corio_server_on(runtimes: usize) -> SocketAddr {
     addr_rx.recv().expect("server thread alive")
 }
 
-/// One server connection: echo until the peer closes.
-fn echo_until_closed(stream: &corio::net::TcpStream) {
+/// One server connection of a blocking-style server (corio, may, std):
+/// echo until the peer closes.
+fn echo_until_closed(mut stream: impl Read + Write) {
     let mut buf = [0; 4096];
     loop {
-        match { stream }.read(&mut buf) {
+        match stream.read(&mut buf) {
             Ok(0) | Err(_) => return,
-            Ok(n) => { stream }.write_all(&buf[..n]).expect("echo"),
+            Ok(n) => stream.write_all(&buf[..n]).expect("echo"),
         }
     }
 }
@@ -156,18 +157,10 @@ fn start_may_server() -> SocketAddr {
     unsafe {
         may::coroutine::spawn(move || -> () {
             loop {
-                let (mut stream, _) = listener.accept().expect("accept");
+                let (stream, _) = listener.accept().expect("accept");
                 stream.set_nodelay(true).expect("set TCP_NODELAY");
                 // SAFETY: as above.
-                may::coroutine::spawn(move || -> () {
-                    let mut buf = [0; 4096];
-                    loop {
-                        match stream.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => stream.write_all(&buf[..n]).expect("echo"),
-                        }
-                    }
-                });
+                may::coroutine::spawn(move || echo_until_closed(stream));
             }
         });
     }
@@ -182,17 +175,9 @@ fn start_thread_server() -> SocketAddr {
         .expect("bound listener has an address");
     thread::spawn(move || {
         for stream in listener.incoming() {
-            let mut stream = stream.expect("accept");
+            let stream = stream.expect("accept");
             stream.set_nodelay(true).expect("set TCP_NODELAY");
-            thread::spawn(move || {
-                let mut buf = [0; 4096];
-                loop {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => stream.write_all(&buf[..n]).expect("echo"),
-                    }
-                }
-            });
+            thread::spawn(move || echo_until_closed(stream));
         }
     });
     addr

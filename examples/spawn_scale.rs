@@ -75,26 +75,36 @@ struct Row {
     maps_added: isize,
 }
 
+/// Spawns `count` coroutines that each park on one channel, and lets every
+/// one run until it parks; returns how long that took, the sender that
+/// keeps them parked (drop it to end them all), and their handles.
+fn spawn_parked(
+    count: usize,
+) -> (
+    Duration,
+    corio::sync::mpsc::Sender<()>,
+    Vec<corio::JoinHandle<()>>,
+) {
+    let start = Instant::now();
+    let (tx, rx) = corio::sync::channel::<()>();
+    let rx = Rc::new(rx);
+    let all: Vec<_> = (0..count)
+        .map(|_| {
+            let rx = rx.clone();
+            corio::spawn(move || {
+                let _ = rx.recv();
+            })
+        })
+        .collect();
+    corio::yield_now(); // every one has run and parked
+    (start.elapsed(), tx, all)
+}
+
 fn corio_rows(count: usize) -> io::Result<(Row, Row)> {
     let mut rt = corio::Runtime::new()?;
     let (rss0, maps0) = (rss_bytes()?, map_lines()?);
     let measured = rt.block_on(|| -> io::Result<(Row, Row)> {
-        let round = || {
-            let start = Instant::now();
-            let (tx, rx) = corio::sync::channel::<()>();
-            let rx = Rc::new(rx);
-            let all: Vec<_> = (0..count)
-                .map(|_| {
-                    let rx = rx.clone();
-                    corio::spawn(move || {
-                        let _ = rx.recv();
-                    })
-                })
-                .collect();
-            corio::yield_now(); // every one has run and parked
-            let time = start.elapsed();
-            (time, tx, all)
-        };
+        let round = || spawn_parked(count);
         let (cold, tx, all) = round();
         let (rss1, maps1) = (rss_bytes()?, map_lines()?);
         drop(tx); // every receive fails: all end, their stacks go back to the pool
@@ -175,25 +185,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("--count must be at least 1".into());
     }
     if args.cold_only {
-        let start = Instant::now();
         let mut rt = corio::Runtime::new()?;
-        rt.block_on(|| {
-            let (tx, rx) = corio::sync::channel::<()>();
-            let rx = Rc::new(rx);
-            for _ in 0..args.count {
-                let rx = rx.clone();
-                corio::spawn(move || {
-                    let _ = rx.recv();
-                });
-            }
-            corio::yield_now();
+        let took = rt.block_on(|| {
+            let (took, tx, _all) = spawn_parked(args.count);
             std::mem::forget(tx);
+            took
         });
-        println!(
-            "cold spawn of {}: {:.3} s",
-            args.count,
-            start.elapsed().as_secs_f64()
-        );
+        println!("cold spawn of {}: {:.3} s", args.count, took.as_secs_f64());
         std::process::exit(0); // skip the teardown
     }
     // Floor first, then corio, then the floor again: the VM's page cost

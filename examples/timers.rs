@@ -192,13 +192,10 @@ fn throughput_part(args: &Args) {
         );
         println!("  {:>10}  {:>14}  {:>10}", "pending", "sleeps / s", "ratio");
     }
-    let (base, _, _) = throughput(0);
-    for pending in [0, args.pending] {
-        let (rate, sleeps, secs) = if pending == 0 {
-            (base, 0, 0.0)
-        } else {
-            throughput(pending)
-        };
+    let without = throughput(0);
+    let base = without.0;
+    let with = throughput(args.pending);
+    for (pending, (rate, sleeps, secs)) in [(0, without), (args.pending, with)] {
         if args.json {
             println!(
                 "{}",
