@@ -84,3 +84,76 @@ fn malformed_and_oversized_requests_are_refused() {
     assert!(answer_all(b"BAD\r\n\r\n", &mut out).1);
     assert_eq!(out, http::BAD_REQUEST);
 }
+
+/// A connection whose reads hand out scripted chunks, one per `read`, and
+/// whose writes are collected one `write` call at a time.
+struct Scripted {
+    reads: std::collections::VecDeque<Vec<u8>>,
+    writes: Vec<Vec<u8>>,
+}
+
+impl std::io::Read for Scripted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(mut chunk) = self.reads.pop_front() else {
+            return Ok(0);
+        };
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        if n < chunk.len() {
+            self.reads.push_front(chunk.split_off(n));
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Write for Scripted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writes.push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_connection_loop_answers_each_read_with_one_write_and_keeps_split_requests() {
+    let split_at = 10;
+    let mut second_and_third = GET[split_at..].to_vec();
+    second_and_third.extend_from_slice(GET);
+    let mut stream = Scripted {
+        // One and a bit requests, then the rest of the second and a third,
+        // then end of file.
+        reads: [[GET, &GET[..split_at]].concat(), second_and_third].into(),
+        writes: Vec::new(),
+    };
+    http::serve(&mut stream).unwrap();
+    assert_eq!(
+        stream.writes,
+        vec![http::HELLO.to_vec(), http::HELLO.repeat(2)],
+        "one write per read that completed requests, in order"
+    );
+}
+
+#[test]
+fn the_connection_loop_stops_after_a_request_that_closes_and_after_a_bad_one() {
+    let close = b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+    let mut stream = Scripted {
+        reads: [[close.as_slice(), GET].concat(), GET.to_vec()].into(),
+        writes: Vec::new(),
+    };
+    http::serve(&mut stream).unwrap();
+    assert_eq!(stream.writes, vec![http::HELLO.to_vec()]);
+    assert_eq!(
+        stream.reads.len(),
+        1,
+        "the read after the close never happened"
+    );
+
+    let mut stream = Scripted {
+        reads: [b"NONSENSE\r\n\r\n".to_vec(), GET.to_vec()].into(),
+        writes: Vec::new(),
+    };
+    http::serve(&mut stream).unwrap();
+    assert_eq!(stream.writes, vec![http::BAD_REQUEST.to_vec()]);
+}

@@ -7,6 +7,12 @@
 //! Pipelining-safe: several requests in one read are all answered, in
 //! order, with their responses written together; a request split over reads
 //! waits for its end.
+//!
+//! [`serve`] is the connection loop of every blocking-style server (corio,
+//! may, std threads); tokio's server in the load bench is the same loop
+//! with `.await` after each `read` and `write_all`.
+
+use std::io::{self, Read, Write};
 
 /// The response to every request.
 pub const HELLO: &[u8] =
@@ -134,6 +140,38 @@ pub fn answer_all(buf: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
                 out.extend_from_slice(bad.response());
                 return (buf.len(), true);
             }
+        }
+    }
+}
+
+/// Serves one connection until the peer closes it or a request says so:
+/// read what has arrived, answer every complete request in it with one
+/// `write_all`, keep the rest for the next read.
+pub fn serve(mut stream: impl Read + Write) -> io::Result<()> {
+    let mut buf = vec![0u8; 2 * MAX_HEAD];
+    let mut filled = 0;
+    let mut out = Vec::with_capacity(4 * 1024);
+    loop {
+        let n = stream.read(&mut buf[filled..])?;
+        if n == 0 {
+            return Ok(());
+        }
+        filled += n;
+        let (used, close) = answer_all(&buf[..filled], &mut out);
+        buf.copy_within(used..filled, 0);
+        filled -= used;
+        if !out.is_empty() {
+            stream.write_all(&out)?;
+            out.clear();
+        }
+        if close {
+            return Ok(());
+        }
+        if filled == buf.len() {
+            // A head this long was refused by `parse` already; a body that
+            // does not fit is too large for a hello server.
+            stream.write_all(TOO_LARGE)?;
+            return Ok(());
         }
     }
 }

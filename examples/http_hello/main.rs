@@ -19,7 +19,7 @@
 
 mod http;
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -115,32 +115,7 @@ fn serve(listener: io::Result<TcpListener>, core: Option<usize>) -> io::Result<(
 }
 
 /// Serves one connection until the peer closes it or a request says so.
-fn connection(mut stream: TcpStream) -> io::Result<()> {
+fn connection(stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut buf = vec![0u8; 2 * http::MAX_HEAD];
-    let mut filled = 0;
-    let mut out = Vec::with_capacity(4 * 1024);
-    loop {
-        let n = stream.read(&mut buf[filled..])?;
-        if n == 0 {
-            return Ok(());
-        }
-        filled += n;
-        let (used, close) = http::answer_all(&buf[..filled], &mut out);
-        buf.copy_within(used..filled, 0);
-        filled -= used;
-        if !out.is_empty() {
-            stream.write_all(&out)?;
-            out.clear();
-        }
-        if close {
-            return Ok(());
-        }
-        if filled == buf.len() {
-            // A head this long was refused by `parse` already; a body that
-            // does not fit is too large for a hello server.
-            stream.write_all(http::TOO_LARGE)?;
-            return Ok(());
-        }
-    }
+    http::serve(stream)
 }
