@@ -16,6 +16,8 @@ mod handoff;
 mod os;
 #[path = "../examples/switch_costs/parked.rs"]
 mod parked;
+#[path = "../examples/switch_costs/same_mechanism.rs"]
+mod same_mechanism;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -75,7 +77,7 @@ fn coroutine_handoffs_cause_no_kernel_context_switches() {
 }
 
 #[test]
-fn thread_handoffs_cause_at_least_one_kernel_context_switch_each() {
+fn thread_and_process_handoffs_cause_kernel_context_switches_on_one_cpu() {
     let _serial = serial();
     // On one CPU two threads cannot both run, so every handoff must switch.
     // Unpinned, a thread may now and then find its turn already come on the
@@ -88,11 +90,34 @@ fn thread_handoffs_cause_at_least_one_kernel_context_switch_each() {
             handoff::thread_condvar_pingpong as fn(u64) -> handoff::Measured,
         ),
         ("thread_channel_pingpong", handoff::thread_channel_pingpong),
+        ("thread_pipe_pingpong", same_mechanism::thread_pipe_pingpong),
     ] {
         let switches = run(round_trips).context_switches;
         assert!(
             switches.total() >= round_trips,
             "{name}: {round_trips} handoffs between threads took only {} kernel context switches ({switches:?})",
+            switches.total()
+        );
+    }
+    // The futex rows never spin: on one CPU the CPU must go over to the
+    // other side and back every round trip, so both sides together switch
+    // at least twice (voluntarily in futex_wait, or preempted by the wake). For the process
+    // row the forked child's share comes back through the shared page; a
+    // child that never took part would leave the count at half.
+    for (name, run) in [
+        (
+            "thread_futex_pingpong",
+            same_mechanism::thread_futex_pingpong as fn(u64) -> handoff::Measured,
+        ),
+        (
+            "process_futex_pingpong",
+            same_mechanism::process_futex_pingpong,
+        ),
+    ] {
+        let switches = run(round_trips).context_switches;
+        assert!(
+            switches.total() >= 2 * round_trips,
+            "{name}: {round_trips} futex handoffs took only {} kernel context switches ({switches:?})",
             switches.total()
         );
     }
@@ -164,6 +189,9 @@ const ROWS: &[(&str, &str)] = &[
     ("thread_condvar_pingpong", "ns"),
     ("thread_channel_pingpong", "ns"),
     ("process_pipe_pingpong", "ns"),
+    ("thread_pipe_pingpong", "ns"),
+    ("thread_futex_pingpong", "ns"),
+    ("process_futex_pingpong", "ns"),
     ("tokio_yield", "ns"),
     ("may_yield", "ns"),
     ("corio_spawn_join", "ns"),

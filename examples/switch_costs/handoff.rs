@@ -27,7 +27,7 @@ pub struct Measured {
 }
 
 /// Runs `round_trips` round trips while timing and counting on this thread.
-fn timed(round_trips: u64, mut round_trip: impl FnMut()) -> Measured {
+pub fn timed(round_trips: u64, mut round_trip: impl FnMut()) -> Measured {
     let before = ContextSwitches::of_this_thread();
     let start = Instant::now();
     for _ in 0..round_trips {

@@ -6,13 +6,16 @@
 //! cargo run --release --example switch_costs -- --quick # short loops (tests)
 //! cargo run --release --example switch_costs -- --only thread   # rows whose name contains "thread"
 //! cargo run --release --example switch_costs -- --only raw_switch,corio_yield,spawn_join  # any of these
+//! cargo run --release --example switch_costs -- --cpus 1 --only pingpong  # everything on one CPU
+//! cargo run --release --example switch_costs -- --help  # every row, one line each
 //! ```
 //!
 //! Families of rows, each compared with its corio row (`rows.rs` lists them):
 //!
 //! - handoffs: A hands control to B and B hands it back (one round trip), from
-//!   a bare corosensei coroutine (the floor) through corio, OS threads, two
-//!   processes over pipes, tokio and may;
+//!   a bare corosensei coroutine (the floor) through corio, OS threads and
+//!   processes (over the same pipe and the same futex, so that thread and
+//!   process differ only in being a thread or a process), tokio and may;
 //! - creation: spawn a unit that does nothing and wait for it;
 //! - memory: RSS growth per unit parked on a channel (10,000 coroutines, 1,000
 //!   threads), and beside it the page tables RSS leaves out;
@@ -31,6 +34,7 @@ mod os;
 mod parked;
 mod report;
 mod rows;
+mod same_mechanism;
 
 use std::process::ExitCode;
 
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
     let mut json = false;
     let mut plan = Plan::full();
     let mut only: Option<Vec<String>> = None;
+    let mut cpus: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -79,17 +84,28 @@ fn main() -> ExitCode {
                     );
                 }
             },
+            "--cpus" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => cpus = Some(n),
+                _ => return usage("--cpus needs a number of CPUs, at least 1, e.g. --cpus 1"),
+            },
             "-h" | "--help" => {
-                println!("{USAGE}");
+                println!("{USAGE}\n\nrows:");
+                for (name, _, what) in rows::ROWS {
+                    println!("  {name:25} {what}");
+                }
                 return ExitCode::SUCCESS;
             }
             other => return usage(&format!("unknown argument `{other}`")),
         }
     }
 
+    let pinned = match cpus.map(os::pin_to_first_cpus).transpose() {
+        Ok(pinned) => pinned,
+        Err(e) => return usage(&e.to_string()),
+    };
     let selected: Vec<_> = rows::ROWS
         .iter()
-        .filter(|(name, _)| {
+        .filter(|(name, _, _)| {
             only.as_ref()
                 .is_none_or(|pieces| pieces.iter().any(|piece| name.contains(piece.as_str())))
         })
@@ -98,14 +114,14 @@ fn main() -> ExitCode {
     if json {
         report::print_json(&rows);
     } else {
-        report::print_table(&header(&plan), &rows);
+        report::print_table(&header(&plan, pinned.as_deref()), &rows);
     }
     ExitCode::SUCCESS
 }
 
 /// What the table says before the numbers: the machine, the settings, and the
 /// definitions a reader needs to read the rows honestly.
-fn header(plan: &Plan) -> Vec<String> {
+fn header(plan: &Plan, pinned: Option<&[usize]>) -> Vec<String> {
     let profile = if cfg!(debug_assertions) {
         "debug (numbers are not representative; use --release)"
     } else {
@@ -115,8 +131,19 @@ fn header(plan: &Plan) -> Vec<String> {
         Ok(bytes) => format!("{bytes} bytes (RUST_MIN_STACK)"),
         Err(_) => "2 MiB (std default)".to_string(),
     };
+    let cpus = match pinned {
+        Some(list) => format!(
+            "pinned to CPU {} (--cpus {}; children and threads inherit it)",
+            list.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            list.len()
+        ),
+        None => format!("{} CPUs, not pinned", available_cpus()),
+    };
     vec![
-        format!("corio switch costs: {profile} build, {}, {} CPUs", cpu_model(), available_cpus()),
+        format!("corio switch costs: {profile} build, {}, {cpus}", cpu_model()),
         format!(
             "stacks: corio default {} KiB per coroutine; std::thread {thread_stack}",
             corio::runtime::DEFAULT_STACK_SIZE / 1024
@@ -161,8 +188,11 @@ fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |cpus| cpus.get())
 }
 
-const USAGE: &str =
-    "usage: switch_costs [--json] [--quick] [--only <part of a row name>[,<another part>...]]";
+const USAGE: &str = "usage: switch_costs [--json] [--quick] [--cpus N] [--only <part of a row name>[,<another part>...]]
+  --json    one JSON object per row
+  --quick   short loops (for tests; numbers are rough)
+  --cpus N  run everything, children too, on the first N CPUs this process may use
+  --only    rows whose name contains any of the comma-separated pieces";
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("switch_costs: {problem}\n{USAGE}");

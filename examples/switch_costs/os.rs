@@ -150,3 +150,43 @@ pub fn child_command(mode: &[&str]) -> Command {
         .stderr(Stdio::inherit());
     command
 }
+
+/// Pins this process (every thread it has and will have, and every child it
+/// starts) to the first `n` CPUs it may run on; returns them.
+pub fn pin_to_first_cpus(n: usize) -> io::Result<Vec<usize>> {
+    // SAFETY: all-zero bytes are the empty `cpu_set_t`.
+    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `allowed` is a live, writable set of the size passed.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) }
+        != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    let chosen: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &allowed) })
+        .take(n)
+        .collect();
+    if chosen.len() < n {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "--cpus {n}, but this process may use only {} CPUs",
+                chosen.len()
+            ),
+        ));
+    }
+    // SAFETY: as above.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in &chosen {
+        // SAFETY: `cpu` came from a set of CPU_SETSIZE bits.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // Thread 0 here is the process's main thread; the rows start their
+    // threads and children after this, so they all inherit the mask.
+    // SAFETY: `set` is a live set of the size passed.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(chosen)
+}

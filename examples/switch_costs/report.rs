@@ -132,6 +132,35 @@ pub fn print_table(header: &[String], rows: &[Row]) {
             );
         }
     }
+    print_same_mechanism(rows);
+}
+
+/// Process against thread where both hand off over the same mechanism:
+/// the ratio the textbook claim ("a thread switch is much cheaper than a
+/// process switch") is about.
+fn print_same_mechanism(rows: &[Row]) {
+    let median = |name: &str| {
+        rows.iter()
+            .find(|row| row.name == name)
+            .map(|row| row.stats.median)
+    };
+    let pairs: Vec<String> = [
+        ("pipe", "process_pipe_pingpong", "thread_pipe_pingpong"),
+        ("futex", "process_futex_pingpong", "thread_futex_pingpong"),
+    ]
+    .into_iter()
+    .filter_map(|(mechanism, process, thread)| {
+        let (p, t) = (median(process)?, median(thread)?);
+        (t > 0.0).then(|| format!("  {mechanism:<6} {process} ÷ {thread} = {:.2}x", p / t))
+    })
+    .collect();
+    if !pairs.is_empty() {
+        println!();
+        println!("same mechanism, process ÷ thread (above 1x: the process switch costs more):");
+        for pair in pairs {
+            println!("{pair}");
+        }
+    }
 }
 
 /// `1234567` → `1,234,567`.

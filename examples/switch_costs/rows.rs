@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::handoff::{self, Measured};
 use crate::measure::{self, Plan, Stats};
 use crate::report::{Kind, Row, Unit};
-use crate::{create, os, parked};
+use crate::{create, os, parked, same_mechanism};
 
 /// How a row is measured, which also fixes its kind and unit.
 pub enum Workload {
@@ -21,33 +21,62 @@ pub enum Workload {
     Switches(fn(u64) -> Measured),
 }
 
-/// Every row with its stable key, in the order it is measured and printed.
+/// Every row: its stable key, how it is measured, and one line of what it
+/// measures (`--help` prints them), in the order rows are measured and printed.
 #[rustfmt::skip] // One row per line reads as the table it is.
-pub const ROWS: &[(&str, Workload)] = &[
-    ("raw_switch",              Workload::Handoff(handoff::raw_switch)),
-    ("raw_switch_pair",         Workload::Handoff(handoff::raw_switch_pair)),
-    ("corio_yield",             Workload::Handoff(handoff::corio_yield)),
-    ("raw_switch_called",       Workload::Handoff(handoff::raw_switch_called)),
-    ("corio_yield_called",      Workload::Handoff(handoff::corio_yield_called)),
-    ("corio_channel_pingpong",  Workload::Handoff(handoff::corio_channel_pingpong)),
-    ("thread_condvar_pingpong", Workload::Handoff(handoff::thread_condvar_pingpong)),
-    ("thread_channel_pingpong", Workload::Handoff(handoff::thread_channel_pingpong)),
-    ("process_pipe_pingpong",   Workload::Handoff(handoff::process_pipe_pingpong)),
-    ("tokio_yield",             Workload::Handoff(handoff::tokio_yield)),
-    ("may_yield",               Workload::Handoff(handoff::may_yield)),
-    ("corio_spawn_join",        Workload::Creation(create::corio_spawn_join)),
-    ("thread_spawn_join",       Workload::Creation(create::thread_spawn_join)),
-    ("process_spawn_wait",      Workload::Creation(create::process_spawn_wait)),
-    ("tokio_spawn_join",        Workload::Creation(create::tokio_spawn_join)),
-    ("may_spawn_join",          Workload::Creation(create::may_spawn_join)),
-    ("corio_parked_bytes",      Workload::Parked(ParkedUnit::Coroutine, Growth::Resident)),
-    ("thread_parked_bytes",     Workload::Parked(ParkedUnit::Thread, Growth::Resident)),
-    ("corio_parked_pte_bytes",  Workload::Parked(ParkedUnit::Coroutine, Growth::PageTables)),
-    ("thread_parked_pte_bytes", Workload::Parked(ParkedUnit::Thread, Growth::PageTables)),
+pub const ROWS: &[(&str, Workload, &str)] = &[
+    ("raw_switch",              Workload::Handoff(handoff::raw_switch),
+        "one bare corosensei coroutine resumed and suspended: 2 stack switches, the floor"),
+    ("raw_switch_pair",         Workload::Handoff(handoff::raw_switch_pair),
+        "two bare coroutines under a driver loop: 4 stack switches, a loop scheduler's floor"),
+    ("corio_yield",             Workload::Handoff(handoff::corio_yield),
+        "two corio coroutines alternating with yield_now"),
+    ("raw_switch_called",       Workload::Handoff(handoff::raw_switch_called),
+        "raw_switch with the suspend one non-inlined call down"),
+    ("corio_yield_called",      Workload::Handoff(handoff::corio_yield_called),
+        "corio_yield with yield_now one non-inlined call down"),
+    ("corio_channel_pingpong",  Workload::Handoff(handoff::corio_channel_pingpong),
+        "two coroutines bouncing a value over two corio channels"),
+    ("thread_condvar_pingpong", Workload::Handoff(handoff::thread_condvar_pingpong),
+        "two OS threads taking turns on a std Mutex + Condvar"),
+    ("thread_channel_pingpong", Workload::Handoff(handoff::thread_channel_pingpong),
+        "two OS threads bouncing a value over two std mpsc channels"),
+    ("thread_pipe_pingpong",    Workload::Handoff(same_mechanism::thread_pipe_pingpong),
+        "two OS threads bouncing a byte over two pipes (same mechanism as process_pipe)"),
+    ("process_pipe_pingpong",   Workload::Handoff(handoff::process_pipe_pingpong),
+        "this process and an exec'd child bouncing a byte over two pipes"),
+    ("thread_futex_pingpong",   Workload::Handoff(same_mechanism::thread_futex_pingpong),
+        "two OS threads taking turns on a shared futex word (same mechanism as process_futex)"),
+    ("process_futex_pingpong",  Workload::Handoff(same_mechanism::process_futex_pingpong),
+        "this process and a forked child taking turns on a futex word in a MAP_SHARED page"),
+    ("tokio_yield",             Workload::Handoff(handoff::tokio_yield),
+        "two tokio tasks alternating with yield_now on a current-thread runtime"),
+    ("may_yield",               Workload::Handoff(handoff::may_yield),
+        "two may coroutines alternating with yield_now on one worker"),
+    ("corio_spawn_join",        Workload::Creation(create::corio_spawn_join),
+        "spawn an empty corio coroutine and join it"),
+    ("thread_spawn_join",       Workload::Creation(create::thread_spawn_join),
+        "spawn an empty std thread and join it"),
+    ("process_spawn_wait",      Workload::Creation(create::process_spawn_wait),
+        "start this executable as a child that exits at once, and wait for it"),
+    ("tokio_spawn_join",        Workload::Creation(create::tokio_spawn_join),
+        "spawn an empty tokio task and await it (current-thread runtime)"),
+    ("may_spawn_join",          Workload::Creation(create::may_spawn_join),
+        "spawn an empty may coroutine and join it (one worker)"),
+    ("corio_parked_bytes",      Workload::Parked(ParkedUnit::Coroutine, Growth::Resident),
+        "RSS growth per coroutine parked on a channel, in a fresh child"),
+    ("thread_parked_bytes",     Workload::Parked(ParkedUnit::Thread, Growth::Resident),
+        "RSS growth per std thread parked on a channel, in a fresh child"),
+    ("corio_parked_pte_bytes",  Workload::Parked(ParkedUnit::Coroutine, Growth::PageTables),
+        "page-table growth (VmPTE, outside RSS) per parked coroutine"),
+    ("thread_parked_pte_bytes", Workload::Parked(ParkedUnit::Thread, Growth::PageTables),
+        "page-table growth (VmPTE, outside RSS) per parked thread"),
     // The thread row counts the condvar ping-pong, the handoff with the least
     // machinery between the two threads.
-    ("corio_ctx_per_1k",        Workload::Switches(handoff::corio_yield)),
-    ("thread_ctx_per_1k",       Workload::Switches(handoff::thread_condvar_pingpong)),
+    ("corio_ctx_per_1k",        Workload::Switches(handoff::corio_yield),
+        "kernel context switches per 1,000 corio_yield round trips"),
+    ("thread_ctx_per_1k",       Workload::Switches(handoff::thread_condvar_pingpong),
+        "kernel context switches per 1,000 thread_condvar_pingpong round trips"),
 ];
 
 /// What the memory rows park; the name is also the child-mode argument.
@@ -99,10 +128,10 @@ impl Workload {
 ///
 /// The time rows (handoffs and creation) are measured together, their rounds
 /// interleaved (see [`measure::ns_per_op`]); the others one after another.
-pub fn measure(rows: &[&(&'static str, Workload)], plan: &Plan) -> Vec<Row> {
+pub fn measure(rows: &[&(&'static str, Workload, &'static str)], plan: &Plan) -> Vec<Row> {
     let timed: Vec<&Workload> = rows
         .iter()
-        .map(|(_, workload)| workload)
+        .map(|(_, workload, _)| workload)
         .filter(|workload| matches!(workload, Workload::Handoff(_) | Workload::Creation(_)))
         .collect();
     let mut timed_stats = measure::ns_per_op(plan, &timed, |workload, n| {
@@ -110,7 +139,7 @@ pub fn measure(rows: &[&(&'static str, Workload)], plan: &Plan) -> Vec<Row> {
     })
     .into_iter();
     rows.iter()
-        .map(|&&(name, ref workload)| {
+        .map(|&&(name, ref workload, _)| {
             let (kind, unit, stats) = match *workload {
                 Workload::Handoff(_) => (Kind::Handoff, Unit::Ns, timed_stats.next()),
                 Workload::Creation(_) => (Kind::Creation, Unit::Ns, timed_stats.next()),
