@@ -32,6 +32,9 @@
 //!
 //! Linux only (`/proc`, `sched_setaffinity`).
 
+#[path = "../examples/common/affinity.rs"]
+#[allow(dead_code)] // Pins to given CPUs only.
+mod affinity;
 #[path = "../examples/http_hello/http.rs"]
 mod http;
 
@@ -150,7 +153,7 @@ fn main() -> ExitCode {
 /// The server process: pins itself, binds a free loopback port, prints it
 /// as `listening ADDR` and serves until killed.
 fn serve(server: Server, cpu: usize) -> io::Result<()> {
-    pin_to(cpu)?;
+    affinity::pin_to(cpu)?;
     let announce = |addr: SocketAddr| -> io::Result<()> {
         println!("listening {addr}");
         io::stdout().flush()
@@ -405,7 +408,7 @@ const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 /// thread pinned to `cpu`, each a request/response loop for `seconds`.
 fn corio_load(addr: SocketAddr, connections: usize, seconds: u64, cpu: usize) -> io::Result<Load> {
     let thread = std::thread::spawn(move || -> io::Result<Load> {
-        pin_to(cpu)?;
+        affinity::pin_to(cpu)?;
         corio::run(move || -> io::Result<Load> {
             let streams = (0..connections)
                 .map(|_| {
@@ -504,30 +507,6 @@ fn read_response(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
 
 // ---------------------------------------------------------------- machine
 
-/// Pins the calling thread to one CPU.
-fn pin_to(cpu: usize) -> io::Result<()> {
-    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes inside
-    // it for any cpu below CPU_SETSIZE, checked first.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if cpu >= libc::CPU_SETSIZE as usize {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("no CPU {cpu}"),
-            ));
-        }
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("cannot pin to CPU {cpu}: {e}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Makes `command`'s process start pinned to `cpu`.
 fn pin_command(command: &mut Command, cpu: usize) {
     use std::os::unix::process::CommandExt;
@@ -535,7 +514,7 @@ fn pin_command(command: &mut Command, cpu: usize) {
     // system call (sched_setaffinity) and touches no lock or allocator on
     // its success path, which is what the child needs.
     unsafe {
-        command.pre_exec(move || pin_to(cpu));
+        command.pre_exec(move || affinity::pin_to(cpu));
     }
 }
 

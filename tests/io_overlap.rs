@@ -45,7 +45,7 @@ use progress::Progress;
 use workload::Workload;
 
 /// The JSON keys of a `--json` line, in order.
-const JSON_KEYS: [&str; 9] = [
+const JSON_KEYS: [&str; 14] = [
     "workload",
     "mode",
     "tasks",
@@ -55,6 +55,11 @@ const JSON_KEYS: [&str; 9] = [
     "processes",
     "peak_rss_kib",
     "context_switches",
+    "corio_switches",
+    "profile",
+    "cores",
+    "pinned",
+    "busy_warning",
 ];
 
 /// The example binary: target/<profile>/examples/io_overlap next to this
@@ -172,14 +177,21 @@ fn results_of_every_mode(plan: &Plan) -> Vec<(Mode, Vec<u64>)> {
                     .iter()
                     .all(|r| r.start_ns <= r.end_ns && r.start_ns >= run.start_ns)
             );
+            let processes = match mode {
+                Mode::Processes => plan.tasks,
+                Mode::ProcessesThreads => plan.cores.min(plan.tasks),
+                _ => 0,
+            };
+            assert_eq!(run.processes, processes, "{mode}: child processes");
             assert_eq!(
-                run.processes,
-                if mode == Mode::Processes {
-                    plan.tasks
-                } else {
-                    0
-                }
+                run.corio_switches.is_some(),
+                matches!(mode, Mode::Coroutines | Mode::Hybrid),
+                "{mode}: corio's switch count exactly where corio ran"
             );
+            if let Some(switches) = run.corio_switches {
+                // Every task is switched in at least once.
+                assert!(switches >= plan.tasks as u64, "{mode}: {switches} switches");
+            }
             (mode, results(&run.records))
         })
         .collect()
@@ -353,9 +365,79 @@ fn json_output_is_one_object_per_workload_and_mode() {
         assert!(field(line, "peak_rss_kib") > 0.0);
         field(line, "context_switches");
         let processes = field(line, "processes");
-        let is_processes = line.get("mode").and_then(json_check::Json::as_str) == Some("processes");
-        assert_eq!(processes, if is_processes { 3.0 } else { 0.0 });
+        let cores = field(line, "cores");
+        let expected = match line.get("mode").and_then(json_check::Json::as_str) {
+            Some("processes") => 3.0,
+            Some("processes+threads") => cores.min(3.0),
+            _ => 0.0,
+        };
+        assert_eq!(processes, expected);
+        let with_corio = matches!(
+            line.get("mode").and_then(json_check::Json::as_str),
+            Some("coroutines" | "hybrid")
+        );
+        assert_eq!(
+            line.get("corio_switches") != Some(&json_check::Json::Null),
+            with_corio
+        );
+        assert_eq!(
+            line.get("profile").and_then(json_check::Json::as_str),
+            Some(if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }),
+            "the example is built in the test's profile"
+        );
+        assert_eq!(line.get("pinned"), Some(&json_check::Json::Bool(false)));
     }
+}
+
+#[test]
+fn one_cpu_pins_every_mode_and_says_what_it_changes() {
+    let output = run_example(&[
+        "--cpus",
+        "1",
+        "--workload",
+        "cpu",
+        "--modes",
+        "serial,threads,processes+threads",
+        "--tasks",
+        "2",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("1 CPU core (pinned by --cpus)"), "{stdout}");
+    assert!(
+        stdout.contains("One CPU (--cpus 1): nothing runs in parallel"),
+        "{stdout}"
+    );
+
+    let output = run_example(&[
+        "--json",
+        "--cpus",
+        "1",
+        "--workload",
+        "cpu",
+        "--modes",
+        "processes+threads",
+        "--tasks",
+        "3",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let lines = json_lines(&text(&output.stdout));
+    assert_eq!(field(&lines[0], "cores"), 1.0);
+    assert_eq!(lines[0].get("pinned"), Some(&json_check::Json::Bool(true)));
+    // One core: one process, holding all three task threads.
+    assert_eq!(field(&lines[0], "processes"), 1.0);
+    assert!(field(&lines[0], "os_threads") >= 4.0);
+
+    let output = run_example(&["--cpus", "100000"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "out of range is a usage error"
+    );
 }
 
 #[test]
@@ -585,6 +667,7 @@ fn timeline_shows_staggering_and_overlap() {
         processes: 0,
         peak_rss_kib: 1,
         context_switches: 1,
+        corio_switches: None,
         start_ns: 0,
         records,
         others: Default::default(),
@@ -614,17 +697,35 @@ fn timeline_shows_staggering_and_overlap() {
 #[test]
 fn reports_survive_the_trip_between_processes() {
     let child = processes::ChildReport {
-        record: TaskRecord {
-            task: 3,
-            result: u64::MAX,
-            start_ns: 10,
-            end_ns: 20,
-        },
+        records: vec![
+            TaskRecord {
+                task: 3,
+                result: u64::MAX,
+                start_ns: 10,
+                end_ns: 20,
+            },
+            TaskRecord {
+                task: 5,
+                result: 7,
+                start_ns: 11,
+                end_ns: 21,
+            },
+        ],
         peak_rss_kib: 2048,
-        os_threads: 1,
+        os_threads: 3,
     };
-    assert_eq!(processes::ChildReport::parse(&child.to_line()), Some(child));
+    assert_eq!(processes::ChildReport::parse(&child.to_text()), Some(child));
     assert_eq!(processes::ChildReport::parse("task 1 2 3"), None);
+    assert_eq!(
+        processes::ChildReport::parse("task 1 2 3 4\n"),
+        None,
+        "no child line"
+    );
+    assert_eq!(
+        processes::ChildReport::parse("child 1 1\n"),
+        None,
+        "no task"
+    );
 
     let plan = Plan {
         workload: Workload::Cpu,
@@ -644,6 +745,7 @@ fn reports_survive_the_trip_between_processes() {
         processes: 0,
         peak_rss_kib: 3000,
         context_switches: 9,
+        corio_switches: Some(12),
         start_ns: 100,
         records: vec![TaskRecord {
             task: 0,
@@ -655,7 +757,16 @@ fn reports_survive_the_trip_between_processes() {
     };
     assert_eq!(
         runner::parse_report(Mode::Hybrid, &plan, &runner::format_report(&measured)),
-        Some(measured)
+        Some(measured.clone())
+    );
+    let threads = runner::Measurement {
+        mode: Mode::Threads,
+        corio_switches: None,
+        ..measured
+    };
+    assert_eq!(
+        runner::parse_report(Mode::Threads, &plan, &runner::format_report(&threads)),
+        Some(threads)
     );
 }
 

@@ -22,14 +22,17 @@ pub const DEFAULT_REQUESTS: u32 = 3;
 pub const USAGE: &str = "\
 usage: io_overlap [options]
 
-Runs the same tasks serially, as processes, threads, coroutines and hybrid
-(one corio runtime per core), and compares wall time, OS threads, memory and
-context switches.
+Runs the same tasks serially, as processes, threads, processes+threads (a
+process per core, a thread per task), coroutines and hybrid (one corio
+runtime per core), and compares wall time, OS threads, memory and switches.
 
 options:
   --workload io|cpu|both  which workload to run (default: both)
-  --modes LIST            comma-separated subset of
-                          serial,processes,threads,coroutines,hybrid (default: all)
+  --modes LIST            comma-separated subset of serial,processes,threads,
+                          processes+threads,coroutines,hybrid (default: all)
+  --cpus N                run everything (this program, its children, the slow
+                          service) on the first N CPUs it may use; --cpus 1 shows
+                          concurrency without parallelism (default: all CPUs)
   --tasks N               tasks per workload, 1..=100000
                           (default: 100 for io, 8 for cpu)
   --latency-ms MS         io: the service answers after MS ms, 0..=10000 (default: 10)
@@ -58,6 +61,8 @@ pub struct Options {
     pub json: bool,
     /// Where to write the Chrome trace, if anywhere.
     pub trace: Option<PathBuf>,
+    /// `--cpus`: pin the run to this many CPUs.
+    pub cpus: Option<usize>,
 }
 
 impl Default for Options {
@@ -70,6 +75,7 @@ impl Default for Options {
             requests: DEFAULT_REQUESTS,
             json: false,
             trace: None,
+            cpus: None,
         }
     }
 }
@@ -125,6 +131,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 options.latency = Duration::from_millis(number(flag, &value()?, 0, 10_000)?)
             }
             "--requests" => options.requests = number(flag, &value()?, 1, 10_000)? as u32,
+            "--cpus" => options.cpus = Some(number(flag, &value()?, 1, 1024)? as usize),
             "--workload" => options.workloads = workloads(&value()?)?,
             "--modes" => options.modes = modes(&value()?)?,
             "--trace" => {
@@ -162,7 +169,7 @@ fn modes(text: &str) -> Result<Vec<Mode>, String> {
     let mut modes = Vec::new();
     for name in text.split(',') {
         let mode = Mode::from_name(name).ok_or_else(|| {
-            format!("--modes: unknown mode {name:?}; choose from serial,processes,threads,coroutines,hybrid")
+            format!("--modes: unknown mode {name:?}; choose from serial,processes,threads,processes+threads,coroutines,hybrid")
         })?;
         if modes.contains(&mode) {
             return Err(format!("--modes: {name} is listed twice"));

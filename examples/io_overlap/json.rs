@@ -10,12 +10,34 @@ use crate::runner::Measurement;
 
 /// One `--json` line: exactly the keys `workload`, `mode`, `tasks`,
 /// `wall_ms`, `speedup` (`null` when serial did not run), `os_threads`,
-/// `processes`, `peak_rss_kib`, `context_switches`.
-pub fn line(all: &[Measurement], m: &Measurement) -> String {
+/// `processes`, `peak_rss_kib`, `context_switches` (the kernel's),
+/// `corio_switches` (`null` for modes without a corio runtime), `profile`
+/// (`"debug"` or `"release"`), `cores`, `pinned` (by `--cpus`) and
+/// `busy_warning` (`null`, or why the machine's other load makes this row
+/// less trustworthy).
+pub fn line(all: &[Measurement], m: &Measurement, setup: &report::Setup) -> String {
     let speedup = report::speedup(all, m).map_or("null".to_string(), |x| format!("{x:.3}"));
+    let corio = m
+        .corio_switches
+        .map_or("null".to_string(), |n| n.to_string());
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let busy = if m.others.disturbing() {
+        format!(
+            "\"other programs used {:.1} cores on average while this mode ran\"",
+            m.others.cores
+        )
+    } else {
+        "null".to_string()
+    };
     format!(
         "{{\"workload\":\"{}\",\"mode\":\"{}\",\"tasks\":{},\"wall_ms\":{:.3},\"speedup\":{speedup},\
-         \"os_threads\":{},\"processes\":{},\"peak_rss_kib\":{},\"context_switches\":{}}}",
+         \"os_threads\":{},\"processes\":{},\"peak_rss_kib\":{},\"context_switches\":{},\
+         \"corio_switches\":{corio},\"profile\":\"{profile}\",\"cores\":{},\"pinned\":{},\
+         \"busy_warning\":{busy}}}",
         m.workload,
         m.mode,
         m.tasks,
@@ -23,7 +45,9 @@ pub fn line(all: &[Measurement], m: &Measurement) -> String {
         m.os_threads,
         m.processes,
         m.peak_rss_kib,
-        m.context_switches
+        m.context_switches,
+        setup.cores,
+        setup.pinned
     )
 }
 

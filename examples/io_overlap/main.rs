@@ -5,17 +5,20 @@
 //! cargo run --release --example io_overlap
 //! cargo run --example io_overlap -- --workload io --tasks 1000 --modes threads,coroutines
 //! cargo run --example io_overlap -- --json            # one JSON object per line
+//! cargo run --example io_overlap -- --cpus 1          # one CPU: concurrency without parallelism
 //! cargo run --example io_overlap -- --trace io.json   # open in https://ui.perfetto.dev
 //! cargo run --example io_overlap -- --help
 //! ```
 //!
-//! The same tasks run five ways, each in a fresh process:
+//! The same tasks run six ways, each in a fresh process (the primer's three
+//! multitasking models are `processes`, `threads` and `processes+threads`):
 //!
 //! | mode | how |
 //! |---|---|
 //! | `serial` | one after another on the main thread |
 //! | `processes` | one child process per task (this program, re-run with a hidden argument) |
 //! | `threads` | one OS thread per task (`std::thread` + `std::net`) |
+//! | `processes+threads` | one child process per CPU core, one OS thread per task inside each |
 //! | `coroutines` | one corio coroutine per task, all on one OS thread |
 //! | `hybrid` | one corio runtime per CPU core (`corio::runtime::ThreadPerCore`), tasks split across them |
 //!
@@ -33,21 +36,24 @@
 //! What it shows: waiting overlaps in every concurrent mode, and coroutines
 //! do it on one OS thread with a fraction of the memory and context
 //! switches of a thread per task; computing only gets faster with more
-//! cores (threads, processes, hybrid), never with coroutines alone, which
+//! cores (threads, processes, processes+threads, hybrid), never with coroutines alone, which
 //! give concurrency, not parallelism.
 //!
 //! For every (workload, mode) it prints wall time, speedup over serial, peak
-//! OS threads, child processes, peak RSS and context switches; then
+//! OS threads, child processes, peak RSS, kernel context switches and
+//! corio's own coroutine switches; then
 //! sentences computed from those figures, and a text timeline of the first
 //! tasks of each mode. How each figure is measured: `measure.rs` and
 //! `runner.rs`, and docs/io-overlap.md.
 //!
 //! Module map: `cli` (options), `workload` (the tasks), `service` (the slow
-//! service), `modes` (the five ways to run them), `processes` (the child
-//! process per task), `runner` (one mode per child process, measured),
+//! service), `modes` (the six ways to run them), `processes` (the child
+//! processes), `runner` (one mode per child process, measured),
 //! `measure` (OS counters), `progress` (stderr), `report` (table and
 //! sentences), `timeline`, `json` (`--json`, `--trace`).
 
+#[path = "../common/affinity.rs"]
+mod affinity;
 mod cli;
 mod json;
 mod measure;
@@ -124,6 +130,10 @@ fn current_exe() -> Result<std::path::PathBuf, String> {
 
 fn run(options: &Options) -> Result<(), String> {
     measure::raise_open_file_limit();
+    // Before any thread or child exists, so that all of them inherit it.
+    if let Some(cpus) = options.cpus {
+        affinity::pin_to_first_cpus(cpus).map_err(|error| error.to_string())?;
+    }
     if let Some(path) = &options.trace {
         check_writable(path)?;
     }
@@ -143,6 +153,7 @@ fn run(options: &Options) -> Result<(), String> {
     };
     let setup = report::Setup {
         cores,
+        pinned: options.cpus.is_some(),
         requests: options.requests,
         latency_ms: options.latency.as_millis() as u64,
         cpu_task_ms,
@@ -198,7 +209,7 @@ fn run(options: &Options) -> Result<(), String> {
     }
     if options.json {
         for m in &all {
-            println!("{}", json::line(&all, m));
+            println!("{}", json::line(&all, m, &setup));
         }
     } else {
         print!("{}", full_report(&all, &setup));
@@ -226,9 +237,15 @@ fn header(options: &Options, setup: &report::Setup, cpu_rounds: u64) -> String {
     } else {
         "release"
     };
+    let pinned = if setup.pinned {
+        " (pinned by --cpus)"
+    } else {
+        ""
+    };
     let mut out = format!(
-        "io_overlap: the same tasks run serially, as processes, as threads, as corio\n\
-         coroutines, and hybrid (one corio runtime per core).\nThis machine: {} CPU core{}, {build} build.\n",
+        "io_overlap: the same tasks run serially, as processes, as threads, as processes\n\
+         with threads, as corio coroutines, and hybrid (one corio runtime per core).\n\
+         This run: {} CPU core{}{pinned}, {build} build.\n",
         setup.cores,
         if setup.cores == 1 { "" } else { "s" }
     );
@@ -283,6 +300,8 @@ fn full_report(all: &[Measurement], setup: &report::Setup) -> String {
     let mut out = report::table(all);
     out += "\n";
     out += &report::sentences(all, setup);
+    out += &report::cpus_sentence(all, setup);
+    out += "\n";
     for workload in Workload::ALL {
         let of_workload: Vec<&Measurement> =
             all.iter().filter(|m| m.workload == workload).collect();

@@ -1,10 +1,11 @@
-//! The five ways of running the same tasks, and what each run recorded.
+//! The six ways of running the same tasks, and what each run recorded.
 //!
 //! | mode | how the tasks run |
 //! |---|---|
 //! | serial | one after another on the calling thread |
-//! | processes | one child process per task (this executable, re-run with a hidden argument) |
-//! | threads | one `std::thread` per task |
+//! | processes | one child process per task (this executable, re-run with a hidden argument): the multi-process model |
+//! | threads | one `std::thread` per task: the multi-thread model |
+//! | processes+threads | one child process per core, one thread per task inside each: the multi-process + multi-thread model |
 //! | coroutines | one corio coroutine per task, all on one OS thread |
 //! | hybrid | one corio runtime per CPU core, tasks dealt out round-robin |
 
@@ -13,6 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use crate::measure::{self, ThreadPeak};
@@ -29,6 +31,8 @@ pub enum Mode {
     Processes,
     /// One OS thread per task: overlap and parallelism, at a thread each.
     Threads,
+    /// One OS process per core, one OS thread per task inside each.
+    ProcessesThreads,
     /// One coroutine per task on one OS thread: overlap without parallelism.
     Coroutines,
     /// One runtime per core, many coroutines on each: overlap and parallelism.
@@ -37,10 +41,11 @@ pub enum Mode {
 
 impl Mode {
     /// Every mode, in the order a run reports them.
-    pub const ALL: [Mode; 5] = [
+    pub const ALL: [Mode; 6] = [
         Mode::Serial,
         Mode::Processes,
         Mode::Threads,
+        Mode::ProcessesThreads,
         Mode::Coroutines,
         Mode::Hybrid,
     ];
@@ -51,6 +56,7 @@ impl Mode {
             Mode::Serial => "serial",
             Mode::Processes => "processes",
             Mode::Threads => "threads",
+            Mode::ProcessesThreads => "processes+threads",
             Mode::Coroutines => "coroutines",
             Mode::Hybrid => "hybrid",
         }
@@ -153,6 +159,9 @@ pub struct ModeRun {
     pub processes: usize,
     /// Sum of the child processes' own peak RSS, KiB.
     pub children_rss_kib: u64,
+    /// Coroutine switches corio counted (`corio::stats().switches`, summed
+    /// over the mode's runtimes); `None` for the modes without a runtime.
+    pub corio_switches: Option<u64>,
 }
 
 /// State shared by every task of one mode run.
@@ -164,6 +173,8 @@ pub struct Shared {
     pub progress: Progress,
     /// Sampled once every task has started, and as each task ends.
     pub threads: ThreadPeak,
+    /// Switches of every corio runtime of the mode, added as each ends.
+    pub corio_switches: AtomicU64,
 }
 
 /// Runs every task of `plan` the way `mode` says.
@@ -185,14 +196,22 @@ pub fn run_mode(
         plan: plan.clone(),
         progress,
         threads: ThreadPeak::default(),
+        corio_switches: AtomicU64::new(0),
     });
     shared.threads.sample();
     let start_ns = measure::monotonic_ns();
     let mut children = processes::Children::default();
     let mut records = match mode {
         Mode::Serial => run_serial(&shared),
-        Mode::Processes => processes::run_processes(&shared, exe, &mut children),
+        Mode::Processes => {
+            let alone = (0..plan.tasks).map(|task| vec![task]).collect();
+            processes::run_processes(&shared, exe, alone, &mut children)
+        }
         Mode::Threads => run_threads(&shared),
+        Mode::ProcessesThreads => {
+            let per_core = deal(plan.tasks, plan.cores);
+            processes::run_processes(&shared, exe, per_core, &mut children)
+        }
         Mode::Coroutines => run_coroutines(&shared, (0..plan.tasks).collect(), start_ns),
         Mode::Hybrid => run_hybrid(&shared),
     }?;
@@ -206,6 +225,8 @@ pub fn run_mode(
         os_threads: shared.threads.peak() + children.threads,
         processes: children.count,
         children_rss_kib: children.rss_kib,
+        corio_switches: matches!(mode, Mode::Coroutines | Mode::Hybrid)
+            .then(|| shared.corio_switches.load(Ordering::Relaxed)),
     })
 }
 
@@ -239,7 +260,8 @@ pub fn task_error(plan: &Plan, task: usize, error: &io::Error) -> String {
     }
 }
 
-/// One task with blocking `std` I/O; used by serial, processes and threads.
+/// One task with blocking `std` I/O; used by serial, processes, threads and
+/// processes+threads.
 pub fn run_task_std(plan: &Plan, task: usize) -> io::Result<u64> {
     match plan.workload {
         Workload::Io => {
@@ -277,7 +299,7 @@ fn run_threads(shared: &Arc<Shared>) -> Result<Vec<TaskRecord>, String> {
 }
 
 /// The message for a task that panicked instead of returning.
-fn panicked(task: usize, payload: &(dyn std::any::Any + Send)) -> String {
+pub fn panicked(task: usize, payload: &(dyn std::any::Any + Send)) -> String {
     let message = payload
         .downcast_ref::<&str>()
         .map(|text| text.to_string())
@@ -389,10 +411,15 @@ fn coroutine_tasks(shared: &Arc<Shared>, tasks: Vec<usize>) -> Result<Vec<TaskRe
     // has run up to its first wait, so the census sees them all.
     corio::yield_now();
     shared.threads.sample();
-    handles
+    let records = handles
         .into_iter()
         .map(|(task, handle)| handle.join().map_err(|panic| panicked(task, &*panic))?)
-        .collect()
+        .collect();
+    // Each mode run builds fresh runtimes, so the count is this run's.
+    shared
+        .corio_switches
+        .fetch_add(corio::stats().switches, Ordering::Relaxed);
+    records
 }
 
 /// One corio runtime per core (`corio::runtime::ThreadPerCore`), tasks

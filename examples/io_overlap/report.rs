@@ -10,6 +10,8 @@ use crate::workload::Workload;
 pub struct Setup {
     /// CPU cores available to the run (the hybrid mode's runtime count).
     pub cores: usize,
+    /// Whether `--cpus` pinned the run to those cores.
+    pub pinned: bool,
     /// io: round trips per task.
     pub requests: u32,
     /// io: the service's delay per answer, ms.
@@ -36,13 +38,22 @@ fn mib(kib: u64) -> f64 {
 /// The table: one row per (workload, mode), then what each column counts.
 pub fn table(all: &[Measurement]) -> String {
     let mut out = format!(
-        "{:<8} {:<10} {:>9} {:>8} {:>8} {:>6} {:>10} {:>9}\n",
-        "workload", "mode", "wall ms", "speedup", "threads", "procs", "peak RSS", "switches"
+        "{:<8} {:<17} {:>9} {:>8} {:>8} {:>6} {:>10} {:>10} {:>9}\n",
+        "workload",
+        "mode",
+        "wall ms",
+        "speedup",
+        "threads",
+        "procs",
+        "peak RSS",
+        "kernel sw",
+        "corio sw"
     );
     for m in all {
         let speedup = speedup(all, m).map_or("-".to_string(), |x| format!("{x:.1}x"));
+        let corio = m.corio_switches.map_or("-".to_string(), |n| n.to_string());
         out += &format!(
-            "{:<8} {:<10} {:>9.1} {:>8} {:>8} {:>6} {:>6.1} MiB {:>9}\n",
+            "{:<8} {:<17} {:>9.1} {:>8} {:>8} {:>6} {:>6.1} MiB {:>10} {:>9}\n",
             m.workload.name(),
             m.mode.name(),
             m.wall_ms(),
@@ -50,16 +61,20 @@ pub fn table(all: &[Measurement]) -> String {
             m.os_threads,
             m.processes,
             mib(m.peak_rss_kib),
-            m.context_switches
+            m.context_switches,
+            corio
         );
     }
     out += "\n\
-threads:  peak OS threads in all of the mode's processes (slow service excluded)
-procs:    child processes started for the tasks
-peak RSS: each process's own peak resident memory (VmHWM), summed over the
-          mode's processes; user-space pages only (the kernel's own memory per
-          thread and process, such as its kernel stack, is not included)
-switches: voluntary + involuntary context switches (getrusage), children included
+threads:   peak OS threads in all of the mode's processes (slow service excluded)
+procs:     child processes started for the tasks
+peak RSS:  each process's own peak resident memory (VmHWM), summed over the
+           mode's processes; user-space pages only (the kernel's own memory per
+           thread and process, such as its kernel stack, is not included)
+kernel sw: kernel context switches (getrusage: voluntary + involuntary), children
+           included: each time the kernel took a CPU from one thread for another
+corio sw:  switches between coroutines that corio made in user space, without the
+           kernel (corio::stats().switches); - where no corio runtime ran
 Every mode ran in a fresh process of its own, so these figures are its own.
 ";
     let disturbed: Vec<String> = all
@@ -158,10 +173,20 @@ fn io_sentences(all: &[Measurement], setup: &Setup) -> Vec<String> {
             memory(processes)
         ));
     }
+    if let Some(both) = get(Mode::ProcessesThreads) {
+        lines.push(format!(
+            "Processes+threads start {} program{}, one per core, with a thread per task in each: {}with {}.",
+            both.processes,
+            plural(both.processes),
+            speed(both),
+            memory(both)
+        ));
+    }
     if let Some(hybrid) = get(Mode::Hybrid) {
         lines.push(format!(
-            "Hybrid spreads the coroutines over {} runtimes, one per core: {}as the cost was waiting, not computing.",
-            hybrid.os_threads,
+            "Hybrid spreads the coroutines over {} runtime{}, one per core: {}as the cost was waiting, not computing.",
+            setup.cores.min(hybrid.tasks),
+            plural(setup.cores.min(hybrid.tasks)),
             speed(hybrid)
         ));
     }
@@ -187,11 +212,17 @@ fn cpu_sentences(all: &[Measurement], setup: &Setup) -> Vec<String> {
              at any instant, so they cannot beat serial."
         ));
     }
-    let parallel: Vec<String> = [Mode::Threads, Mode::Processes, Mode::Hybrid]
-        .into_iter()
-        .filter_map(|mode| Some(format!("{mode} {:.2}x", speedup(all, get(mode)?)?)))
-        .collect();
-    if !parallel.is_empty() {
+    let parallel: Vec<String> = [
+        Mode::Threads,
+        Mode::Processes,
+        Mode::ProcessesThreads,
+        Mode::Hybrid,
+    ]
+    .into_iter()
+    .filter_map(|mode| Some(format!("{mode} {:.2}x", speedup(all, get(mode)?)?)))
+    .collect();
+    // On one core `cpus_sentence` says what the parallel modes got.
+    if !parallel.is_empty() && setup.cores > 1 {
         lines.push(format!(
             "Computing on every core at once (parallelism): {}; {} core{} cap the gain near {}x.",
             parallel.join(", "),
@@ -201,6 +232,45 @@ fn cpu_sentences(all: &[Measurement], setup: &Setup) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// What the number of CPUs changes: said from the figures when the run was
+/// pinned to one, as a pointer to `--cpus 1` otherwise.
+pub fn cpus_sentence(all: &[Measurement], setup: &Setup) -> String {
+    let parallel_cpu: Vec<String> = [
+        Mode::Threads,
+        Mode::Processes,
+        Mode::ProcessesThreads,
+        Mode::Hybrid,
+    ]
+    .into_iter()
+    .filter_map(|mode| {
+        let m = find(all, Workload::Cpu, mode)?;
+        Some(format!("{mode} {:.2}x", speedup(all, m)?))
+    })
+    .collect();
+    let text = if setup.cores == 1 {
+        let pinned = if setup.pinned { " (--cpus 1)" } else { "" };
+        let cpu = if parallel_cpu.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " and the cpu workload gains nothing from more threads or processes ({}): \
+                 without a second core there is no parallelism to be had",
+                parallel_cpu.join(", ")
+            )
+        };
+        format!(
+            "One CPU{pinned}: nothing runs in parallel, every mode takes turns on the same core. \
+             The io speedups are concurrency alone (waiting needs no CPU){cpu}."
+        )
+    } else {
+        "Pinned to one CPU (--cpus 1), the io speedups stay (they come from overlapping waits, \
+         which is concurrency) while threads and processes lose their cpu speedup (which is \
+         parallelism, and needs a second core)."
+            .to_string()
+    };
+    wrap(&text, 80) + "\n"
 }
 
 fn plural(n: usize) -> &'static str {

@@ -38,8 +38,11 @@ pub struct Measurement {
     pub processes: usize,
     /// The runner's own peak RSS plus every child's own peak RSS, KiB.
     pub peak_rss_kib: u64,
-    /// Voluntary + involuntary switches during the mode, children included.
+    /// Kernel context switches (voluntary + involuntary, `getrusage`)
+    /// during the mode, children included.
     pub context_switches: u64,
+    /// Coroutine switches corio counted, for the modes with corio runtimes.
+    pub corio_switches: Option<u64>,
     /// When the mode started (`monotonic_ns`), the zero of its timeline.
     pub start_ns: u64,
     /// One record per task, ordered by task id.
@@ -84,6 +87,7 @@ pub fn measure_mode(
         processes: run.processes,
         peak_rss_kib: own_rss_kib + run.children_rss_kib,
         context_switches,
+        corio_switches: run.corio_switches,
         start_ns: run.start_ns,
         records: run.records,
         others: Others::default(),
@@ -166,7 +170,7 @@ pub fn mode_child_main(args: &[String], exe: &Path) -> Result<(), String> {
 }
 
 /// A measurement as the runner prints it: a `record` line per task, then
-/// one `summary` line.
+/// one `summary` line, and a `corio` line for the modes with runtimes.
 pub fn format_report(measured: &Measurement) -> String {
     let mut report = String::new();
     for r in &measured.records {
@@ -184,6 +188,9 @@ pub fn format_report(measured: &Measurement) -> String {
         measured.peak_rss_kib,
         measured.context_switches
     );
+    if let Some(switches) = measured.corio_switches {
+        report += &format!("corio {switches}\n");
+    }
     report
 }
 
@@ -196,6 +203,7 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
     };
     let mut records = Vec::new();
     let mut summary = None;
+    let mut corio_switches = None;
     for line in report.lines() {
         if let Some(rest) = line.strip_prefix("record ") {
             let &[task, result, start_ns, end_ns] = numbers(rest)?.as_slice() else {
@@ -209,6 +217,8 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
             });
         } else if let Some(rest) = line.strip_prefix("summary ") {
             summary = Some(numbers(rest)?);
+        } else if let Some(rest) = line.strip_prefix("corio ") {
+            corio_switches = Some(rest.parse().ok()?);
         } else {
             return None;
         }
@@ -233,6 +243,7 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         processes: processes as usize,
         peak_rss_kib,
         context_switches,
+        corio_switches,
         start_ns,
         records,
         others: Others::default(),

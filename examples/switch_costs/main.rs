@@ -27,6 +27,8 @@
 //! executable with a hidden first argument (`--switch-costs-child`), so each
 //! child is a plain `execve` and each memory figure comes from a fresh process.
 
+#[path = "../common/affinity.rs"]
+mod affinity;
 mod create;
 mod handoff;
 mod measure;
@@ -99,7 +101,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let pinned = match cpus.map(os::pin_to_first_cpus).transpose() {
+    let pinned = match cpus.map(affinity::pin_to_first_cpus).transpose() {
         Ok(pinned) => pinned,
         Err(e) => return usage(&e.to_string()),
     };
