@@ -18,8 +18,8 @@ mod os;
 mod parked;
 #[path = "../examples/switch_costs/same_mechanism.rs"]
 mod same_mechanism;
+mod util;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
@@ -217,7 +217,7 @@ const INFORMATIONAL_ROWS: &[(&str, &str)] = &[
 #[test]
 fn quick_json_output_parses_and_carries_every_key() {
     let _serial = serial();
-    let output = Command::new(example_binary())
+    let output = Command::new(util::example_binary("switch_costs"))
         .args(["--quick", "--json"])
         .output()
         .expect("running the switch_costs example");
@@ -265,45 +265,6 @@ fn quick_json_output_parses_and_carries_every_key() {
         missing.is_empty(),
         "rows missing from --json: {missing:?}\n{stdout}"
     );
-}
-
-/// The example binary `cargo test` builds next to this test's directory
-/// (`target/<profile>/examples/switch_costs`); built here if it is missing,
-/// e.g. under `cargo test --test switch_costs`.
-fn example_binary() -> PathBuf {
-    let test_exe = std::env::current_exe().expect("the test binary has a path");
-    let profile_dir = test_exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binaries live in target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("switch_costs");
-    if !binary.exists() {
-        // The target dir is the one this test was built in, however it was
-        // chosen (CARGO_TARGET_DIR, --target-dir or the default).
-        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .args(["build", "--example", "switch_costs", "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(target_dir);
-        if cfg!(not(debug_assertions)) {
-            build.arg("--release");
-        }
-        let status = build
-            .status()
-            .expect("running cargo to build the switch_costs example");
-        assert!(
-            status.success(),
-            "cargo build --example switch_costs failed: {status}"
-        );
-    }
-    assert!(
-        binary.exists(),
-        "no switch_costs example at {}",
-        binary.display()
-    );
-    binary
 }
 
 /// One `{"name": ..., "value": ..., "unit": ...}` line.

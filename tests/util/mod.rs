@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: playing a scenario out in a
 //! child process, and reading this process's memory map.
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// Environment variable naming the test a child process plays.
@@ -69,4 +70,38 @@ pub fn map_count() -> usize {
         .expect("/proc/self/maps is readable on Linux")
         .lines()
         .count()
+}
+
+/// The example `name` as `cargo test` builds it next to this test's
+/// directory (`target/<profile>/examples/<name>`); built here if it is missing,
+/// e.g. under `cargo test --test switch_costs`.
+#[allow(dead_code)] // Not every test file runs an example.
+pub fn example_binary(name: &str) -> PathBuf {
+    let test_exe = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binaries live in target/<profile>/deps");
+    let binary = profile_dir.join("examples").join(name);
+    if !binary.exists() {
+        // The target dir is the one this test was built in, however it was
+        // chosen (CARGO_TARGET_DIR, --target-dir or the default).
+        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args(["build", "--example", name, "--manifest-path"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir);
+        if cfg!(not(debug_assertions)) {
+            build.arg("--release");
+        }
+        let status = build.status().expect("running cargo to build the example");
+        assert!(
+            status.success(),
+            "cargo build --example {name} failed: {status}"
+        );
+    }
+    assert!(binary.exists(), "no {name} example at {}", binary.display());
+    binary
 }
