@@ -219,7 +219,7 @@ fn thread_experiment() -> Threads {
         let writer = scope.spawn(|| shared.store(written, Ordering::Release));
         writer.join().expect("the writer thread does not panic");
         let handles: Vec<_> = (0..UNITS)
-            .map(|_| scope.spawn(|| local_address()))
+            .map(|_| scope.spawn(local_address))
             .collect();
         handles
             .into_iter()
