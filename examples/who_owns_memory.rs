@@ -218,9 +218,7 @@ fn thread_experiment() -> Threads {
     let stacks = std::thread::scope(|scope| {
         let writer = scope.spawn(|| shared.store(written, Ordering::Release));
         writer.join().expect("the writer thread does not panic");
-        let handles: Vec<_> = (0..UNITS)
-            .map(|_| scope.spawn(local_address))
-            .collect();
+        let handles: Vec<_> = (0..UNITS).map(|_| scope.spawn(local_address)).collect();
         handles
             .into_iter()
             .map(|h| h.join().expect("a stack probe does not panic"))
