@@ -39,7 +39,8 @@
 //!
 //! Each OS thread that calls [`Runtime::block_on`] runs a scheduler loop on
 //! its own stack. The loop pops a task from a FIFO run queue and resumes its
-//! coroutine (a stack switch through [`corosensei`], a few nanoseconds, no
+//! coroutine (a stack switch through
+//! [`corosensei`](https://docs.rs/corosensei), a few nanoseconds, no
 //! kernel). The coroutine runs until it suspends and says why: yield, wait
 //! for a join or a socket, sleep. The loop files it accordingly and takes the
 //! next one. When nothing is runnable it blocks in `epoll` until a socket is
