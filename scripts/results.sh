@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Regenerates docs/results/*.md: every figure README.md and docs/ quote.
+#
+#   scripts/results.sh                 # everything (about 20 minutes on 2 cores)
+#   scripts/results.sh switch_costs    # only the results whose name contains this
+#
+# Each file holds one command's output as it printed it, under a stamp:
+# when, which code (the last commit that changed src/, examples/, benches/
+# or Cargo.toml, and whether the tree differed from it), the CPU, the core
+# count, the load average before and after, and the compiler. The docs
+# quote these files; tests/docs_numbers.rs checks that README's table does.
+# Release builds throughout. The HTTP bench needs wrk (apt-get install wrk);
+# without it that file says it used corio's own load generator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=docs/results
+mkdir -p "$out"
+only="${1:-}"
+
+code_commit() {
+    local commit
+    commit=$(git log -1 --format=%h -- src examples benches Cargo.toml 2>/dev/null || echo unknown)
+    if ! git diff --quiet HEAD -- src examples benches Cargo.toml 2>/dev/null; then
+        commit="$commit with uncommitted changes"
+    fi
+    echo "$commit"
+}
+
+cpu_model() {
+    grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //' || echo unknown
+}
+
+# result NAME COMMAND...: runs COMMAND, writes docs/results/NAME.md.
+result() {
+    local name=$1
+    shift
+    if [[ -n "$only" && "$name" != *"$only"* ]]; then
+        return
+    fi
+    echo "== $name: $*" >&2
+    local file="$out/$name.md" tmp
+    tmp=$(mktemp)
+    local load_before started
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+    started=$(date -u '+%Y-%m-%d %H:%M UTC')
+    "$@" >"$tmp" 2>/dev/null
+    {
+        echo "# $name"
+        echo
+        echo "Written by \`scripts/results.sh\`; do not edit by hand."
+        echo
+        echo "- command: \`$*\`"
+        echo "- date: $started"
+        echo "- code: commit $(code_commit)"
+        echo "- machine: $(cpu_model), $(nproc) CPUs, Linux $(uname -r)"
+        echo "- load average (1, 5, 15 min): $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+        echo "- compiler: $(rustc --version)"
+        echo
+        echo '```text'
+        cat "$tmp"
+        echo '```'
+    } >"$file"
+    rm -f "$tmp"
+}
+
+cargo build --release --examples --benches >&2
+
+result io_overlap            cargo run -q --release --example io_overlap
+result io_overlap_cpus1      cargo run -q --release --example io_overlap -- --cpus 1
+result switch_costs          cargo run -q --release --example switch_costs
+result switch_costs_cpus1    cargo run -q --release --example switch_costs -- --cpus 1 --only pingpong,yield,ctx
+result yield_peers_3_runs    bash -c 'for run in 1 2 3; do echo "run $run:"; cargo run -q --release --example switch_costs -- --only corio_yield,tokio_yield,may_yield | grep -A5 "^handoffs"; done'
+result who_owns_memory       cargo run -q --release --example who_owns_memory
+result sync_async            cargo run -q --release --example sync_async
+result threads_and_coroutines cargo run -q --release --example threads_and_coroutines
+result spawn_scale           cargo run -q --release --example spawn_scale
+result timers                cargo run -q --release --example timers
+result echo                  cargo bench -q --bench echo
+result http                  cargo bench -q --bench http -- --rounds 5
+echo "wrote $out/" >&2
