@@ -73,6 +73,7 @@ result yield_peers_3_runs    bash -c 'for run in 1 2 3; do echo "run $run:"; car
 result who_owns_memory       cargo run -q --release --example who_owns_memory
 result sync_async            cargo run -q --release --example sync_async
 result threads_and_coroutines cargo run -q --release --example threads_and_coroutines
+result trace_cost            cargo run -q --release --example trace_cost
 result spawn_scale           cargo run -q --release --example spawn_scale
 result timers                cargo run -q --release --example timers
 result echo                  cargo bench -q --bench echo
