@@ -109,6 +109,20 @@ struct Round {
     learned: Duration,
 }
 
+impl Round {
+    /// A round whose answer A has in hand now, which is also its end.
+    fn in_hand(start: Instant, worked: Duration, waited: Duration, arrived: Duration) -> Round {
+        let learned = start.elapsed();
+        Round {
+            wall: learned,
+            worked,
+            waited,
+            arrived,
+            learned,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let service = match start_service(Duration::from_millis(args.delay_ms)) {
@@ -345,15 +359,7 @@ fn run(style: Style, service: SocketAddr, work: Work, question: u64) -> io::Resu
             let (_, arrived) = answer
                 .recv()
                 .map_err(|_| io::Error::other("the I/O thread died"))??;
-            let waited = wait_start.elapsed();
-            let learned = start.elapsed();
-            Ok(Round {
-                wall: learned,
-                worked,
-                waited,
-                arrived,
-                learned,
-            })
+            Ok(Round::in_hand(start, worked, wait_start.elapsed(), arrived))
         }
         Style::Coroutine => corio::run(move || -> io::Result<Round> {
             let start = Instant::now();
@@ -376,15 +382,7 @@ fn run(style: Style, service: SocketAddr, work: Work, question: u64) -> io::Resu
             let (_, arrived) = call
                 .join()
                 .map_err(|_| io::Error::other("the call coroutine panicked"))??;
-            let waited = wait_start.elapsed();
-            let learned = start.elapsed();
-            Ok(Round {
-                wall: learned,
-                worked,
-                waited,
-                arrived,
-                learned,
-            })
+            Ok(Round::in_hand(start, worked, wait_start.elapsed(), arrived))
         }),
     }
 }

@@ -143,6 +143,37 @@ pub struct TaskRecord {
     pub end_ns: u64,
 }
 
+impl TaskRecord {
+    /// The record as the text a child process prints:
+    /// `<task> <result> <start_ns> <end_ns>`.
+    pub fn to_fields(self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.task, self.result, self.start_ns, self.end_ns
+        )
+    }
+
+    /// The inverse of [`TaskRecord::to_fields`].
+    pub fn from_fields(text: &str) -> Option<TaskRecord> {
+        let &[task, result, start_ns, end_ns] = numbers(text)?.as_slice() else {
+            return None;
+        };
+        Some(TaskRecord {
+            task: task as usize,
+            result,
+            start_ns,
+            end_ns,
+        })
+    }
+}
+
+/// Space-separated whole numbers, or `None` if any is not one.
+pub fn numbers(text: &str) -> Option<Vec<u64>> {
+    text.split(' ')
+        .map(|field| field.parse::<u64>().ok())
+        .collect()
+}
+
 /// What one mode did, as seen from the process that ran it.
 #[derive(Clone, Debug)]
 pub struct ModeRun {

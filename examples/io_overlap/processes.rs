@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::measure;
-use crate::modes::{Plan, Shared, TaskRecord, panicked, run_task_std, task_error};
+use crate::modes::{Plan, Shared, TaskRecord, numbers, panicked, run_task_std, task_error};
 
 /// What the child processes of processes mode added up to.
 #[derive(Debug, Default)]
@@ -136,31 +136,18 @@ impl ChildReport {
     pub fn to_text(&self) -> String {
         let mut text = String::new();
         for r in &self.records {
-            text += &format!("task {} {} {} {}\n", r.task, r.result, r.start_ns, r.end_ns);
+            text += &format!("task {}\n", r.to_fields());
         }
         text + &format!("child {} {}\n", self.peak_rss_kib, self.os_threads)
     }
 
     /// The inverse of [`ChildReport::to_text`].
     pub fn parse(text: &str) -> Option<ChildReport> {
-        let numbers = |rest: &str| {
-            rest.split(' ')
-                .map(|field| field.parse::<u64>().ok())
-                .collect::<Option<Vec<_>>>()
-        };
         let mut records = Vec::new();
         let mut lines = text.lines();
         for line in lines.by_ref() {
             if let Some(rest) = line.strip_prefix("task ") {
-                let &[task, result, start_ns, end_ns] = numbers(rest)?.as_slice() else {
-                    return None;
-                };
-                records.push(TaskRecord {
-                    task: task as usize,
-                    result,
-                    start_ns,
-                    end_ns,
-                });
+                records.push(TaskRecord::from_fields(rest)?);
             } else {
                 let &[peak_rss_kib, os_threads] = numbers(line.strip_prefix("child ")?)?.as_slice()
                 else {

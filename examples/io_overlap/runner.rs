@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::measure::{self, Others};
-use crate::modes::{self, Mode, Plan, TaskRecord};
+use crate::modes::{self, Mode, Plan, TaskRecord, numbers};
 use crate::progress::Progress;
 use crate::workload::Workload;
 
@@ -174,10 +174,7 @@ pub fn mode_child_main(args: &[String], exe: &Path) -> Result<(), String> {
 pub fn format_report(measured: &Measurement) -> String {
     let mut report = String::new();
     for r in &measured.records {
-        report += &format!(
-            "record {} {} {} {}\n",
-            r.task, r.result, r.start_ns, r.end_ns
-        );
+        report += &format!("record {}\n", r.to_fields());
     }
     report += &format!(
         "summary {} {} {} {} {} {}\n",
@@ -196,25 +193,12 @@ pub fn format_report(measured: &Measurement) -> String {
 
 /// The inverse of [`format_report`]; `None` if anything is off.
 pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement> {
-    let numbers = |rest: &str| {
-        rest.split(' ')
-            .map(|field| field.parse::<u64>().ok())
-            .collect::<Option<Vec<_>>>()
-    };
     let mut records = Vec::new();
     let mut summary = None;
     let mut corio_switches = None;
     for line in report.lines() {
         if let Some(rest) = line.strip_prefix("record ") {
-            let &[task, result, start_ns, end_ns] = numbers(rest)?.as_slice() else {
-                return None;
-            };
-            records.push(TaskRecord {
-                task: task as usize,
-                result,
-                start_ns,
-                end_ns,
-            });
+            records.push(TaskRecord::from_fields(rest)?);
         } else if let Some(rest) = line.strip_prefix("summary ") {
             summary = Some(numbers(rest)?);
         } else if let Some(rest) = line.strip_prefix("corio ") {
