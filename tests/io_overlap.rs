@@ -33,12 +33,13 @@ mod workload;
 
 #[path = "util/io_overlap_json.rs"]
 mod json_check;
+mod util;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use modes::{Mode, Plan, TaskRecord};
 use progress::Progress;
@@ -62,73 +63,10 @@ const JSON_KEYS: [&str; 14] = [
     "busy_warning",
 ];
 
-/// The example binary: target/<profile>/examples/io_overlap next to this
-/// test's deps/ directory; built (once) if missing or older than its sources.
+/// The example binary (see `util::example_binary`), looked up once.
 fn example_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let test_exe = std::env::current_exe().expect("the test binary knows its own path");
-        let profile_dir = test_exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("tests run from target/<profile>/deps");
-        let binary = profile_dir.join("examples").join("io_overlap");
-        if !binary.exists() || older_than_sources(&binary) {
-            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-            let mut build = Command::new(env!("CARGO"));
-            build
-                .args(["build", "--example", "io_overlap", "--manifest-path"])
-                .arg(&manifest);
-            // Build into the same target directory as this test, wherever it is.
-            if let Some(target_dir) = profile_dir.parent() {
-                build.arg("--target-dir").arg(target_dir);
-            }
-            if cfg!(not(debug_assertions)) {
-                build.arg("--release");
-            }
-            let status = build
-                .status()
-                .expect("cargo can be run to build the example");
-            assert!(
-                status.success(),
-                "building the io_overlap example failed: {status}"
-            );
-        }
-        assert!(binary.exists(), "no example binary at {}", binary.display());
-        binary
-    })
-}
-
-/// Whether any source of the example or of the library (or the manifest)
-/// changed after `binary` was built: `cargo test --test io_overlap` alone
-/// does not rebuild the example.
-fn older_than_sources(binary: &Path) -> bool {
-    let built = fs::metadata(binary)
-        .and_then(|m| m.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut pending = vec![
-        root.join("examples/io_overlap"),
-        root.join("src"),
-        root.join("Cargo.toml"),
-    ];
-    while let Some(path) = pending.pop() {
-        let Ok(metadata) = fs::metadata(&path) else {
-            continue;
-        };
-        if metadata.is_dir() {
-            pending.extend(
-                fs::read_dir(&path)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.path()),
-            );
-        } else if metadata.modified().is_ok_and(|modified| modified > built) {
-            return true;
-        }
-    }
-    false
+    BINARY.get_or_init(|| util::example_binary("io_overlap"))
 }
 
 fn run_example(args: &[&str]) -> Output {

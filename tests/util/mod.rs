@@ -73,8 +73,9 @@ pub fn map_count() -> usize {
 }
 
 /// The example `name` as `cargo test` builds it next to this test's
-/// directory (`target/<profile>/examples/<name>`); built here if it is missing,
-/// e.g. under `cargo test --test switch_costs`.
+/// directory (`target/<profile>/examples/<name>`); built here if it is
+/// missing or older than its sources, e.g. under `cargo test --test X`
+/// alone, which does not rebuild examples.
 #[allow(dead_code)] // Not every test file runs an example.
 pub fn example_binary(name: &str) -> PathBuf {
     let test_exe = std::env::current_exe().expect("the test binary has a path");
@@ -83,7 +84,7 @@ pub fn example_binary(name: &str) -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("test binaries live in target/<profile>/deps");
     let binary = profile_dir.join("examples").join(name);
-    if !binary.exists() {
+    if !binary.exists() || older_than_sources(&binary, name) {
         // The target dir is the one this test was built in, however it was
         // chosen (CARGO_TARGET_DIR, --target-dir or the default).
         let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
@@ -104,4 +105,38 @@ pub fn example_binary(name: &str) -> PathBuf {
     }
     assert!(binary.exists(), "no {name} example at {}", binary.display());
     binary
+}
+
+/// Whether a source of example `name` (its file or folder, the examples'
+/// shared `common/` folder), of the library, or the manifest changed after
+/// `binary` was built.
+fn older_than_sources(binary: &std::path::Path, name: &str) -> bool {
+    let built = std::fs::metadata(binary)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pending = vec![
+        root.join("examples").join(name),
+        root.join("examples").join(format!("{name}.rs")),
+        root.join("examples/common"),
+        root.join("src"),
+        root.join("Cargo.toml"),
+    ];
+    while let Some(path) = pending.pop() {
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if metadata.is_dir() {
+            pending.extend(
+                std::fs::read_dir(&path)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else if metadata.modified().is_ok_and(|modified| modified > built) {
+            return true;
+        }
+    }
+    false
 }
