@@ -212,15 +212,7 @@ fn cpu_sentences(all: &[Measurement], setup: &Setup) -> Vec<String> {
              at any instant, so they cannot beat serial."
         ));
     }
-    let parallel: Vec<String> = [
-        Mode::Threads,
-        Mode::Processes,
-        Mode::ProcessesThreads,
-        Mode::Hybrid,
-    ]
-    .into_iter()
-    .filter_map(|mode| Some(format!("{mode} {:.2}x", speedup(all, get(mode)?)?)))
-    .collect();
+    let parallel = parallel_cpu_speedups(all);
     // On one core `cpus_sentence` says what the parallel modes got.
     if !parallel.is_empty() && setup.cores > 1 {
         lines.push(format!(
@@ -237,18 +229,7 @@ fn cpu_sentences(all: &[Measurement], setup: &Setup) -> Vec<String> {
 /// What the number of CPUs changes: said from the figures when the run was
 /// pinned to one, as a pointer to `--cpus 1` otherwise.
 pub fn cpus_sentence(all: &[Measurement], setup: &Setup) -> String {
-    let parallel_cpu: Vec<String> = [
-        Mode::Threads,
-        Mode::Processes,
-        Mode::ProcessesThreads,
-        Mode::Hybrid,
-    ]
-    .into_iter()
-    .filter_map(|mode| {
-        let m = find(all, Workload::Cpu, mode)?;
-        Some(format!("{mode} {:.2}x", speedup(all, m)?))
-    })
-    .collect();
+    let parallel_cpu = parallel_cpu_speedups(all);
     let text = if setup.cores == 1 {
         let pinned = if setup.pinned { " (--cpus 1)" } else { "" };
         let cpu = if parallel_cpu.is_empty() {
@@ -271,6 +252,23 @@ pub fn cpus_sentence(all: &[Measurement], setup: &Setup) -> String {
             .to_string()
     };
     wrap(&text, 80) + "\n"
+}
+
+/// `threads 1.95x`, ... for every mode that can run the cpu workload on
+/// several cores at once and ran it with serial.
+fn parallel_cpu_speedups(all: &[Measurement]) -> Vec<String> {
+    [
+        Mode::Threads,
+        Mode::Processes,
+        Mode::ProcessesThreads,
+        Mode::Hybrid,
+    ]
+    .into_iter()
+    .filter_map(|mode| {
+        let m = find(all, Workload::Cpu, mode)?;
+        Some(format!("{mode} {:.2}x", speedup(all, m)?))
+    })
+    .collect()
 }
 
 fn plural(n: usize) -> &'static str {
