@@ -22,8 +22,19 @@
 //! round trips per second). Each connection waits for its echo before
 //! sending again, so the rate measures how fast a server turns requests
 //! around, not how much it can buffer. At the end the bench prints the
-//! rates and their ratios. The client runs on the same machine: on 2 cores,
-//! a second server runtime competes with the client for the CPU.
+//! rates and their ratios, and where the CPU went: the server's and the
+//! client's CPU-seconds per second (`getrusage`: the process minus the
+//! client threads, and the client threads), the machine's busy CPUs
+//! (`/proc/stat`) and round trips per server CPU-second.
+//!
+//! The client runs on the same machine, and on loopback it costs about
+//! what the server does per round trip (each side's `write` carries the
+//! other side's receive in the kernel). So a second server runtime helps
+//! only while a core idles: once server and client together keep every
+//! core busy, the rate is bounded by cores ÷ (server + client CPU per round
+//! trip), and the bench prints that bound beside the two-runtime rate.
+//! Round trips per server CPU-second, 1 runtime against 2, is the figure
+//! that shows whether a second runtime costs anything per request.
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -185,10 +196,21 @@ fn start_thread_server() -> SocketAddr {
 
 /// The client: corio runtimes on threads of their own, together holding the
 /// connections. Send it a number of rounds; it answers with how long that
-/// many round trips on every connection took (the slowest runtime's time).
+/// many round trips on every connection took (the slowest runtime's time)
+/// and how much CPU its threads spent on them.
 struct Load {
     rounds: Vec<mpsc::Sender<u64>>,
-    took: mpsc::Receiver<Duration>,
+    took: mpsc::Receiver<(Duration, Duration)>,
+}
+
+/// What one batch of round trips cost: the client's wall time, and the CPU
+/// time of the client's threads, of the whole process and of the machine.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    wall: Duration,
+    client_cpu: Duration,
+    process_cpu: Duration,
+    machine: CpuTicks,
 }
 
 impl Load {
@@ -209,24 +231,83 @@ impl Load {
         }
     }
 
-    /// Runs `rounds` round trips on every connection; returns the time.
-    fn run(&self, rounds: u64) -> Duration {
+    /// Runs `rounds` round trips on every connection; returns what it cost.
+    fn run(&self, rounds: u64) -> Cost {
+        let process_before = cpu_time(libc::RUSAGE_SELF);
+        let machine_before = CpuTicks::now();
         for tx in &self.rounds {
             tx.send(rounds).expect("client thread alive");
         }
-        (0..self.rounds.len())
-            .map(|_| self.took.recv().expect("client thread alive"))
-            .max()
-            .unwrap_or_default()
+        let mut cost = Cost::default();
+        for _ in 0..self.rounds.len() {
+            let (took, cpu) = self.took.recv().expect("client thread alive");
+            cost.wall = cost.wall.max(took);
+            cost.client_cpu += cpu;
+        }
+        cost.process_cpu = cpu_time(libc::RUSAGE_SELF).saturating_sub(process_before);
+        cost.machine = CpuTicks::now().since(machine_before);
+        cost
     }
 }
 
-/// One client thread: `connections` connections on one runtime.
+/// CPU time (user + system) of the process (`RUSAGE_SELF`) or of the
+/// calling thread (`RUSAGE_THREAD`).
+fn cpu_time(who: libc::c_int) -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is valid and writable; `who` is RUSAGE_SELF or
+    // RUSAGE_THREAD, both accepted on Linux.
+    let rc = unsafe { libc::getrusage(who, &mut usage) };
+    assert_eq!(
+        rc, 0,
+        "getrusage cannot fail for RUSAGE_SELF or RUSAGE_THREAD"
+    );
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// The machine's CPU time in clock ticks from the first line of
+/// `/proc/stat`: all of it, and the idle part (idle + iowait).
+#[derive(Clone, Copy, Default)]
+struct CpuTicks {
+    total: u64,
+    idle: u64,
+}
+
+impl CpuTicks {
+    fn now() -> CpuTicks {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        CpuTicks {
+            total: fields.iter().sum(),
+            idle: fields.get(3).unwrap_or(&0) + fields.get(4).unwrap_or(&0),
+        }
+    }
+
+    fn since(self, before: CpuTicks) -> CpuTicks {
+        CpuTicks {
+            total: self.total.saturating_sub(before.total),
+            idle: self.idle.saturating_sub(before.idle),
+        }
+    }
+}
+
+/// One client thread: `connections` connections on one runtime. Answers
+/// each batch with its wall time and this thread's CPU time for it.
 fn client(
     addr: SocketAddr,
     connections: usize,
     rounds_rx: &mpsc::Receiver<u64>,
-    took_tx: &mpsc::Sender<Duration>,
+    took_tx: &mpsc::Sender<(Duration, Duration)>,
 ) {
     let mut rt = Runtime::new().expect("client runtime");
     let mut streams = rt.block_on(move || {
@@ -239,6 +320,7 @@ fn client(
             .collect::<Vec<_>>()
     });
     for rounds in rounds_rx {
+        let cpu_before = cpu_time(libc::RUSAGE_THREAD);
         let (back, took) = rt.block_on(move || {
             let start = Instant::now();
             let workers: Vec<_> = streams
@@ -248,8 +330,9 @@ fn client(
             let back: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
             (back, start.elapsed())
         });
+        let cpu = cpu_time(libc::RUSAGE_THREAD).saturating_sub(cpu_before);
         streams = back;
-        if took_tx.send(took).is_err() {
+        if took_tx.send((took, cpu)).is_err() {
             return;
         }
     }
@@ -267,41 +350,86 @@ fn round_trips(stream: corio::net::TcpStream, rounds: u64) -> corio::net::TcpStr
     stream
 }
 
+/// One server's measured samples under one load.
+struct Measured {
+    name: &'static str,
+    /// Round trips per second.
+    rate: f64,
+    /// Server CPU time per second: the process's CPU time minus the client
+    /// threads' (the idle servers of earlier benchmarks add nothing).
+    server_cores: f64,
+    /// The client threads' CPU time per second.
+    client_cores: f64,
+    /// The machine's busy CPU time per second (`/proc/stat`, all CPUs).
+    machine_cores: f64,
+}
+
+impl Measured {
+    fn from_samples(name: &'static str, connections: usize, samples: &[(u64, Cost)]) -> Measured {
+        let round_trips: u64 = samples.iter().map(|(r, _)| r * connections as u64).sum();
+        let sum = |f: fn(&Cost) -> Duration| samples.iter().map(|(_, c)| f(c)).sum::<Duration>();
+        let wall = sum(|c| c.wall).as_secs_f64();
+        let client = sum(|c| c.client_cpu);
+        let server = sum(|c| c.process_cpu).saturating_sub(client);
+        let (total, idle) = samples.iter().fold((0, 0), |(t, i), (_, c)| {
+            (t + c.machine.total, i + c.machine.idle)
+        });
+        let cores = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        Measured {
+            name,
+            rate: round_trips as f64 / wall,
+            server_cores: server.as_secs_f64() / wall,
+            client_cores: client.as_secs_f64() / wall,
+            machine_cores: if total == 0 {
+                f64::NAN
+            } else {
+                cores * (total - idle) as f64 / total as f64
+            },
+        }
+    }
+
+    /// Round trips per second of server CPU time.
+    fn per_server_cpu(&self) -> f64 {
+        self.rate / self.server_cores
+    }
+
+    /// The rate this machine's cores allow at this server's and client's
+    /// CPU cost per round trip, if nothing else ran and nothing idled.
+    fn cpu_bound(&self, cores: f64) -> f64 {
+        cores * self.rate / (self.server_cores + self.client_cores)
+    }
+}
+
 /// Measures each server of `servers` under `connections` connections from
-/// `client_threads` client runtimes; returns the rates in round trips/s.
+/// `client_threads` client runtimes.
 fn measure(
     c: &mut Criterion,
     group_name: &str,
     connections: usize,
     client_threads: usize,
     servers: &[(&'static str, &dyn Fn() -> SocketAddr)],
-) -> Vec<(&'static str, f64)> {
+) -> Vec<Measured> {
     let mut group = c.benchmark_group(group_name);
     group.throughput(Throughput::Elements(connections as u64));
-    let mut rates = Vec::new();
+    let mut measured = Vec::new();
     for (name, start) in servers {
         let load = Load::start(start(), connections, client_threads);
         let calls = RefCell::new(Vec::new());
         group.bench_function(*name, |b| {
             b.iter_custom(|rounds| {
-                let took = load.run(rounds);
-                calls.borrow_mut().push((rounds, took));
-                took
+                let cost = load.run(rounds);
+                calls.borrow_mut().push((rounds, cost));
+                cost.wall
             })
         });
         // Criterion's last SAMPLES calls are the measured samples; the
         // earlier ones were warm-up.
         let calls = calls.into_inner();
-        let measured = &calls[calls.len().saturating_sub(SAMPLES)..];
-        let rounds: u64 = measured.iter().map(|(r, _)| r).sum();
-        let took: Duration = measured.iter().map(|(_, t)| *t).sum();
-        rates.push((
-            *name,
-            (rounds * connections as u64) as f64 / took.as_secs_f64(),
-        ));
+        let samples = &calls[calls.len().saturating_sub(SAMPLES)..];
+        measured.push(Measured::from_samples(name, connections, samples));
     }
     group.finish();
-    rates
+    measured
 }
 
 fn main() {
@@ -338,16 +466,57 @@ fn main() {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "echo round trips/s (mean over the measured samples), {MESSAGE}-byte messages, \
-         same run, same client, {cores} CPU cores shared by client and server:"
+         same run, same client, {cores} CPU cores shared by client and server."
+    );
+    println!(
+        "CPU columns are CPU-seconds per second (getrusage; machine: /proc/stat busy time \
+         of all {cores} CPUs); rt/server-cpu-s = round trips per server CPU-second."
     );
     for (connections, rates) in [(CONNECTIONS, &hundred), (1000, &thousand)] {
         println!("  {connections} connections:");
-        let (first, first_rate) = rates[0];
-        for (name, rate) in rates.iter() {
+        println!(
+            "    {:32} {:>10} {:>8} {:>8} {:>8} {:>16}   ratio",
+            "server", "rt/s", "server", "client", "machine", "rt/server-cpu-s"
+        );
+        let first = &rates[0];
+        for m in rates.iter() {
             println!(
-                "    {name:32} {rate:>12.0}   {first} / this: {:.2}x",
-                first_rate / rate
+                "    {:32} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>16.0}   {} / this: {:.2}x",
+                m.name,
+                m.rate,
+                m.server_cores,
+                m.client_cores,
+                m.machine_cores,
+                m.per_server_cpu(),
+                first.name,
+                first.rate / m.rate
             );
         }
     }
+    thread_per_core_summary(&thousand, cores as f64);
+}
+
+/// What two server runtimes bought over one at 1000 connections, and what
+/// bounds it when client and server share the machine's cores.
+fn thread_per_core_summary(thousand: &[Measured], cores: f64) {
+    let find = |name| thousand.iter().find(|m| m.name == name);
+    let (Some(one), Some(two)) = (find("corio_1_runtime"), find("corio_2_runtimes")) else {
+        return;
+    };
+    println!("  corio_2_runtimes / corio_1_runtime at 1000 connections:");
+    println!(
+        "    round trips/s {:.2}x; server CPU {:.2} vs {:.2} cores; \
+         round trips per server CPU-second {:.2}x",
+        two.rate / one.rate,
+        two.server_cores,
+        one.server_cores,
+        two.per_server_cpu() / one.per_server_cpu()
+    );
+    println!(
+        "    the client needs {:.2} CPU-seconds per server CPU-second at 2 runtimes: \
+         {cores:.0} cores at these costs allow at most {:.0} round trips/s ({:.2}x one runtime)",
+        two.client_cores / two.server_cores,
+        two.cpu_bound(cores),
+        two.cpu_bound(cores) / one.rate
+    );
 }
