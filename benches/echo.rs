@@ -25,14 +25,14 @@
 //! rates and their ratios, and where the CPU went: the server's and the
 //! client's CPU-seconds per second (`getrusage`: the process minus the
 //! client threads, and the client threads), the machine's busy CPUs
-//! (`/proc/stat`) and round trips per server CPU-second.
+//! (`/proc/stat`, steal apart) and round trips per server CPU-second.
 //!
 //! The client runs on the same machine, and on loopback it costs about
 //! what the server does per round trip (each side's `write` carries the
 //! other side's receive in the kernel). So a second server runtime helps
 //! only while a core idles: once server and client together keep every
-//! core busy, the rate is bounded by cores ÷ (server + client CPU per round
-//! trip), and the bench prints that bound beside the two-runtime rate.
+//! core busy, the rate is bounded by cores ÷ (the machine's CPU time per
+//! round trip), and the bench prints that bound beside the two-runtime rate.
 //! Round trips per server CPU-second, 1 runtime against 2, is the figure
 //! that shows whether a second runtime costs anything per request.
 
@@ -269,11 +269,13 @@ fn cpu_time(who: libc::c_int) -> Duration {
 }
 
 /// The machine's CPU time in clock ticks from the first line of
-/// `/proc/stat`: all of it, and the idle part (idle + iowait).
+/// `/proc/stat`: all of it, the idle part (idle + iowait), and the part the
+/// hypervisor gave to somebody else (steal).
 #[derive(Clone, Copy, Default)]
 struct CpuTicks {
     total: u64,
     idle: u64,
+    steal: u64,
 }
 
 impl CpuTicks {
@@ -290,6 +292,7 @@ impl CpuTicks {
         CpuTicks {
             total: fields.iter().sum(),
             idle: fields.get(3).unwrap_or(&0) + fields.get(4).unwrap_or(&0),
+            steal: *fields.get(7).unwrap_or(&0),
         }
     }
 
@@ -297,6 +300,7 @@ impl CpuTicks {
         CpuTicks {
             total: self.total.saturating_sub(before.total),
             idle: self.idle.saturating_sub(before.idle),
+            steal: self.steal.saturating_sub(before.steal),
         }
     }
 }
@@ -360,8 +364,13 @@ struct Measured {
     server_cores: f64,
     /// The client threads' CPU time per second.
     client_cores: f64,
-    /// The machine's busy CPU time per second (`/proc/stat`, all CPUs).
+    /// The machine's busy CPU time per second (`/proc/stat`, all CPUs,
+    /// neither idle nor stolen). What it has beyond server and client is
+    /// other processes, and kernel work charged to no thread of ours
+    /// (softirq time, `ksoftirqd`).
     machine_cores: f64,
+    /// CPU time per second the hypervisor gave to other guests.
+    steal_cores: f64,
 }
 
 impl Measured {
@@ -371,8 +380,8 @@ impl Measured {
         let wall = sum(|c| c.wall).as_secs_f64();
         let client = sum(|c| c.client_cpu);
         let server = sum(|c| c.process_cpu).saturating_sub(client);
-        let (total, idle) = samples.iter().fold((0, 0), |(t, i), (_, c)| {
-            (t + c.machine.total, i + c.machine.idle)
+        let (total, idle, steal) = samples.iter().fold((0, 0, 0), |(t, i, s), (_, c)| {
+            (t + c.machine.total, i + c.machine.idle, s + c.machine.steal)
         });
         let cores = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         Measured {
@@ -383,7 +392,12 @@ impl Measured {
             machine_cores: if total == 0 {
                 f64::NAN
             } else {
-                cores * (total - idle) as f64 / total as f64
+                cores * total.saturating_sub(idle + steal) as f64 / total as f64
+            },
+            steal_cores: if total == 0 {
+                f64::NAN
+            } else {
+                cores * steal as f64 / total as f64
             },
         }
     }
@@ -393,10 +407,10 @@ impl Measured {
         self.rate / self.server_cores
     }
 
-    /// The rate this machine's cores allow at this server's and client's
-    /// CPU cost per round trip, if nothing else ran and nothing idled.
+    /// The rate this machine's cores allow at the CPU time the whole
+    /// machine spent per round trip, if none of it idled or was stolen.
     fn cpu_bound(&self, cores: f64) -> f64 {
-        cores * self.rate / (self.server_cores + self.client_cores)
+        cores * self.rate / self.machine_cores
     }
 }
 
@@ -469,24 +483,28 @@ fn main() {
          same run, same client, {cores} CPU cores shared by client and server."
     );
     println!(
-        "CPU columns are CPU-seconds per second (getrusage; machine: /proc/stat busy time \
-         of all {cores} CPUs); rt/server-cpu-s = round trips per server CPU-second."
+        "CPU columns are CPU-seconds per second: server and client by getrusage; machine = \
+         /proc/stat busy time of all {cores} CPUs (other processes and kernel work charged \
+         to no thread of ours, such as softirq, make up what it has beyond server + client); \
+         steal = time the hypervisor gave to other guests. rt/server-cpu-s = round trips \
+         per server CPU-second."
     );
     for (connections, rates) in [(CONNECTIONS, &hundred), (1000, &thousand)] {
         println!("  {connections} connections:");
         println!(
-            "    {:32} {:>10} {:>8} {:>8} {:>8} {:>16}   ratio",
-            "server", "rt/s", "server", "client", "machine", "rt/server-cpu-s"
+            "    {:32} {:>10} {:>7} {:>7} {:>8} {:>6} {:>16}   ratio",
+            "server", "rt/s", "server", "client", "machine", "steal", "rt/server-cpu-s"
         );
         let first = &rates[0];
         for m in rates.iter() {
             println!(
-                "    {:32} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>16.0}   {} / this: {:.2}x",
+                "    {:32} {:>10.0} {:>7.2} {:>7.2} {:>8.2} {:>6.2} {:>16.0}   {} / this: {:.2}x",
                 m.name,
                 m.rate,
                 m.server_cores,
                 m.client_cores,
                 m.machine_cores,
+                m.steal_cores,
                 m.per_server_cpu(),
                 first.name,
                 first.rate / m.rate
@@ -513,9 +531,11 @@ fn thread_per_core_summary(thousand: &[Measured], cores: f64) {
         two.per_server_cpu() / one.per_server_cpu()
     );
     println!(
-        "    the client needs {:.2} CPU-seconds per server CPU-second at 2 runtimes: \
-         {cores:.0} cores at these costs allow at most {:.0} round trips/s ({:.2}x one runtime)",
+        "    the client needs {:.2} CPU-seconds per server CPU-second at 2 runtimes; the machine \
+         was busy {:.2} of {cores:.0} CPUs, so at this CPU per round trip its cores allow at \
+         most {:.0} round trips/s ({:.2}x one runtime)",
         two.client_cores / two.server_cores,
+        two.machine_cores,
         two.cpu_bound(cores),
         two.cpu_bound(cores) / one.rate
     );
