@@ -10,7 +10,8 @@
 //! ([`Trace::dropped`]). [`Runtime::take_trace`](crate::Runtime::take_trace)
 //! hands the events over; [`Trace::write_chrome_json`] writes them as Chrome
 //! trace-event JSON, which Perfetto (<https://ui.perfetto.dev>, "Open trace
-//! file") and `chrome://tracing` load: one track per coroutine, one slice
+//! file") and `chrome://tracing` load: one track per coroutine (named
+//! with its task's name, if it has one: [`Trace::task_name`]), one slice
 //! per run (from its resume to its suspend, named by why it stopped), the
 //! scheduler's polls on a track of their own, and a flow arrow from each
 //! waker to the run it caused.
@@ -196,6 +197,8 @@ impl SuspendReason {
 pub struct Trace {
     events: Vec<Event>,
     dropped: u64,
+    /// The names of the named tasks among the events' (`Builder::name`).
+    names: HashMap<u64, Box<str>>,
 }
 
 impl Trace {
@@ -230,6 +233,31 @@ impl Trace {
     /// ```
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// The name `task` (an [`Event::task`]) was spawned with
+    /// ([`thread::Builder::name`](crate::thread::Builder::name)), if it had
+    /// one and was spawned while tracing was on. The Chrome JSON names the
+    /// task's track with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rt = corio::Runtime::builder().trace(64).build()?;
+    /// let id = rt.block_on(|| {
+    ///     let worker = corio::thread::Builder::new()
+    ///         .name("worker".into())
+    ///         .spawn(|| corio::yield_now())?;
+    ///     let id = worker.thread().id().as_u64();
+    ///     worker.join().unwrap();
+    ///     Ok::<_, std::io::Error>(id)
+    /// })?;
+    /// let trace = rt.take_trace().unwrap();
+    /// assert_eq!(trace.task_name(id), Some("worker"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn task_name(&self, task: u64) -> Option<&str> {
+        self.names.get(&task).map(|name| &**name)
     }
 
     /// Writes the whole trace as a Chrome trace-event JSON document (the
@@ -320,8 +348,14 @@ impl Trace {
                 write!(
                     out,
                     ",\n{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":{pid},\"tid\":{tid},\
-                     \"ts\":0,\"args\":{{\"name\":\"task {tid}\"}}}}"
+                     \"ts\":0,\"args\":{{\"name\":\"task {tid}"
                 )?;
+                if let Some(name) = self.task_name(tid) {
+                    out.write_all(b" '")?;
+                    write_json_escaped(out, name)?;
+                    out.write_all(b"'")?;
+                }
+                out.write_all(b"\"}}")?;
             }
             match e.kind {
                 EventKind::Spawn { parent } => write!(
@@ -402,6 +436,31 @@ impl Trace {
         }
         Ok(())
     }
+}
+
+/// Writes `text` as the inside of a JSON string: quotes, backslashes and
+/// control characters escaped.
+fn write_json_escaped<W: Write>(out: &mut W, text: &str) -> io::Result<()> {
+    let mut plain = 0;
+    for (at, c) in text.char_indices() {
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.write_all(&text.as_bytes()[plain..at])?;
+        if escape.is_empty() {
+            write!(out, "\\u{:04x}", c as u32)?;
+        } else {
+            out.write_all(escape.as_bytes())?;
+        }
+        plain = at + c.len_utf8();
+    }
+    out.write_all(&text.as_bytes()[plain..])
 }
 
 /// A raw event in the ring: a clock reading, the task, and the kind packed
@@ -531,6 +590,9 @@ pub(crate) struct Recorder {
     next: usize,
     capacity: usize,
     dropped: u64,
+    /// The names of named tasks spawned while tracing, kept until a take
+    /// has handed over their `Finish`.
+    names: HashMap<u64, Box<str>>,
     /// The clock and `Instant` at the start, for converting readings.
     start_clock: u64,
     start: Instant,
@@ -566,6 +628,7 @@ impl Recorder {
             next: 0,
             capacity,
             dropped: 0,
+            names: HashMap::new(),
             start_clock: clock(),
             start: Instant::now(),
         }
@@ -587,6 +650,11 @@ impl Recorder {
         }
     }
 
+    /// Notes that `task`, just spawned, is named `name`.
+    pub(crate) fn name(&mut self, task: u64, name: &str) {
+        self.names.insert(task, name.into());
+    }
+
     /// Nanoseconds per clock tick, measured over the recording so far.
     fn ns_per_tick(&self) -> f64 {
         let ticks = clock().wrapping_sub(self.start_clock);
@@ -602,7 +670,7 @@ impl Recorder {
     pub(crate) fn take(&mut self) -> Trace {
         let scale = self.ns_per_tick();
         let (newer, older) = self.ring.split_at(self.next);
-        let events = older
+        let events: Vec<Event> = older
             .iter()
             .chain(newer)
             .map(|raw| {
@@ -623,6 +691,18 @@ impl Recorder {
         let dropped = std::mem::take(&mut self.dropped);
         self.ring.clear();
         self.next = 0;
-        Trace { events, dropped }
+        // This trace names every named task; a finished one will not
+        // appear in the next.
+        let names = self.names.clone();
+        for e in &events {
+            if e.kind == EventKind::Finish {
+                self.names.remove(&e.task);
+            }
+        }
+        Trace {
+            events,
+            dropped,
+            names,
+        }
     }
 }

@@ -253,3 +253,51 @@ fn without_tracing_there_is_no_trace() {
     rt.block_on(|| corio::yield_now());
     assert!(rt.take_trace().is_none());
 }
+
+#[test]
+fn named_tasks_name_their_tracks_with_the_name_escaped() {
+    let mut rt = corio::Runtime::builder().trace(1024).build().unwrap();
+    let odd = "say \"hi\"\\ to\n\u{1}you";
+    let (plain, named, live) = rt.block_on(|| {
+        let named = corio::thread::Builder::new()
+            .name(odd.to_string())
+            .spawn(corio::yield_now)
+            .unwrap();
+        let plain = corio::spawn(corio::yield_now);
+        let ids = (plain.thread().id().as_u64(), named.thread().id().as_u64());
+        named.join().unwrap();
+        plain.join().unwrap();
+        // Still parked when the traces are taken (unwound with the runtime).
+        let live = corio::thread::Builder::new()
+            .name("live".to_string())
+            .spawn(corio::thread::park)
+            .unwrap();
+        corio::yield_now();
+        (ids.0, ids.1, live.thread().id().as_u64())
+    });
+    let first = rt.take_trace().unwrap();
+    assert_eq!(first.task_name(named), Some(odd));
+    assert_eq!(first.task_name(plain), None);
+    assert_eq!(first.task_name(live), Some("live"));
+
+    let mut json = Vec::new();
+    first.write_chrome_json(&mut json).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
+    let track = |tid: u64| {
+        doc["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "thread_name" && e["tid"] == tid)
+            .map(|e| e["args"]["name"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(track(named), format!("task {named} '{odd}'"));
+    assert_eq!(track(plain), format!("task {plain}"));
+
+    // A finished task's name goes with the trace that saw it finish; a
+    // live one's stays for the next.
+    let second = rt.take_trace().unwrap();
+    assert_eq!(second.task_name(named), None);
+    assert_eq!(second.task_name(live), Some("live"));
+}

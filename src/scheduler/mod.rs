@@ -501,9 +501,15 @@ impl Core {
     /// Queues a freshly built task at the back of the run queue.
     pub(crate) fn schedule_new(&self, task: Box<Task>) {
         bump(&self.stats.spawned, 1);
-        self.trace(task.id.serial(), || EventKind::Spawn {
-            parent: context::running_serial(),
-        });
+        if let Some(recorder) = &self.trace {
+            let mut recorder = recorder.borrow_mut();
+            let serial = task.id.serial();
+            let parent = context::running_serial();
+            recorder.record(serial, EventKind::Spawn { parent });
+            if let Some(name) = task.shared.name() {
+                recorder.name(serial, name);
+            }
+        }
         let traced = traced(&task);
         self.run_queue.push_back(task);
         if let Some(task) = traced {
