@@ -86,14 +86,26 @@ pub fn example_binary(name: &str) -> PathBuf {
     let binary = profile_dir.join("examples").join(name);
     if !binary.exists() || older_than_sources(&binary, name) {
         // The target dir is the one this test was built in, however it was
-        // chosen (CARGO_TARGET_DIR, --target-dir or the default).
-        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+        // chosen (CARGO_TARGET_DIR, --target-dir or the default): the
+        // directory above the profile's, or the one above that when the
+        // tests were built with `--target <triple>` (target/<triple>/<profile>).
+        // Cargo marks its target dir with CACHEDIR.TAG.
+        let above = profile_dir.parent().expect("target/<profile> has a parent");
+        let (target_dir, triple) = if above.join("CACHEDIR.TAG").exists() {
+            (above, None)
+        } else {
+            let target_dir = above.parent().expect("target/<triple> has a parent");
+            (target_dir, above.file_name())
+        };
         let mut build = Command::new(env!("CARGO"));
         build
             .args(["build", "--example", name, "--manifest-path"])
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
             .arg("--target-dir")
             .arg(target_dir);
+        if let Some(triple) = triple {
+            build.arg("--target").arg(triple);
+        }
         if cfg!(not(debug_assertions)) {
             build.arg("--release");
         }
