@@ -67,21 +67,29 @@ fn a_cancelled_earlier_deadline_does_not_end_a_later_sleep_early() {
 fn many_deadlines_fire_in_order_even_when_microseconds_apart() {
     let order = corio::run(|| {
         let fired = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let start = Instant::now() + Duration::from_millis(2);
+        // Room for all 50 to start sleeping before the first deadline, even
+        // on a loaded machine or under a sanitizer: a deadline already past
+        // returns at once, in spawn order, which would prove nothing.
+        let start = Instant::now() + Duration::from_millis(50);
         // Spawned in reverse so that spawn order cannot explain the result.
         let sleepers: Vec<_> = (0..50u64)
             .rev()
             .map(|i| {
                 let fired = fired.clone();
                 corio::spawn(move || {
+                    let late = Instant::now() >= start;
                     corio::sleep_until(start + Duration::from_micros(10 * i));
                     fired.borrow_mut().push(i);
+                    late
                 })
             })
             .collect();
-        for s in sleepers {
-            s.join().unwrap();
-        }
+        let late = sleepers
+            .into_iter()
+            .map(|s| s.join().unwrap())
+            .filter(|&late| late)
+            .count();
+        assert_eq!(late, 0, "sleepers started after the first deadline");
         fired.take()
     });
     assert_eq!(order, (0..50).collect::<Vec<_>>());
