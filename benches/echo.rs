@@ -45,6 +45,11 @@ use std::time::{Duration, Instant};
 
 use corio::Runtime;
 use criterion::{Criterion, Throughput};
+use usage::CpuTicks;
+
+#[path = "../examples/common/usage.rs"]
+#[allow(dead_code)] // Counts in ticks; needs no tick rate.
+mod usage;
 
 /// Concurrent connections, as in the task statement.
 const CONNECTIONS: usize = 100;
@@ -234,7 +239,7 @@ impl Load {
     /// Runs `rounds` round trips on every connection; returns what it cost.
     fn run(&self, rounds: u64) -> Cost {
         let process_before = cpu_time(libc::RUSAGE_SELF);
-        let machine_before = CpuTicks::now();
+        let machine_before = machine_ticks();
         for tx in &self.rounds {
             tx.send(rounds).expect("client thread alive");
         }
@@ -245,7 +250,7 @@ impl Load {
             cost.client_cpu += cpu;
         }
         cost.process_cpu = cpu_time(libc::RUSAGE_SELF).saturating_sub(process_before);
-        cost.machine = CpuTicks::now().since(machine_before);
+        cost.machine = machine_ticks().since(machine_before);
         cost
     }
 }
@@ -253,56 +258,13 @@ impl Load {
 /// CPU time (user + system) of the process (`RUSAGE_SELF`) or of the
 /// calling thread (`RUSAGE_THREAD`).
 fn cpu_time(who: libc::c_int) -> Duration {
-    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is valid and writable; `who` is RUSAGE_SELF or
-    // RUSAGE_THREAD, both accepted on Linux.
-    let rc = unsafe { libc::getrusage(who, &mut usage) };
-    assert_eq!(
-        rc, 0,
-        "getrusage cannot fail for RUSAGE_SELF or RUSAGE_THREAD"
-    );
-    let time = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    time(usage.ru_utime) + time(usage.ru_stime)
+    usage::cpu_time(&usage::rusage(who))
 }
 
-/// The machine's CPU time in clock ticks from the first line of
-/// `/proc/stat`: all of it, the idle part (idle + iowait), and the part the
-/// hypervisor gave to somebody else (steal).
-#[derive(Clone, Copy, Default)]
-struct CpuTicks {
-    total: u64,
-    idle: u64,
-    steal: u64,
-}
-
-impl CpuTicks {
-    fn now() -> CpuTicks {
-        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let fields: Vec<u64> = stat
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        CpuTicks {
-            total: fields.iter().sum(),
-            idle: fields.get(3).unwrap_or(&0) + fields.get(4).unwrap_or(&0),
-            steal: *fields.get(7).unwrap_or(&0),
-        }
-    }
-
-    fn since(self, before: CpuTicks) -> CpuTicks {
-        CpuTicks {
-            total: self.total.saturating_sub(before.total),
-            idle: self.idle.saturating_sub(before.idle),
-            steal: self.steal.saturating_sub(before.steal),
-        }
-    }
+/// The machine's CPU counters now; all zero if `/proc/stat` cannot be read
+/// (the CPU columns then print NaN).
+fn machine_ticks() -> CpuTicks {
+    CpuTicks::now().unwrap_or_default()
 }
 
 /// One client thread: `connections` connections on one runtime. Answers
@@ -380,8 +342,12 @@ impl Measured {
         let wall = sum(|c| c.wall).as_secs_f64();
         let client = sum(|c| c.client_cpu);
         let server = sum(|c| c.process_cpu).saturating_sub(client);
-        let (total, idle, steal) = samples.iter().fold((0, 0, 0), |(t, i, s), (_, c)| {
-            (t + c.machine.total, i + c.machine.idle, s + c.machine.steal)
+        let (total, busy, steal) = samples.iter().fold((0, 0, 0), |(t, b, s), (_, c)| {
+            (
+                t + c.machine.total(),
+                b + c.machine.busy,
+                s + c.machine.steal,
+            )
         });
         let cores = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         Measured {
@@ -392,7 +358,7 @@ impl Measured {
             machine_cores: if total == 0 {
                 f64::NAN
             } else {
-                cores * total.saturating_sub(idle + steal) as f64 / total as f64
+                cores * busy as f64 / total as f64
             },
             steal_cores: if total == 0 {
                 f64::NAN

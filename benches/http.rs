@@ -37,6 +37,11 @@
 mod affinity;
 #[path = "../examples/http_hello/http.rs"]
 mod http;
+#[path = "../examples/common/usage.rs"]
+#[allow(dead_code)] // Reads steal only.
+mod usage;
+
+use usage::CpuTicks;
 
 use std::fmt::Write as _;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -518,23 +523,10 @@ fn pin_command(command: &mut Command, cpu: usize) {
     }
 }
 
-/// The CPU time the whole machine has spent, and how much of it was
-/// stolen by the hypervisor (`/proc/stat`, clock ticks).
-fn machine_ticks() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
-        return (0, 0);
-    };
-    let fields: Vec<u64> = cpu
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest fields are
-    // already in user).
-    let total = fields.iter().take(8).sum();
-    let steal = fields.get(7).copied().unwrap_or(0);
-    (total, steal)
+/// The machine's CPU counters now; all zero if `/proc/stat` cannot be read
+/// (steal then reads 0).
+fn machine_ticks() -> CpuTicks {
+    CpuTicks::now().unwrap_or_default()
 }
 
 // ---------------------------------------------------------------- runs
@@ -634,8 +626,8 @@ fn run(args: &Args) -> io::Result<()> {
                 let server_cpu = process.cpu_time()?.saturating_sub(cpu_before);
                 let ticks_after = machine_ticks();
                 let peak_rss = process.peak_rss()?;
-                let total = ticks_after.0.saturating_sub(ticks_before.0).max(1);
-                let steal = ticks_after.1.saturating_sub(ticks_before.1) as f64 / total as f64;
+                let spent = ticks_after.since(ticks_before);
+                let steal = spent.steal as f64 / spent.total().max(1) as f64;
                 let run = Run {
                     round,
                     server,

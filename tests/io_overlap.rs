@@ -28,6 +28,8 @@ mod runner;
 mod service;
 #[path = "../examples/io_overlap/timeline.rs"]
 mod timeline;
+#[path = "../examples/common/usage.rs"]
+mod usage;
 #[path = "../examples/io_overlap/workload.rs"]
 mod workload;
 

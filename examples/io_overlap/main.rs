@@ -64,6 +64,9 @@ mod report;
 mod runner;
 mod service;
 mod timeline;
+#[path = "../common/usage.rs"]
+#[allow(dead_code)] // Uses the machine's busy time and getrusage, not idle time.
+mod usage;
 mod workload;
 
 use std::env;

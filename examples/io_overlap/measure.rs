@@ -102,15 +102,7 @@ pub fn context_switches() -> u64 {
 }
 
 fn rusage_switches(who: libc::c_int) -> u64 {
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is valid and writable; `who` is RUSAGE_SELF or
-    // RUSAGE_CHILDREN, both always accepted.
-    let rc = unsafe { libc::getrusage(who, &mut usage) };
-    assert_eq!(
-        rc, 0,
-        "getrusage cannot fail for RUSAGE_SELF or RUSAGE_CHILDREN"
-    );
+    let usage = crate::usage::rusage(who);
     (usage.ru_nvcsw + usage.ru_nivcsw) as u64
 }
 
@@ -138,23 +130,9 @@ pub fn raise_open_file_limit() {
 /// Time stolen by a hypervisor counts as busy, since our threads could not
 /// run then either.
 fn machine_busy_ns() -> io::Result<u64> {
-    let stat = fs::read_to_string("/proc/stat")?;
-    let ticks: Vec<u64> = stat
-        .lines()
-        .find_map(|line| line.strip_prefix("cpu "))
-        .ok_or_else(|| io::Error::other("/proc/stat has no cpu line"))?
-        .split_whitespace()
-        .map(|field| field.parse().unwrap_or(0))
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest time is
-    // already inside user and nice).
-    let busy: u64 = [0, 1, 2, 5, 6, 7]
-        .iter()
-        .filter_map(|&i| ticks.get(i))
-        .sum();
-    // SAFETY: sysconf has no preconditions.
-    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Ok(busy * (1_000_000_000 / ticks_per_second))
+    use crate::usage::CpuTicks;
+    let ticks = CpuTicks::now()?;
+    Ok((ticks.busy + ticks.steal) * (1_000_000_000 / CpuTicks::per_second()))
 }
 
 /// User + system CPU time of this process (every thread) and of the
@@ -162,16 +140,7 @@ fn machine_busy_ns() -> io::Result<u64> {
 fn own_cpu_ns() -> u64 {
     [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN]
         .into_iter()
-        .map(|who| {
-            // SAFETY: an all-zero rusage is a valid value of this C struct.
-            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-            // SAFETY: `usage` is valid and writable; `who` is always accepted.
-            unsafe { libc::getrusage(who, &mut usage) };
-            [usage.ru_utime, usage.ru_stime]
-                .iter()
-                .map(|t| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000)
-                .sum::<u64>()
-        })
+        .map(|who| crate::usage::cpu_time(&crate::usage::rusage(who)).as_nanos() as u64)
         .sum()
 }
 
