@@ -37,6 +37,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/usage.rs"]
+#[allow(dead_code)] // Counts page faults only.
+mod usage;
+
 #[derive(Parser)]
 #[command(about = "who owns memory: a forked process, threads and coroutines, by experiment")]
 struct Args {
@@ -350,11 +354,7 @@ fn addresses(list: &[usize]) -> String {
 
 /// Minor page faults of this process so far (`getrusage`).
 fn minor_faults() -> u64 {
-    // SAFETY: all-zero bytes are a valid `rusage`; getrusage only writes it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    usage.ru_minflt as u64
+    usage::rusage(libc::RUSAGE_SELF).ru_minflt as u64
 }
 
 /// `Private_Dirty` of this process, bytes (`/proc/self/smaps_rollup`).

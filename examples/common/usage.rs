@@ -1,6 +1,7 @@
-//! CPU accounting from Linux interfaces, shared by `io_overlap` and the echo
-//! and HTTP benches through `#[path]`: `getrusage` for this process, its
-//! threads and children, and the `cpu` line of `/proc/stat` for the machine.
+//! CPU accounting from Linux interfaces, shared through `#[path]` by
+//! `io_overlap`, `same_code`, `who_owns_memory` and the echo and HTTP
+//! benches: `getrusage` for this process, its threads and children, and the
+//! `cpu` line of `/proc/stat` for the machine.
 
 use std::io;
 use std::time::Duration;

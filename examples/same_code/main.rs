@@ -17,6 +17,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+#[path = "../common/usage.rs"]
+#[allow(dead_code)] // Counts context switches only.
+mod usage;
+
 /// The worker on std: OS threads, blocking sockets, std's channels and locks.
 mod on_std {
     #![allow(dead_code)]
@@ -37,10 +41,7 @@ mod on_corio {
 
 /// Voluntary + involuntary context switches of the whole process so far.
 fn context_switches() -> i64 {
-    // SAFETY: all-zero is a valid `rusage`; getrusage only writes into it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a `rusage` we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let usage = usage::rusage(libc::RUSAGE_SELF);
     usage.ru_nvcsw + usage.ru_nivcsw
 }
 
