@@ -20,7 +20,6 @@ mod parked;
 mod same_mechanism;
 mod util;
 
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
 /// Held by every test of this file so they never overlap.
@@ -217,17 +216,8 @@ const INFORMATIONAL_ROWS: &[(&str, &str)] = &[
 #[test]
 fn quick_json_output_parses_and_carries_every_key() {
     let _serial = serial();
-    let output = Command::new(util::example_binary("switch_costs"))
-        .args(["--quick", "--json"])
-        .output()
-        .expect("running the switch_costs example");
-    assert!(
-        output.status.success(),
-        "switch_costs --quick --json failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).expect("the JSON output is UTF-8");
+    let stdout = util::run_example("switch_costs", &["--quick", "--json"]);
+    let stdout = String::from_utf8(stdout).expect("the JSON output is UTF-8");
 
     let mut seen = Vec::new();
     for line in stdout.lines() {

@@ -6,15 +6,14 @@
 
 mod util;
 
-use std::process::Command;
-
 use serde_json::Value;
 
 #[test]
 fn sync_waits_for_the_service_and_async_overlaps_it_with_work() {
     let delay_ms = 30.0;
-    let output = Command::new(util::example_binary("sync_async"))
-        .args([
+    let stdout = util::run_example(
+        "sync_async",
+        &[
             "--json",
             "--delay-ms",
             "30",
@@ -24,16 +23,9 @@ fn sync_waits_for_the_service_and_async_overlaps_it_with_work() {
             "20",
             "--rounds",
             "1",
-        ])
-        .output()
-        .expect("running the sync_async example");
-    assert!(
-        output.status.success(),
-        "sync_async --json failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    let rows: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+    let rows: Vec<Value> = String::from_utf8_lossy(&stdout)
         .lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
         .collect();

@@ -5,23 +5,12 @@
 
 mod util;
 
-use std::process::Command;
-
 use serde_json::Value;
 
 #[test]
 fn the_experiments_show_copy_on_write_a_shared_heap_and_a_stack_each() {
-    let output = Command::new(util::example_binary("who_owns_memory"))
-        .arg("--json")
-        .output()
-        .expect("running the who_owns_memory example");
-    assert!(
-        output.status.success(),
-        "who_owns_memory --json failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let stdout = util::run_example("who_owns_memory", &["--json"]);
+    let report: Value = serde_json::from_slice(&stdout).expect("one JSON object");
     let number = |path: &str| {
         report
             .pointer(path)

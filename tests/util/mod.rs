@@ -119,6 +119,29 @@ pub fn example_binary(name: &str) -> PathBuf {
     binary
 }
 
+/// Runs example `name` with `args` (built as [`example_binary`] builds it)
+/// and returns its standard output.
+///
+/// # Panics
+///
+/// If it cannot be started or exits unsuccessfully; the message has the
+/// command, the exit status and its standard error.
+#[allow(dead_code)] // Not every test file runs an example.
+pub fn run_example(name: &str, args: &[&str]) -> Vec<u8> {
+    let output = Command::new(example_binary(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running the {name} example: {e}"));
+    assert!(
+        output.status.success(),
+        "{name} {} failed ({}): {}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 /// Whether a source of example `name` (its file or folder, the examples'
 /// shared `common/` folder), of the library, or the manifest changed after
 /// `binary` was built.
