@@ -38,7 +38,7 @@ mod affinity;
 #[path = "../examples/http_hello/http.rs"]
 mod http;
 #[path = "../examples/common/usage.rs"]
-#[allow(dead_code)] // Reads steal only.
+#[allow(dead_code)] // Reads steal and the tick rate only.
 mod usage;
 
 use usage::CpuTicks;
@@ -293,9 +293,9 @@ impl ServerProcess {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         let ticks: u64 =
             fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        Ok(Duration::from_nanos(ticks * 1_000_000_000 / hz))
+        Ok(Duration::from_nanos(
+            ticks * 1_000_000_000 / CpuTicks::per_second(),
+        ))
     }
 
     /// Peak resident set size, bytes.
