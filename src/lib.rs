@@ -51,16 +51,22 @@
 //!
 //! | module | what is in it |
 //! |---|---|
-//! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`] |
-//! | [`task`] | [`spawn`], [`JoinHandle`], [`task::Builder`], [`yield_now`], [`TaskId`] |
-//! | [`thread`] | `std::thread`'s names for the same: [`thread::spawn`], [`thread::current`], [`thread::park`], [`thread::sleep`], ... |
-//! | [`sync`] | [`sync::mpsc`]: `std::sync::mpsc` for coroutines (`channel`, `sync_channel`) |
-//! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), shaped like `std::net` |
-//! | `time` | [`sleep`], [`sleep_until`] |
+//! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`], [`Handle`](runtime::Handle) and [`RemoteJoinHandle`](runtime::RemoteJoinHandle) for other threads, [`ThreadPerCore`](runtime::ThreadPerCore), the blocking pool's limits |
+//! | [`task`] | [`spawn`], [`JoinHandle`], [`task::Builder`], [`yield_now`], [`task::current_id`], [`TaskId`] |
+//! | [`thread`] | `std::thread`'s names for the same, plus [`thread::current`], [`thread::park`], [`thread::sleep`], [`thread::scope`], [`Thread`](thread::Thread) |
+//! | [`sync`] | `std::sync` for coroutines: [`mpsc`](sync::mpsc) channels, [`Mutex`](sync::Mutex), [`Condvar`](sync::Condvar), [`RwLock`](sync::RwLock), [`Once`](sync::Once), [`OnceLock`](sync::OnceLock), [`Barrier`](sync::Barrier), [`Semaphore`](sync::Semaphore), and [`select!`] over channels |
+//! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), [`ToSocketAddrs`](net::ToSocketAddrs), shaped like `std::net` |
 //! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto |
-//! | `scheduler` | the run queue, the loop, the in-place hand-off, the thread-local current task (private) |
-//! | `stack` | the stack pool, guard-page arenas and the stack-overflow reporter (hidden: for tools and tests) |
-//! | `reactor`, `timer` | the mio poller and deadlines: leaves that know nothing of the scheduler (private) |
+//!
+//! At the crate root: [`spawn`], [`yield_now`], [`sleep`], [`sleep_until`],
+//! [`spawn_blocking`], [`run`], [`stats`] and [`Stats`]. `stack` (the stack
+//! pool, guard-page arenas and the stack-overflow reporter) is public but
+//! hidden, for tools and tests. The private modules, from the bottom up:
+//! `reactor` and `timer` (the mio poller and deadlines: leaves), `scheduler`
+//! (the core, closed: the loop, the hand-off, spawn and join, the inbox from
+//! other threads), and on top of it `blocking` (the `spawn_blocking` pool),
+//! `time` (sleeps) and `scope`. `docs/architecture.md` draws the layers;
+//! `tests/layout.rs` keeps imports pointing down.
 //!
 //! `docs/` in the repository explains the concepts and the design with
 //! measured numbers.
@@ -74,8 +80,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
-mod cores;
-mod handle;
 pub mod net;
 mod reactor;
 pub mod runtime;

@@ -272,14 +272,14 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             // in `children` (this one is, from the line below) before it
             // returns. Its handle cannot outlive `'scope`, and takes the
             // result with it when dropped (`ScopedJoinHandle`'s `Drop`).
-            unsafe { task::spawn_unchecked_on(core, f, name, stack_size, ended) }
+            unsafe { scheduler::spawn_unchecked_on(core, f, name, stack_size, ended) }
         });
         match spawned {
             Ok(inner) => {
                 data.children.borrow_mut()[key] = Some(inner.id());
                 data.running.set(data.running.get() + 1);
                 Ok(ScopedJoinHandle {
-                    inner: Some(inner),
+                    inner: Some(JoinHandle::new(inner)),
                     data,
                 })
             }

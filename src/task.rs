@@ -5,52 +5,20 @@
 //! [`Builder`] names a task or gives it its own stack size. The difference
 //! is that everything here runs on one OS thread, and a task switches only
 //! where it says so: [`yield_now`], or an operation that would block.
+//!
+//! This file is the public face only: building, queueing and joining a task
+//! happen in the scheduler (`scheduler::spawn`).
 
-use std::any::Any;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::OnceCell;
 use std::fmt;
 use std::io;
-use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
-use std::rc::{Rc, Weak};
 use std::thread;
 
-use corosensei::{Coroutine, Yielder};
-
-use crate::scheduler::{self, Blocker, Core, Parker, Suspend, Switch, Task, TaskShared, Wake};
-use crate::stack::{self, PooledStack};
+use crate::scheduler::{self, Spawned};
+use crate::stack;
 use crate::thread::Thread;
 
 pub use crate::scheduler::TaskId;
-
-/// Where a task's result waits for its `JoinHandle`.
-struct JoinSlot<T> {
-    /// The task's return value or panic payload, once it has ended.
-    result: RefCell<Option<thread::Result<T>>>,
-    /// Whether the task has ended (stays true after `join` took the result).
-    finished: Cell<bool>,
-    /// Whether the `JoinHandle` is alive; when not, the task drops its own
-    /// result where it ends (see `spawn_on`). A flag, not the slot's
-    /// reference count: the task and its `Thread` handles hold the slot too.
-    handle_alive: Cell<bool>,
-    /// The task's park token (`thread::park`, `Thread::unpark`).
-    parker: Parker,
-    /// The task blocked in `join` on this slot, if any.
-    joiner: Cell<Option<TaskId>>,
-    /// The name given with `Builder::name`: here rather than in the `Task`,
-    /// so that `Thread::name` reaches it through a handle.
-    name: Option<Box<str>>,
-}
-
-impl<T> TaskShared for JoinSlot<T> {
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn parker(&self) -> &Parker {
-        &self.parker
-    }
-}
 
 /// An owned permission to join a task: wait for it to end and take its result.
 ///
@@ -73,18 +41,22 @@ impl<T> TaskShared for JoinSlot<T> {
 /// assert_eq!(sum, 60);
 /// ```
 pub struct JoinHandle<T> {
-    /// Shared with the task's root function, which fills it.
-    slot: Rc<JoinSlot<T>>,
-    /// The task's id.
-    id: TaskId,
-    /// The task's runtime, for the `Thread` handle's `unpark`.
-    core: Weak<Core>,
+    /// The task, as the scheduler hands it to its owner.
+    spawned: Spawned<T>,
     /// The task's `Thread` handle, made when first asked for; boxed, so that
     /// a handle nobody asks it of stays small (one word).
     thread: OnceCell<Box<Thread>>,
 }
 
 impl<T> JoinHandle<T> {
+    /// The public handle of a task the scheduler spawned.
+    pub(crate) fn new(spawned: Spawned<T>) -> JoinHandle<T> {
+        JoinHandle {
+            spawned,
+            thread: OnceCell::new(),
+        }
+    }
+
     /// Suspends the calling coroutine until the task ends, and returns its
     /// result: `Ok(value)`, or `Err(payload)` if it panicked, exactly like
     /// [`std::thread::JoinHandle::join`]. A panicking task never takes the
@@ -118,37 +90,7 @@ impl<T> JoinHandle<T> {
     /// ```
     #[track_caller]
     pub fn join(self) -> thread::Result<T> {
-        const WHAT: &str = "JoinHandle::join";
-        if let Some(runtime) = scheduler::current_runtime() {
-            if runtime != self.id.runtime() {
-                panic!(
-                    "{WHAT}: {} belongs to another corio runtime, whose scheduler does not \
-                     run while this one does, so the join would wait forever; join it from \
-                     a coroutine of its own runtime",
-                    self.id
-                );
-            }
-        }
-        loop {
-            if let Some(result) = self.slot.result.borrow_mut().take() {
-                return result;
-            }
-            let me = match scheduler::running_id(WHAT) {
-                Ok(me) => me,
-                Err(cannot) => return Err(Box::new(cannot.explain(WHAT))),
-            };
-            if me == self.id {
-                panic!("{WHAT}: {me} tried to join itself, which would wait forever");
-            }
-            self.slot.joiner.set(Some(me));
-            // Run the others from here until the task ends, if we may.
-            if scheduler::host_until_woken(WHAT, crate::trace::SuspendReason::Join) {
-                continue;
-            }
-            if let Err(cannot) = scheduler::suspend(WHAT, Suspend::Park(Blocker::Join(self.id))) {
-                return Err(Box::new(cannot.explain(WHAT)));
-            }
-        }
+        self.spawned.join("JoinHandle::join")
     }
 
     /// Whether the task has ended (returned or panicked). Never blocks.
@@ -164,27 +106,14 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.slot.finished.get()
-    }
-
-    /// Takes the result of a task known to have ended, without suspending
-    /// (used by `block_on` for the root, on the scheduler's stack).
-    pub(crate) fn into_result(self) -> thread::Result<T> {
-        self.slot
-            .result
-            .borrow_mut()
-            .take()
-            .expect("into_result is called only after the task returned")
+        self.spawned.is_finished()
     }
 
     /// Drops the result, if the task left one, and says whether it was a
     /// panic; for handles whose result may borrow (see
-    /// [`spawn_unchecked_on`]).
+    /// `scheduler::spawn_unchecked_on`).
     pub(crate) fn discard_result(&self) -> bool {
-        let result = self.slot.result.borrow_mut().take();
-        let panicked = matches!(result, Some(Err(_)));
-        drop_reported(result, "the result of a scoped task nobody joined");
-        panicked
+        self.spawned.discard_result()
     }
 
     /// The task's id.
@@ -199,7 +128,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn id(&self) -> TaskId {
-        self.id
+        self.spawned.id()
     }
 
     /// The task's [`Thread`] handle, as [`std::thread::JoinHandle::thread`]:
@@ -232,31 +161,21 @@ impl<T> JoinHandle<T> {
     ///
     /// # Safety
     ///
-    /// As [`spawn_unchecked_on`]: the result is gone before what it borrows
-    /// ends, so a `Thread` kept longer reads nothing of it.
+    /// As `scheduler::spawn_unchecked_on`: the result is gone before what it
+    /// borrows ends, so a `Thread` kept longer reads nothing of it.
     pub(crate) unsafe fn thread_unchecked(&self) -> &Thread {
         self.thread.get_or_init(|| {
-            let shared: Rc<dyn TaskShared + '_> = self.slot.clone();
-            // SAFETY: only the lifetime changes; see the contract above.
-            let shared = unsafe {
-                std::mem::transmute::<Rc<dyn TaskShared + '_>, Rc<dyn TaskShared + 'static>>(shared)
-            };
-            Box::new(Thread::new(self.id, shared, self.core.clone()))
+            // SAFETY: the caller's contract, passed on.
+            let shared = unsafe { self.spawned.shared() };
+            Box::new(Thread::new(self.spawned.id(), shared, self.spawned.core()))
         })
-    }
-}
-
-impl<T> Drop for JoinHandle<T> {
-    fn drop(&mut self) {
-        // Detached (or joined: then the result is already taken).
-        self.slot.handle_alive.set(false);
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("id", &self.id)
+            .field("id", &self.spawned.id())
             .field("finished", &self.is_finished())
             .finish()
     }
@@ -360,9 +279,7 @@ impl Builder {
     {
         let (name, stack_size) = self.into_parts();
         let size = stack_size.map(stack::validate_stack_size).transpose()?;
-        scheduler::with_core("corio::task::Builder::spawn", |core| {
-            spawn_on(core, f, name, size)
-        })
+        scheduler::spawn("corio::task::Builder::spawn", f, name, size).map(JoinHandle::new)
     }
 
     /// The name and the stack size asked for.
@@ -397,8 +314,8 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    match scheduler::with_core("corio::spawn", |core| spawn_on(core, f, None, None)) {
-        Ok(handle) => handle,
+    match scheduler::spawn("corio::spawn", f, None, None) {
+        Ok(spawned) => JoinHandle::new(spawned),
         Err(e) => spawn_failed(e),
     }
 }
@@ -409,157 +326,6 @@ where
 #[track_caller]
 fn spawn_failed(error: io::Error) -> ! {
     panic!("corio::spawn could not create a coroutine: {error}")
-}
-
-/// Builds a task around `f` and queues it on `core`.
-pub(crate) fn spawn_on<F, T>(
-    core: &Core,
-    f: F,
-    name: Option<String>,
-    stack_size: Option<usize>,
-) -> io::Result<JoinHandle<T>>
-where
-    F: FnOnce() -> T + 'static,
-    T: 'static,
-{
-    let (id, stack, slot) = prepare(core, name, stack_size)?;
-    let coroutine = Coroutine::with_stack(stack, task_body(f, id, Rc::clone(&slot), |_, _| ()));
-    let shared: Rc<dyn TaskShared> = slot.clone();
-    Ok(queue(core, id, coroutine, shared, slot))
-}
-
-/// [`spawn_on`] for a closure and a result that may borrow (a scope's
-/// children, the root of `block_on`); `finished(id, unhandled_panic)` runs
-/// in the task right after it ended, with whether it panicked with nobody
-/// left to join it.
-///
-/// # Safety
-///
-/// The caller must make sure that the task has ended, or has been unwound
-/// (`Core::take_any` and `Core::unwind`), before `'a` ends, on every path,
-/// panics included; and that its `JoinHandle` is consumed or dropped by then
-/// with its result taken (`JoinHandle::discard_result`). The task's table
-/// entry and `Thread` handles may outlive `'a`; they then hold nothing of
-/// `'a` but the emptied result slot, whose drop reads no `T`.
-pub(crate) unsafe fn spawn_unchecked_on<'a, F, T, D>(
-    core: &Core,
-    f: F,
-    name: Option<String>,
-    stack_size: Option<usize>,
-    finished: D,
-) -> io::Result<JoinHandle<T>>
-where
-    F: FnOnce() -> T + 'a,
-    T: 'a,
-    D: FnOnce(TaskId, bool) + 'a,
-{
-    type Body<'b> = Box<dyn FnOnce(&Yielder<(), Switch>, ()) + 'b>;
-    let (id, stack, slot) = prepare(core, name, stack_size)?;
-    let body: Body<'a> = Box::new(task_body(f, id, Rc::clone(&slot), finished));
-    // SAFETY: only the lifetime changes; the caller guarantees the body is
-    // run or dropped (the coroutine ended or unwound) before `'a` ends.
-    let body: Body<'static> = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
-    let coroutine = Coroutine::with_stack(stack, body);
-    let shared: Rc<dyn TaskShared + 'a> = slot.clone();
-    // SAFETY: only the lifetime changes; `TaskShared` reads the name and the
-    // parker, never the result, and the result is gone before `'a` ends
-    // (the caller's contract), so a handle kept longer reads nothing of `'a`.
-    let shared = unsafe {
-        std::mem::transmute::<Rc<dyn TaskShared + 'a>, Rc<dyn TaskShared + 'static>>(shared)
-    };
-    Ok(queue(core, id, coroutine, shared, slot))
-}
-
-/// A task's id, stack and result slot, before its coroutine is made.
-fn prepare<T>(
-    core: &Core,
-    name: Option<String>,
-    stack_size: Option<usize>,
-) -> io::Result<(TaskId, PooledStack, Rc<JoinSlot<T>>)> {
-    let id = core.reserve_id();
-    let size = stack_size.unwrap_or(core.default_stack_size);
-    let stack = core
-        .stacks
-        .borrow_mut()
-        .take(size, id.as_u64(), name.as_deref());
-    let stack = match stack {
-        Ok(stack) => stack,
-        Err(e) => {
-            core.release_id(id);
-            return Err(e);
-        }
-    };
-    let slot = Rc::new(JoinSlot {
-        result: RefCell::new(None),
-        finished: Cell::new(false),
-        handle_alive: Cell::new(true),
-        parker: Parker::default(),
-        joiner: Cell::new(None),
-        name: name.map(String::into_boxed_str),
-    });
-    Ok((id, stack, slot))
-}
-
-/// The root function of a task's coroutine: runs `f`, keeps its result or
-/// panic for the `JoinHandle`, tells `finished`, and wakes the joiner.
-fn task_body<F, T, D>(
-    f: F,
-    id: TaskId,
-    slot: Rc<JoinSlot<T>>,
-    finished: D,
-) -> impl FnOnce(&Yielder<(), Switch>, ())
-where
-    F: FnOnce() -> T,
-    D: FnOnce(TaskId, bool),
-{
-    let mut body = Unstarted(Some(f));
-    move |yielder: &Yielder<(), Switch>, ()| {
-        scheduler::start_task(yielder);
-        let f = body.take();
-        // Catch the panic here, at the coroutine's root, so it becomes the
-        // task's result and never unwinds into the scheduler. A dropped
-        // runtime unwinding the coroutine is caught here too; the result
-        // then says so rather than carry the unwinder's private payload.
-        let result = match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Err(_) if scheduler::unwinding_in_progress() => Err(Box::new(scheduler::UNWOUND) as _),
-            result => result,
-        };
-        slot.finished.set(true);
-        let unhandled_panic = !slot.handle_alive.get() && result.is_err();
-        if !slot.handle_alive.get() {
-            // Detached: nobody will take the result. Drop it here, where a
-            // destructor that panics cannot unwind into the scheduler.
-            drop_reported(result, "the result of a detached task");
-        } else {
-            *slot.result.borrow_mut() = Some(result);
-        }
-        finished(id, unhandled_panic);
-        if let Some(joiner) = slot.joiner.take() {
-            scheduler::try_with_core(|core| core.wake(joiner, Wake::Notified));
-        }
-    }
-}
-
-/// Files a new task in the run queue and makes its handle.
-fn queue<T>(
-    core: &Core,
-    id: TaskId,
-    coroutine: scheduler::TaskCoroutine,
-    shared: Rc<dyn TaskShared>,
-    slot: Rc<JoinSlot<T>>,
-) -> JoinHandle<T> {
-    core.schedule_new(Box::new(Task {
-        id,
-        coroutine,
-        yielder: Cell::new(std::ptr::null()),
-        shared,
-    }));
-    JoinHandle {
-        slot,
-        id,
-        core: core.weak(),
-        thread: OnceCell::new(),
-    }
 }
 
 /// Moves the calling coroutine to the back of the run queue, so every task
@@ -626,48 +392,3 @@ pub fn yield_now() {
 pub fn current_id() -> TaskId {
     scheduler::current_id("corio::task::current_id")
 }
-
-/// A task's closure until its coroutine starts. If the coroutine never
-/// starts (its runtime was dropped first), the closure is dropped on the
-/// scheduler's stack; a destructor that panics there is caught and reported
-/// instead of unwinding through corosensei's teardown.
-struct Unstarted<F>(Option<F>);
-
-impl<F> Unstarted<F> {
-    /// The closure, for the coroutine's one start.
-    fn take(&mut self) -> F {
-        self.0.take().expect("a coroutine starts once")
-    }
-}
-
-impl<F> Drop for Unstarted<F> {
-    fn drop(&mut self) {
-        if let Some(f) = self.0.take() {
-            drop_reported(f, "the closure of a task that never ran");
-        }
-    }
-}
-
-/// Drops `value`; a panic of its destructor is logged and dropped, for
-/// values the scheduler drops where a panic must not escape.
-fn drop_reported<V>(value: V, what: &str) {
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| drop(value)));
-    if let Err(payload) = outcome {
-        log::error!(
-            "corio: the destructor of {what} panicked ({}); the panic is dropped",
-            panic_text(&*payload)
-        );
-    }
-}
-
-/// The message of a panic payload, if it is text.
-pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("a non-text payload")
-}
-
-/// Keeps types that must stay on their runtime's thread from being `Send`.
-pub(crate) type NotSend = PhantomData<*const ()>;

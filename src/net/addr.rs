@@ -77,7 +77,7 @@ fn lookup(name: (String, u16)) -> io::Result<vec::IntoIter<SocketAddr>> {
         Ok(addrs) => Ok(addrs?.into_iter()),
         Err(payload) => Err(io::Error::other(format!(
             "corio::net: resolving a host name panicked: {}",
-            crate::task::panic_text(&*payload)
+            crate::scheduler::panic_text(&*payload)
         ))),
     }
 }

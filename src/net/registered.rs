@@ -2,19 +2,20 @@
 //! where `corio::net` meets the scheduler.
 //!
 //! Every operation of `TcpListener`, `TcpStream` and `UdpSocket` goes
-//! through [`Registered::io`]: unless the reactor knows the socket is not
-//! ready, try the system call; on `WouldBlock`, suspend the calling
-//! coroutine with `Suspend::Io` (the scheduler files it with the reactor
-//! after the switch) and try again when it is woken. The readiness bits and
-//! the one-waiter-per-edge rule are explained in `reactor`.
+//! through [`Registered::io`]: unless the socket is known not to be ready,
+//! try the system call; on `WouldBlock`, wait through the socket's
+//! [`IoRegistration`] (the scheduler files the wait with the reactor after
+//! the switch) and try again when woken. `net` never touches the reactor
+//! itself. The readiness bits and the one-waiter-per-edge rule are
+//! explained in `reactor`; the whole read path, step by step, in
+//! `docs/architecture.md`.
 
 use std::cell::Cell;
 use std::io;
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::reactor::Reactor;
-use crate::scheduler::{self, Suspend, TaskId};
+use crate::scheduler::IoRegistration;
 
 /// A mio socket registered with the reactor of the runtime that created it.
 /// It runs an operation the non-blocking way, and turns its `WouldBlock`
@@ -23,11 +24,8 @@ use crate::scheduler::{self, Suspend, TaskId};
 pub(crate) struct Registered<S: mio::event::Source> {
     /// The mio socket (always non-blocking).
     source: S,
-    /// Its token in `reactor`.
-    token: usize,
-    /// The reactor it is registered with; kept alive by the socket so that
-    /// dropping the socket after its runtime still deregisters cleanly.
-    reactor: Rc<Reactor<TaskId>>,
+    /// Its registration with the reactor of the runtime that created it.
+    registration: IoRegistration,
     /// `set_nonblocking(true)`: an operation that would wait returns
     /// `WouldBlock` instead. Shared with the socket's `try_clone`s, as std's
     /// `O_NONBLOCK` is shared by the descriptors of one open socket.
@@ -42,12 +40,10 @@ impl<S: mio::event::Source> Registered<S> {
     /// Panics with a message naming `what` outside a corio runtime.
     #[track_caller]
     pub(crate) fn new(what: &str, mut source: S) -> io::Result<Registered<S>> {
-        let reactor = scheduler::reactor(what);
-        let token = reactor.register(&mut source)?;
+        let registration = IoRegistration::new(what, &mut source)?;
         Ok(Registered {
             source,
-            token,
-            reactor,
+            registration,
             nonblocking: Rc::default(),
         })
     }
@@ -130,10 +126,10 @@ impl<S: mio::event::Source> Registered<S> {
             // A non-blocking socket always asks the kernel: its caller
             // wants the syscall's answer, not the reactor's guess.
             let nonblocking = self.nonblocking.get();
-            if nonblocking || self.reactor.is_ready(self.token, interest) {
+            if nonblocking || self.registration.is_ready(interest) {
                 match op(&self.source) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.reactor.clear_ready(self.token, interest);
+                        self.registration.clear_ready(interest);
                         if nonblocking {
                             return Err(e);
                         }
@@ -141,13 +137,9 @@ impl<S: mio::event::Source> Registered<S> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     result => {
                         match &result {
-                            Ok(r) if drained(r) => self.reactor.clear_ready(self.token, interest),
+                            Ok(r) if drained(r) => self.registration.clear_ready(interest),
                             // There may be more: the next waiter may try.
-                            _ => {
-                                if let Some(next) = self.reactor.next_waiter(self.token, interest) {
-                                    scheduler::wake_io_waiter(next);
-                                }
-                            }
+                            _ => self.registration.wake_next(interest),
                         }
                         return result;
                     }
@@ -158,38 +150,16 @@ impl<S: mio::event::Source> Registered<S> {
                     return Err(timed_out(what));
                 }
             }
-            self.check_runtime(what)?;
-            let reason = Suspend::Io {
-                token: self.token,
-                interest,
-                deadline,
-            };
             // Woken by readiness, by the deadline, or spuriously: in every
             // case the loop tries again and re-checks the deadline.
-            if let Err(cannot) = scheduler::suspend(what, reason) {
-                return Err(io::Error::other(cannot.explain(what)));
-            }
-        }
-    }
-
-    /// Fails if the socket is used from a runtime other than its own, whose
-    /// reactor would never see its events.
-    fn check_runtime(&self, what: &str) -> io::Result<()> {
-        match scheduler::is_current_reactor(&self.reactor) {
-            Some(true) => Ok(()),
-            Some(false) => Err(io::Error::other(format!(
-                "{what}: this socket was created by another corio runtime and can only wait \
-                 for I/O there; create the socket inside the runtime that uses it"
-            ))),
-            // Not in a runtime: `suspend` gives the clear panic.
-            None => Ok(()),
+            self.registration.wait(what, interest, deadline)?;
         }
     }
 }
 
 impl<S: mio::event::Source> Drop for Registered<S> {
     fn drop(&mut self) {
-        self.reactor.deregister(self.token, &mut self.source);
+        self.registration.deregister(&mut self.source);
     }
 }
 

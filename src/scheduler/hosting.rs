@@ -20,10 +20,11 @@
 //! Benchmark: `corio_yield` in `benches/switch_costs.rs` and the
 //! `switch_costs` example (against `raw_switch`, a bare corosensei switch).
 
+use super::Core;
 use super::context;
-use super::suspend::Suspend;
-use super::task::{Task, TaskId};
-use super::{Core, Next, Stopped};
+use super::run::{Next, Stopped};
+use super::suspend::{Suspend, Wake};
+use super::task::{SlotState, Task, TaskId};
 use crate::trace::{EventKind, SuspendReason};
 
 /// A pass of a host over the other tasks: restores the host's current-task
@@ -31,8 +32,9 @@ use crate::trace::{EventKind, SuspendReason};
 struct Pass<'a> {
     /// The hosting coroutine's task.
     me: *const Task,
-    /// The runtime, for a wait's hosting state; `None` for a yield's pass.
-    waiting: Option<&'a Core>,
+    /// The runtime and the host's id, for a wait's hosting state; `None`
+    /// for a yield's pass.
+    waiting: Option<(&'a Core, TaskId)>,
 }
 
 impl<'a> Pass<'a> {
@@ -44,15 +46,16 @@ impl<'a> Pass<'a> {
         Pass { me, waiting: None }
     }
 
-    /// Starts the pass of `host_until_woken`: wake-ups for `id` are noted
-    /// instead of queueing it, until the drop.
+    /// Starts the pass of `host_until_woken`: the host's slot says
+    /// [`SlotState::Hosting`], so that [`Core::wake`] notes a wake-up for
+    /// `id` ([`Core::host_woken`]) instead of queueing it, until the drop.
     fn begin_waiting(core: &'a Core, me: *const Task, id: TaskId) -> Pass<'a> {
-        core.host.set(Some(id));
+        core.set_slot_state(id, SlotState::Hosting);
         core.host_woken_ahead.set(None);
         context::leave_task();
         Pass {
             me,
-            waiting: Some(core),
+            waiting: Some((core, id)),
         }
     }
 }
@@ -60,8 +63,8 @@ impl<'a> Pass<'a> {
 impl Drop for Pass<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some(core) = self.waiting {
-            core.host.set(None);
+        if let Some((core, id)) = self.waiting {
+            core.set_slot_state(id, SlotState::Scheduled);
             core.host_woken_ahead.set(None);
         }
         context::restore_current(self.me);
@@ -154,8 +157,9 @@ impl Core {
     /// runs them itself, as [`Core::host_yield`] does, until it is woken.
     /// The caller registers `me` with whatever will wake it (the join slot,
     /// the channel) *before* calling this, exactly as it would before
-    /// parking; [`Core::wake`] then sees that `me` is hosting and notes how
-    /// many tasks were queued ahead at that moment: the ones a parked `me`
+    /// parking; [`Core::wake`] then finds `me`'s slot hosting, and
+    /// [`Core::host_woken`] notes how many tasks were queued ahead at that
+    /// moment: the ones a parked `me`
     /// would have queued behind. Those run too, then this returns `true`:
     /// same order as parking, half the switches, no park.
     ///
@@ -208,5 +212,31 @@ impl Core {
                 };
             }
         }
+    }
+
+    /// A wake-up for the task that hosts the others in `host_until_woken`
+    /// (its slot says [`SlotState::Hosting`]): the first one notes how many
+    /// tasks are queued now, those a parked task woken now would queue
+    /// behind; the host runs them, then its own turn has come.
+    pub(super) fn host_woken(&self, id: TaskId, how: Wake) {
+        if self.host_woken_ahead.get().is_some() {
+            return;
+        }
+        // A hosted task running where it lies (the one waking the host) is
+        // at the front of the queue, and is not ahead.
+        let in_place = usize::from(context::is_running());
+        self.host_woken_ahead
+            .set(Some(self.run_queue.len() - in_place));
+        self.trace(id.serial(), || EventKind::Wake(self.wake_cause(how)));
+        log::trace!("wake {id} (hosting; {how:?})");
+    }
+
+    /// Sets the state of the running task `id`'s slot.
+    fn set_slot_state(&self, id: TaskId, state: SlotState) {
+        let mut tasks = self.tasks.borrow_mut();
+        let slot = tasks
+            .get_mut(id.key())
+            .expect("a running task keeps its slot until it returns");
+        slot.state = state;
     }
 }

@@ -62,9 +62,7 @@ use std::time::{Duration, Instant};
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
 use super::wait_queue::WaitQueue;
-use crate::blocking::Remote;
-use crate::scheduler::{self, Blocker, Core, Suspend, TaskWaker};
-use crate::task::NotSend;
+use crate::scheduler::{self, Blocker, Core, NotSend, Remote, Suspend, TaskWaker};
 
 /// The state both ends share.
 ///

@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 
-use crate::blocking::Remote;
-use crate::runtime::Builder;
-use crate::scheduler::{self, Core};
-use crate::task::panic_text;
+use super::Builder;
+use crate::scheduler::{self, Core, Remote, panic_text};
 
 /// The payload `block_on` unwinds with when a `ThreadPerCore` stopped its
 /// runtime because another core failed.

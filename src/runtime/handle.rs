@@ -8,9 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
-use crate::blocking::{self, Remote};
-use crate::scheduler::{self, Blocker, Core, Suspend, TaskId};
-use crate::task;
+use crate::scheduler::{self, Blocker, Core, Remote, Suspend, TaskId};
 
 /// A handle to a runtime that other OS threads may hold: `Send`, `Sync` and
 /// `Clone`. Get one with [`Runtime::handle`](crate::Runtime::handle), or
@@ -104,16 +102,16 @@ impl Handle {
         let completer = Completer(Some(Arc::clone(&packet)));
         let body = move || completer.run(f);
         if scheduler::current_runtime() == Some(self.remote.runtime) {
-            scheduler::with_core(WHAT, |core| task::spawn_on(core, body, None, None))?;
+            scheduler::with_core(WHAT, |core| scheduler::spawn_on(core, body, None, None))?;
         } else {
             let job = Box::new(move |core: &Core| {
-                if let Err(e) = task::spawn_on(core, body, None, None) {
+                if let Err(e) = scheduler::spawn_on(core, body, None, None) {
                     // The body was dropped: its joiner learns it never ran.
                     log::error!("{WHAT}: could not create the task's coroutine: {e}");
                 }
             });
             if self.remote.post(job).is_err() {
-                return Err(blocking::runtime_gone(WHAT));
+                return Err(scheduler::runtime_gone(WHAT));
             }
         }
         Ok(RemoteJoinHandle { packet })
@@ -209,7 +207,7 @@ impl<T> Packet<T> {
         };
         self.done.notify_all();
         if let Some((remote, task)) = waiter {
-            blocking::wake_remote(&remote, task);
+            scheduler::wake_remote(&remote, task);
         }
     }
 }

@@ -7,13 +7,17 @@ use std::panic;
 use std::rc::Rc;
 use std::sync::Once;
 
+mod builder;
+mod cores;
+mod handle;
+
 pub use crate::blocking::{BLOCKING_KEEP_ALIVE, MAX_BLOCKING_THREADS};
-pub use crate::cores::ThreadPerCore;
-pub use crate::handle::{Handle, RemoteJoinHandle};
-use crate::reactor::Reactor;
-use crate::scheduler::{self, Core, Stats};
+pub use builder::Builder;
+pub use cores::ThreadPerCore;
+pub use handle::{Handle, RemoteJoinHandle};
+
+use crate::scheduler::{self, Core, NotSend, Remote, Stats};
 use crate::stack;
-use crate::task::{self, NotSend};
 
 /// Scheduler ticks (switches into a coroutine, see
 /// [`Stats::switches`](crate::Stats::switches)) between two non-blocking
@@ -196,7 +200,7 @@ impl Runtime {
         // the root is taken out, queued or parked, and unwound before the
         // panic goes on; its result is taken on both paths.
         let root =
-            unsafe { task::spawn_unchecked_on(core, f, Some("root".into()), None, |_, _| ()) };
+            unsafe { scheduler::spawn_unchecked_on(core, f, Some("root".into()), None, |_, _| ()) };
         let root = match root {
             Ok(root) => root,
             Err(e) => panic!("corio: could not create the root coroutine: {e}"),
@@ -220,7 +224,7 @@ impl Runtime {
                 core.unwind(task);
             }
             root.discard_result();
-            panic::resume_unwind(Box::new(crate::cores::Stopped));
+            panic::resume_unwind(Box::new(cores::Stopped));
         }
         match root.into_result() {
             Ok(value) => value,
@@ -230,7 +234,7 @@ impl Runtime {
 
     /// This runtime's remote side, for code that steers it from another
     /// thread without counting as a `Handle` (see `ThreadPerCore`).
-    pub(crate) fn remote(&self) -> std::sync::Arc<crate::blocking::Remote> {
+    pub(crate) fn remote(&self) -> std::sync::Arc<Remote> {
         self.core.remote()
     }
 
@@ -344,160 +348,9 @@ fn install_panic_hook() {
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
-            .field("stack_size", &self.core.default_stack_size)
+            .field("stack_size", &self.core.default_stack_size())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-/// Configures and creates a [`Runtime`].
-///
-/// # Examples
-///
-/// ```
-/// let mut rt = corio::Runtime::builder()
-///     .stack_size(128 * 1024)
-///     .event_interval(31)
-///     .build()?;
-/// rt.block_on(|| ());
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Builder {
-    /// Default stack size of the runtime's coroutines, before validation.
-    stack_size: usize,
-    /// See [`DEFAULT_EVENT_INTERVAL`].
-    event_interval: u32,
-    /// Events the trace ring keeps, if tracing is on.
-    trace: Option<usize>,
-}
-
-impl Default for Builder {
-    fn default() -> Builder {
-        Builder {
-            stack_size: stack::DEFAULT_STACK_SIZE,
-            event_interval: DEFAULT_EVENT_INTERVAL,
-            trace: None,
-        }
-    }
-}
-
-impl Builder {
-    /// A builder with the defaults: [`DEFAULT_STACK_SIZE`] per coroutine and
-    /// [`DEFAULT_EVENT_INTERVAL`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = corio::runtime::Builder::new().build()?;
-    /// # drop(rt);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn new() -> Builder {
-        Builder::default()
-    }
-
-    /// Sets the stack size, in bytes, of coroutines that do not choose their
-    /// own with [`task::Builder::stack_size`](crate::task::Builder::stack_size).
-    /// Rounded up to whole pages. Only the pages a coroutine touches cost
-    /// memory; the size is a limit, not an allocation.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = corio::Runtime::builder().stack_size(1 << 20).build()?;
-    /// # drop(rt);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn stack_size(mut self, bytes: usize) -> Builder {
-        self.stack_size = bytes;
-        self
-    }
-
-    /// Sets how many switches into coroutines may pass between two non-blocking
-    /// polls for I/O and timers while the run queue stays busy (see
-    /// [`DEFAULT_EVENT_INTERVAL`]). Smaller serves sockets sooner under load;
-    /// larger spends less time polling.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = corio::Runtime::builder().event_interval(1).build()?; // poll before every resume
-    /// # drop(rt);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn event_interval(mut self, ticks: u32) -> Builder {
-        self.event_interval = ticks;
-        self
-    }
-
-    /// Records a timeline of the runtime's scheduling (see [`crate::trace`]):
-    /// every spawn, resume, suspend with its reason, wake-up with its cause,
-    /// poll and finish, into a ring that keeps the newest `capacity` events
-    /// (24 bytes each; the oldest are dropped and counted). Take them with
-    /// [`Runtime::take_trace`].
-    ///
-    /// Off by default; off, it costs one predictable branch per event site.
-    /// On, about one time-stamp counter read and a 24-byte store per event,
-    /// two events per switch (`cargo run --release --example trace_cost`
-    /// measures it).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut rt = corio::Runtime::builder().trace(1 << 16).build()?;
-    /// rt.block_on(|| corio::spawn(|| corio::yield_now()).join().unwrap());
-    /// let trace = rt.take_trace().unwrap();
-    /// assert!(!trace.events().is_empty());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn trace(mut self, capacity: usize) -> Builder {
-        self.trace = Some(capacity);
-        self
-    }
-
-    /// Creates the runtime.
-    ///
-    /// # Errors
-    ///
-    /// - `ErrorKind::InvalidInput` if the stack size is out of range, the
-    ///   event interval is 0 or the trace capacity is 0; the message gives
-    ///   the allowed values.
-    /// - The OS error if the poller cannot be created.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::io::ErrorKind;
-    ///
-    /// let err = corio::Runtime::builder().stack_size(0).build().unwrap_err();
-    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    /// println!("{err}"); // says which sizes are allowed
-    /// ```
-    pub fn build(self) -> io::Result<Runtime> {
-        let stack_size = stack::validate_stack_size(self.stack_size)?;
-        if self.event_interval == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "event_interval must be at least 1 (scheduler ticks between two \
-                 non-blocking I/O polls); the default is 61",
-            ));
-        }
-        if self.trace == Some(0) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "trace capacity must be at least 1 event (the ring keeps the newest \
-                 `capacity` events, 24 bytes each); leave `trace` out to turn tracing off",
-            ));
-        }
-        let reactor = Reactor::new()?;
-        let waker = reactor.waker()?;
-        let core = Core::new(stack_size, self.event_interval, reactor, waker, self.trace);
-        install_panic_hook();
-        Ok(Runtime {
-            core,
-            _not_send: NotSend::default(),
-        })
     }
 }
 

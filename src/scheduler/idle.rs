@@ -1,0 +1,169 @@
+//! When the run queue is empty or a poll falls due: block in the reactor
+//! until I/O or the nearest timer, take ready I/O and due timers without
+//! blocking while the queue is busy, and run the jobs other threads posted.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::context;
+use super::metrics::bump;
+use super::task::{Parked, ParkedOn, SlotState};
+use super::{Core, Wake};
+use crate::trace::{self, EventKind, WakeCause};
+
+impl Core {
+    /// While the run queue is busy: take whatever I/O and timers are ready,
+    /// without waiting. Costs nothing when there is nothing to watch. Runs
+    /// as scheduler code (no coroutine current: a wake-up's log line runs a
+    /// user's backend), whoever's tick fell due.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn poll_ready_events(&self) {
+        self.ticks.reload();
+        let has_timers = !self.timers.borrow().is_empty();
+        // A job another thread posted since the last poll: its waker's
+        // token is waiting in the poller.
+        let has_io = self.reactor.has_waiters() || self.remote.has_pending();
+        if !has_timers && !has_io {
+            return;
+        }
+        context::as_scheduler(|| {
+            if has_io {
+                self.poll(Some(Duration::ZERO));
+            }
+            if has_timers {
+                self.fire_timers(Instant::now());
+            }
+        });
+    }
+
+    /// The run queue is empty: block in the reactor until an event or the
+    /// nearest deadline. Returns `false` when nothing at all can wake a task.
+    pub(super) fn wait_for_events(&self) -> bool {
+        let next_deadline = self.timers.borrow().next_deadline();
+        let has_io = self.reactor.has_waiters();
+        if next_deadline.is_none() && !has_io {
+            return self.wait_for_other_threads();
+        }
+        self.stuck_since.set(None);
+        match next_deadline {
+            None => self.poll(None),
+            Some(at) => {
+                let now = Instant::now();
+                if at > now {
+                    // The timerfd ends the wait to the microsecond; should
+                    // arming fail, a millisecond timeout still does.
+                    match self.reactor.arm(at, now) {
+                        Ok(()) => self.poll(None),
+                        Err(_) => self.poll(Some(at - now)),
+                    }
+                }
+                self.fire_timers(Instant::now());
+            }
+        }
+        true
+    }
+
+    /// No timer, no socket: only another thread can wake a task now, if any
+    /// can. Waits for one; `false` (a deadlock) when none can.
+    #[cold]
+    fn wait_for_other_threads(&self) -> bool {
+        if self.remote.has_jobs() {
+            self.drain_inbox();
+            return true;
+        }
+        match self.other_threads_may_wake() {
+            None => false,
+            Some(true) => {
+                self.stuck_since.set(None);
+                self.poll(None);
+                true
+            }
+            Some(false) => {
+                self.wait_patiently();
+                true
+            }
+        }
+    }
+
+    /// Whether a task may be woken by another thread: `Some(true)` if one
+    /// surely will be (a blocking job, a task of another runtime),
+    /// `Some(false)` if one may be (a channel receive, a live `Handle`),
+    /// `None` if nothing outside this runtime can wake any task.
+    pub(super) fn other_threads_may_wake(&self) -> Option<bool> {
+        let mut may = (self.remote.handles.load(Ordering::Acquire) > 0).then_some(false);
+        for (_, slot) in self.tasks.borrow().iter() {
+            if let SlotState::Parked(Parked {
+                on: ParkedOn::Blocker(blocker),
+                ..
+            }) = &slot.state
+            {
+                match blocker.other_threads() {
+                    Some(true) => return Some(true),
+                    Some(false) => may = Some(false),
+                    None => {}
+                }
+            }
+        }
+        may
+    }
+
+    /// One `epoll_wait`, then wake every task whose socket became ready.
+    pub(super) fn poll(&self, timeout: Option<Duration>) {
+        bump(&self.stats.polls, 1);
+        let mut woken = Vec::new();
+        let began = self.trace.is_some().then(trace::clock);
+        let events = self.reactor.poll(timeout, &mut woken);
+        bump(&self.stats.events, events as u64);
+        if let Some(began) = began {
+            // In clock ticks until the trace is taken (`Recorder::take`).
+            self.trace(0, || EventKind::Poll {
+                events: u32::try_from(events).unwrap_or(u32::MAX),
+                waited_ns: trace::clock().wrapping_sub(began),
+            });
+        }
+        let _cause = Waking::begin(self, WakeCause::Io);
+        // Borrows of the reactor are released: now wake, in event order.
+        for id in woken {
+            self.wake(id, Wake::Notified);
+        }
+        if self.reactor.take_woken() {
+            self.drain_inbox();
+        }
+    }
+
+    /// Wakes every task whose deadline is at or before `now`, earliest first,
+    /// ties in the order the timers were set (their `Wake::TimedOut` names
+    /// the timer as the cause).
+    pub(super) fn fire_timers(&self, now: Instant) {
+        loop {
+            let due = self.timers.borrow_mut().pop_due(now);
+            match due {
+                Some(id) => self.wake(id, Wake::TimedOut),
+                None => break,
+            }
+        }
+    }
+}
+
+/// Names what wakes tasks for the trace while it lives (the poll, the
+/// inbox); puts the previous cause back when dropped.
+pub(super) struct Waking<'a> {
+    core: &'a Core,
+    previous: Option<WakeCause>,
+}
+
+impl<'a> Waking<'a> {
+    pub(super) fn begin(core: &'a Core, cause: WakeCause) -> Waking<'a> {
+        Waking {
+            core,
+            previous: core.waking.replace(Some(cause)),
+        }
+    }
+}
+
+impl Drop for Waking<'_> {
+    fn drop(&mut self) {
+        self.core.waking.set(self.previous);
+    }
+}

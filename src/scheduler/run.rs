@@ -1,0 +1,369 @@
+//! The loop and the one way a task runs: [`Core::run_task`] resumes a task
+//! and files it by what it said (a yield to the back of the run queue, a
+//! wait to its slot, a return to the stack pool); [`Core::wake`] moves a
+//! parked task back to the queue. The loop ([`Core::run_until`]) and the
+//! hosts (`hosting`) both run tasks through `run_task`.
+
+use std::ptr::NonNull;
+
+use corosensei::CoroutineResult;
+
+use super::context;
+use super::metrics::bump;
+use super::task::{Parked, ParkedOn, Slot, SlotState};
+use super::{Core, Suspend, Switch, Task, TaskId, Wake};
+use crate::trace::{EventKind, SuspendReason, WakeCause};
+
+/// Which task [`Core::run_task`] runs, and who owns it while it runs.
+pub(super) enum Next {
+    /// One the loop popped: `run_task` owns it, and files it.
+    Popped(Box<Task>),
+    /// The front of the run queue, run where it lies (by a host): the queue
+    /// keeps owning it until `run_task` files it.
+    Front,
+}
+
+/// How a task that [`Core::run_task`] ran stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stopped {
+    /// It yielded: it is at the back of the run queue.
+    Yielded,
+    /// It waits: it is parked.
+    Waited,
+    /// It returned: it is gone.
+    Returned,
+}
+
+impl Core {
+    /// Reserves a slot for a new task and returns its id.
+    pub(crate) fn reserve_id(&self) -> TaskId {
+        let serial = self.next_serial.get();
+        self.next_serial.set(serial + 1);
+        let key = self.tasks.borrow_mut().insert(Slot {
+            serial,
+            state: SlotState::Scheduled,
+        });
+        TaskId::new(key, self.runtime, serial)
+    }
+
+    /// Gives back a slot reserved by [`Core::reserve_id`] whose task was never
+    /// created (its stack could not be had).
+    pub(crate) fn release_id(&self, id: TaskId) {
+        self.tasks.borrow_mut().remove(id.key());
+    }
+
+    /// Queues a freshly built task at the back of the run queue.
+    pub(crate) fn schedule_new(&self, task: Box<Task>) {
+        bump(&self.stats.spawned, 1);
+        if let Some(recorder) = &self.trace {
+            let mut recorder = recorder.borrow_mut();
+            let serial = task.id.serial();
+            let parent = context::running_serial();
+            recorder.record(serial, EventKind::Spawn { parent });
+            if let Some(name) = task.shared.name() {
+                recorder.name(serial, name);
+            }
+        }
+        let traced = traced(&task);
+        self.run_queue.push_back(task);
+        if let Some(task) = traced {
+            log::trace!("spawn {task}");
+        }
+    }
+
+    /// Moves a parked task to the back of the run queue, cancelling whatever
+    /// else could have woken it. A stale id, an id of another runtime, or a
+    /// task that is not parked, is ignored: wake-ups are idempotent.
+    pub(crate) fn wake(&self, id: TaskId, how: Wake) {
+        if id.runtime() != self.runtime {
+            return;
+        }
+        let parked = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(slot) = tasks.get_mut(id.key()) else {
+                return;
+            };
+            if slot.serial != id.serial() {
+                return;
+            }
+            match slot.state {
+                // Queued or running already: nothing to do.
+                SlotState::Scheduled => return,
+                SlotState::Hosting => None,
+                SlotState::Parked(_) => {
+                    Some(std::mem::replace(&mut slot.state, SlotState::Scheduled))
+                }
+            }
+        };
+        let Some(state) = parked else {
+            // It runs the others until this very moment (`hosting`).
+            self.host_woken(id, how);
+            return;
+        };
+        let task = self.unpark(state).expect("the slot said parked");
+        // Logged while this still holds the task: a backend that calls into
+        // corio finds it in no queue and no slot (a wake-up for it is then
+        // a no-op, as for any task that is not parked).
+        self.trace(id.serial(), || EventKind::Wake(self.wake_cause(how)));
+        log::trace!("wake {} ({how:?})", task.describe());
+        self.run_queue.push_back(task);
+    }
+
+    /// What is waking a task right now, for the trace.
+    pub(super) fn wake_cause(&self, how: Wake) -> WakeCause {
+        if how == Wake::TimedOut {
+            return WakeCause::Timer;
+        }
+        if let Some(cause) = self.waking.get() {
+            return cause;
+        }
+        match context::running_serial() {
+            0 => WakeCause::Scheduler,
+            serial => WakeCause::Task(serial),
+        }
+    }
+
+    /// Runs `next` until it stops, then files it by what it said: a yield
+    /// to the back of the run queue, a wait to its slot (parked), a return
+    /// to the stack pool. This is the one way any task runs: the loop passes
+    /// tasks it popped, the hosts the front of the queue. `None` if `next`
+    /// is [`Next::Front`] and the queue is empty.
+    ///
+    /// The current-task mark is set right before the switch and cleared
+    /// right after the switch back, before anything else: filing a task
+    /// calls `log`, that is a user's backend, which may call into corio, and
+    /// must find no coroutine running (see `context`).
+    ///
+    /// `TRACED` is whether tracing is on, decided once per pass by the
+    /// caller, so that the untraced build of this function has no trace
+    /// code at all (the yield path is where a branch shows).
+    #[inline(always)]
+    pub(super) fn run_task<const TRACED: bool>(&self, next: Next) -> Option<Stopped> {
+        let hosted = matches!(next, Next::Front);
+        let task = match next {
+            Next::Popped(task) => NonNull::from(Box::leak(task)),
+            Next::Front => self.run_queue.front()?,
+        };
+        if TRACED {
+            // SAFETY: as below: the task is alive and not running.
+            let serial = unsafe { (*task.as_ptr()).id.serial() };
+            self.trace(serial, || EventKind::Resume);
+        }
+        context::enter_task(task.as_ptr(), hosted);
+        // SAFETY: `task` is owned by this call (popped, leaked above) or by
+        // the queue, which keeps it in place until it is popped, and only
+        // this function pops it: the loop does not run while a host does,
+        // a hosted coroutine never hosts, and code that runs with no
+        // coroutine current (log backends) cannot host (`context`). So this
+        // is the only `&mut` to the task's `coroutine`; the code it runs
+        // reads the task's other fields through the current-task pointer
+        // (see `Task`).
+        let result = unsafe { (*task.as_ptr()).coroutine.resume(()) };
+        context::leave_task();
+        if TRACED {
+            self.trace_stop(task, &result);
+        }
+        let stopped = match result {
+            CoroutineResult::Yield(Switch::Yield) => {
+                if hosted {
+                    self.run_queue.rotate();
+                } else {
+                    // SAFETY: leaked above from the popped `Box`, and nothing
+                    // took it since.
+                    self.run_queue
+                        .push_back(unsafe { Box::from_raw(task.as_ptr()) });
+                }
+                Stopped::Yielded
+            }
+            CoroutineResult::Yield(Switch::Wait) => {
+                self.park_pending(self.take_back(task, hosted));
+                Stopped::Waited
+            }
+            CoroutineResult::Return(()) => {
+                self.finish(*self.take_back(task, hosted));
+                Stopped::Returned
+            }
+        };
+        Some(stopped)
+    }
+
+    /// [`Core::run_task`], traced if tracing is on: for callers that run
+    /// one task at a time (the loop, a waiting host); a yield's pass decides
+    /// once for all its tasks (`host_yield`).
+    #[inline(always)]
+    pub(super) fn run_next(&self, next: Next) -> Option<Stopped> {
+        if self.trace.is_some() {
+            self.run_task::<true>(next)
+        } else {
+            self.run_task::<false>(next)
+        }
+    }
+
+    /// Records why the task `run_task` just ran stopped (a return is
+    /// recorded by [`Core::finish`]).
+    #[cold]
+    fn trace_stop(&self, task: NonNull<Task>, result: &CoroutineResult<Switch, ()>) {
+        // SAFETY: as in `run_task`: the task is alive and owned there.
+        let serial = unsafe { (*task.as_ptr()).id.serial() };
+        let reason = match result {
+            CoroutineResult::Yield(Switch::Yield) => SuspendReason::Yield,
+            CoroutineResult::Yield(Switch::Wait) => match self.pending.get() {
+                Some(reason) => reason.trace_reason(),
+                None => return,
+            },
+            CoroutineResult::Return(()) => return,
+        };
+        self.trace(serial, || EventKind::Suspend(reason));
+    }
+
+    /// Ownership of the task [`Core::run_task`] just ran: from the front of
+    /// the queue, where it still is (task code only pushes), or from the
+    /// pointer leaked from its `Box`. Not `#[cold]`: every task that parks
+    /// or returns comes through here, a spawn + join pair twice
+    /// (`corio_spawn_join` in `benches/switch_costs.rs`).
+    #[inline(always)]
+    fn take_back(&self, task: NonNull<Task>, hosted: bool) -> Box<Task> {
+        if !hosted {
+            // SAFETY: as in `run_task`: leaked from the popped `Box`.
+            return unsafe { Box::from_raw(task.as_ptr()) };
+        }
+        let popped = self
+            .run_queue
+            .pop_front()
+            .expect("the task run in place is still queued");
+        assert!(
+            std::ptr::eq(&*popped, task.as_ptr()),
+            "the task run in place is still first in the run queue"
+        );
+        popped
+    }
+
+    /// Files a task that stopped with [`Switch::Wait`], kept out of line so
+    /// the yield path of `run_task` stays short.
+    #[inline(never)]
+    fn park_pending(&self, task: Box<Task>) {
+        let reason = self
+            .pending
+            .take()
+            .expect("a coroutine leaves its reason before it switches with Wait");
+        self.park(task, reason);
+    }
+
+    /// Files a task that just suspended with `reason`.
+    fn park(&self, task: Box<Task>, reason: Suspend) {
+        let (on, deadline) = match reason {
+            Suspend::Requeue { ahead } => {
+                self.run_queue.insert(ahead, task);
+                return;
+            }
+            Suspend::Park(blocker) => (ParkedOn::Blocker(blocker), None),
+            Suspend::ParkUntil(blocker, at) => (ParkedOn::Blocker(blocker), Some(at)),
+            Suspend::Io {
+                token,
+                interest,
+                deadline,
+            } => {
+                self.reactor.set_waiter(token, interest, task.id);
+                (ParkedOn::Io(token, interest), deadline)
+            }
+            Suspend::Sleep(deadline) => (ParkedOn::Sleep, Some(deadline)),
+        };
+        let id = task.id;
+        let traced = traced(&task);
+        let timer = deadline.map(|at| self.timers.borrow_mut().insert(at, id));
+        {
+            let mut tasks = self.tasks.borrow_mut();
+            let slot = tasks
+                .get_mut(id.key())
+                .expect("a running task keeps its slot until it returns");
+            slot.state = SlotState::Parked(Parked { task, on, timer });
+        }
+        if let Some(task) = traced {
+            log::trace!("park {task}");
+        }
+    }
+
+    /// A task returned: recycle its stack and free its slot.
+    #[inline(never)]
+    fn finish(&self, task: Task) {
+        let Task { id, coroutine, .. } = task;
+        if self.root.get() == Some(id) {
+            self.root_done.set(true);
+        }
+        bump(&self.stats.completed, 1);
+        self.trace(id.serial(), || EventKind::Finish);
+        self.stacks.borrow_mut().give_back(coroutine.into_stack());
+        self.tasks.borrow_mut().remove(id.key());
+        log::trace!("finish {id}");
+    }
+
+    /// Runs tasks until the task `root` has returned.
+    ///
+    /// # Panics
+    ///
+    /// Panics with a deadlock report when `root` is blocked and nothing can
+    /// ever wake any task.
+    pub(crate) fn run_until(&self, root: TaskId) {
+        self.root.set(Some(root));
+        self.root_done.set(false);
+        if self.remote.has_pending() {
+            // Posted while no `block_on` ran: they go first.
+            self.drain_inbox();
+        }
+        while !self.root_done.get() {
+            if self.run_queue.len() == 0 {
+                // Nothing runnable: wait for I/O or the next timer.
+                if !self.wait_for_events() {
+                    self.deadlock(root);
+                }
+                continue;
+            }
+            // The tick first: what its poll wakes queues behind the task.
+            self.tick();
+            let task = self
+                .run_queue
+                .pop_front()
+                .expect("a tick only adds to a non-empty run queue");
+            self.run_next(Next::Popped(task));
+        }
+        self.root.set(None);
+    }
+
+    /// Counts a switch, right before it; every `event_interval` ticks, first
+    /// takes ready I/O and due timers without blocking (what that wakes
+    /// queues behind the tasks already queued).
+    #[inline(always)]
+    pub(super) fn tick(&self) {
+        self.tick_by(1);
+    }
+
+    /// [`Core::tick`] for `n` switches at once (a constant at each call).
+    #[inline(always)]
+    pub(super) fn tick_by(&self, n: i64) {
+        if self.ticks.tick(n) {
+            self.poll_ready_events();
+        }
+    }
+
+    /// Cancels the registrations of a parked task and hands it over.
+    pub(super) fn unpark(&self, state: SlotState) -> Option<Box<Task>> {
+        let SlotState::Parked(Parked { task, on, timer }) = state else {
+            return None;
+        };
+        if let Some(key) = timer {
+            self.timers.borrow_mut().cancel(key);
+        }
+        if let ParkedOn::Io(token, interest) = on {
+            self.reactor.clear_waiter(token, interest, task.id);
+        }
+        Some(task)
+    }
+}
+
+/// A task's description for a trace line, taken while the scheduler still
+/// holds the task, if trace logging is on. The line itself is logged once
+/// the task is filed: a log backend is user code, which may call into corio,
+/// and should find the scheduler's state whole.
+pub(super) fn traced(task: &Task) -> Option<String> {
+    log::log_enabled!(log::Level::Trace).then(|| task.describe())
+}
