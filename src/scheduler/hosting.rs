@@ -27,46 +27,59 @@ use super::suspend::{Suspend, Wake};
 use super::task::{SlotState, Task, TaskId};
 use crate::trace::{EventKind, SuspendReason};
 
-/// A pass of a host over the other tasks: restores the host's current-task
-/// mark (and, for a wait, the hosting state) when dropped.
-struct Pass<'a> {
+/// A yield's pass of a host over the other tasks: restores the host's
+/// current-task mark when dropped.
+struct Pass {
     /// The hosting coroutine's task.
     me: *const Task,
-    /// The runtime and the host's id, for a wait's hosting state; `None`
-    /// for a yield's pass.
-    waiting: Option<(&'a Core, TaskId)>,
 }
 
-impl<'a> Pass<'a> {
+impl Pass {
     /// Starts a yield's pass. The host's mark stays set until the first
     /// resume replaces it: only the tick runs before that, and its poll runs
     /// as scheduler code itself (`Core::poll_ready_events`).
     #[inline(always)]
-    fn begin(me: *const Task) -> Pass<'a> {
-        Pass { me, waiting: None }
-    }
-
-    /// Starts the pass of `host_until_woken`: the host's slot says
-    /// [`SlotState::Hosting`], so that [`Core::wake`] notes a wake-up for
-    /// `id` ([`Core::host_woken`]) instead of queueing it, until the drop.
-    fn begin_waiting(core: &'a Core, me: *const Task, id: TaskId) -> Pass<'a> {
-        core.set_slot_state(id, SlotState::Hosting);
-        core.host_woken_ahead.set(None);
-        context::leave_task();
-        Pass {
-            me,
-            waiting: Some((core, id)),
-        }
+    fn begin(me: *const Task) -> Pass {
+        Pass { me }
     }
 }
 
-impl Drop for Pass<'_> {
+impl Drop for Pass {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some((core, id)) = self.waiting {
-            core.set_slot_state(id, SlotState::Scheduled);
-            core.host_woken_ahead.set(None);
-        }
+        context::restore_current(self.me);
+    }
+}
+
+/// The pass of `host_until_woken`: while it lives the host's slot says
+/// [`SlotState::Hosting`], so that [`Core::wake`] notes a wake-up for it
+/// ([`Core::host_woken`]) instead of queueing it. Dropped, it puts back the
+/// slot's state and the host's current-task mark, also on unwind. Apart
+/// from [`Pass`] so that a yield's pass carries nothing of it.
+struct WaitingPass<'a> {
+    /// The runtime whose slot table holds the host.
+    core: &'a Core,
+    /// The hosting coroutine's task.
+    me: *const Task,
+    /// Its id, the key of its slot.
+    id: TaskId,
+}
+
+impl<'a> WaitingPass<'a> {
+    /// Starts the pass: the host's slot says it hosts, and no coroutine is
+    /// current (the pass runs as scheduler code).
+    fn begin(core: &'a Core, me: *const Task, id: TaskId) -> WaitingPass<'a> {
+        core.set_slot_state(id, SlotState::Hosting);
+        core.host_woken_ahead.set(None);
+        context::leave_task();
+        WaitingPass { core, me, id }
+    }
+}
+
+impl Drop for WaitingPass<'_> {
+    fn drop(&mut self) {
+        self.core.set_slot_state(self.id, SlotState::Scheduled);
+        self.core.host_woken_ahead.set(None);
         context::restore_current(self.me);
     }
 }
@@ -174,7 +187,7 @@ impl Core {
         id: TaskId,
         reason: SuspendReason,
     ) -> bool {
-        let pass = Pass::begin_waiting(self, me, id);
+        let pass = WaitingPass::begin(self, me, id);
         self.trace(id.serial(), || EventKind::Suspend(reason));
         loop {
             if let Some(ahead) = self.host_woken_ahead.get() {
