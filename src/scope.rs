@@ -396,7 +396,7 @@ const LIVE: &str = "a ScopedJoinHandle holds its JoinHandle until join consumes 
 impl<T> Drop for ScopedJoinHandle<'_, T> {
     fn drop(&mut self) {
         // Not joined: take the result now (it may borrow, see
-        // `task::spawn_unchecked_on`), and tell the scope if it was a panic.
+        // `scheduler::spawn_unchecked_on`), and tell the scope if it was a panic.
         if let Some(inner) = &self.inner {
             if inner.discard_result() {
                 self.data.a_child_panicked.set(true);

@@ -71,7 +71,7 @@ use crate::scheduler::{self, Blocker, Core, NotSend, Remote, Suspend, TaskWaker}
 /// without locks or atomics, and only ever from the home thread. Senders
 /// are `Send` (for `T: Send`): a sender on another thread puts its message
 /// in the [`Lane`], under a lock, and has the home runtime take it (a job in
-/// its inbox, see `blocking`); the home moves lane messages into its queue
+/// its inbox, see `scheduler::inbox`); the home moves lane messages into its queue
 /// before it looks at the queue whenever `lane_busy` says there are some.
 struct Shared<T> {
     /// The home thread's token ([`thread_token`]).
