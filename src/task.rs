@@ -73,9 +73,10 @@ impl<T> JoinHandle<T> {
     /// # Panics
     ///
     /// - If it has to wait outside a corio runtime.
-    /// - If the task belongs to another runtime (it could never be waited
-    ///   for from this one), or is the calling task itself: both would wait
-    ///   forever.
+    /// - If the task belongs to another runtime and has not finished (it
+    ///   could never be waited for from this one), or is the calling task
+    ///   itself: both would wait forever. A finished task's result comes
+    ///   back from any runtime, and from outside one.
     ///
     /// # Examples
     ///

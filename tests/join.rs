@@ -180,3 +180,17 @@ fn joining_a_task_of_another_runtime_panics_at_once_and_says_so() {
     assert!(!text.contains("deadlock"), "{text}");
     drop(other);
 }
+
+#[test]
+fn joining_a_finished_task_of_another_runtime_returns_its_value() {
+    let mut other = corio::Runtime::new().unwrap();
+    let theirs = other.block_on(|| {
+        let h = corio::spawn(|| 42);
+        corio::yield_now(); // it runs to the end
+        assert!(h.is_finished());
+        h
+    });
+    // Inside another runtime on the same thread, as outside any.
+    assert_eq!(corio::run(move || theirs.join().unwrap()), 42);
+    drop(other);
+}

@@ -89,19 +89,19 @@ impl<T> Spawned<T> {
     /// public call in panics and errors.
     #[track_caller]
     pub(crate) fn join(&self, what: &str) -> thread::Result<T> {
-        if let Some(runtime) = super::current_runtime() {
-            if runtime != self.id.runtime() {
-                panic!(
-                    "{what}: {} belongs to another corio runtime, whose scheduler does not \
-                     run while this one does, so the join would wait forever; join it from \
-                     a coroutine of its own runtime",
-                    self.id
-                );
-            }
-        }
         loop {
+            // A task that has ended gives its result from anywhere, as it
+            // would outside any runtime.
             if let Some(result) = self.slot.result.borrow_mut().take() {
                 return result;
+            }
+            if super::current_runtime().is_some_and(|runtime| runtime != self.id.runtime()) {
+                panic!(
+                    "{what}: {} belongs to another corio runtime and has not finished; that \
+                     runtime's scheduler does not run while this one does, so the join would \
+                     wait forever; join it from a coroutine of its own runtime",
+                    self.id
+                );
             }
             let me = match context::running_id(what) {
                 Ok(me) => me,
