@@ -1,7 +1,6 @@
-//! [`ToSocketAddrs`]: std's trait of the same name, for the same types, with
-//! one difference: a host name is resolved on corio's blocking pool
-//! ([`crate::spawn_blocking`]), so that `getaddrinfo`, which may wait
-//! seconds for a name server, suspends only the calling coroutine.
+//! [`ToSocketAddrs`]: std's trait of the same name, for the same types,
+//! differing only in where a host name is resolved (the trait's
+//! `# Coroutines` section, the one place that says it).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -16,11 +15,16 @@ use std::vec;
 ///
 /// # Coroutines
 ///
-/// An address given as numbers is used as it is. A host name (such as
-/// `"localhost:80"`) is resolved with std's resolver on a thread of
-/// corio's blocking pool, while only the calling coroutine waits; outside
-/// a coroutine (in a destructor run while the runtime shuts down, or in
-/// code the scheduler runs) it is resolved right there.
+/// An address given as numbers (a [`SocketAddr`], or text or a host that
+/// parses as an IP address) is used as it is, with no lookup and no
+/// runtime needed. A host name (such as `"localhost:80"`) is resolved with
+/// std's resolver (`getaddrinfo`, which may wait seconds for a name
+/// server) on a thread of corio's blocking pool
+/// ([`spawn_blocking`](crate::spawn_blocking)), while only the calling
+/// coroutine waits and the runtime's thread runs the others. Where no
+/// coroutine can wait (a destructor run while the runtime shuts down, a
+/// `log` backend the scheduler calls) the name is resolved right there,
+/// blocking the thread.
 ///
 /// # Examples
 ///
@@ -42,6 +46,12 @@ pub trait ToSocketAddrs: sealed::Sealed {
     ///
     /// As std's: `InvalidInput` for text that is no `host:port`, and what
     /// the resolver reports for a name it cannot resolve.
+    ///
+    /// # Panics
+    ///
+    /// Panics for a host name on a thread no corio runtime drives, as
+    /// [`spawn_blocking`](crate::spawn_blocking) does, which the lookup goes
+    /// through; numeric addresses never panic.
     fn to_socket_addrs(&self) -> io::Result<vec::IntoIter<SocketAddr>> {
         match self.__resolve() {
             Resolve::Done(addrs) => Ok(addrs.into_iter()),

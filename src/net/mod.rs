@@ -37,10 +37,9 @@
 //! # Differences from `std::net`
 //!
 //! - Addresses are taken as [`ToSocketAddrs`], corio's copy of std's trait
-//!   for the same types: a host name (`"localhost:80"`) is resolved on
-//!   corio's blocking pool ([`crate::spawn_blocking`]), so `getaddrinfo`
-//!   suspends only the calling coroutine. Numeric addresses are used as
-//!   they are.
+//!   for the same types. It differs from std's only in where a host name
+//!   is resolved, which its [Coroutines](ToSocketAddrs#coroutines) section
+//!   says.
 //! - The sockets are not `Send`: they belong to the runtime (and so the
 //!   thread) that created them. Using one from a different runtime gives an
 //!   error as soon as it would have to wait, saying so.
@@ -49,9 +48,6 @@
 //! - Read and write timeouts are kept by corio, not in the socket: they are
 //!   shared by a socket and its [`try_clone`](TcpStream::try_clone)s, as with
 //!   std, but are not seen by other processes holding the descriptor.
-//! - Resolving a host name (`"localhost:80"`) goes through the OS resolver,
-//!   which blocks the whole thread while it runs. Pass a [`SocketAddr`] (or
-//!   an IP address string) to avoid it.
 //! - `TcpListener::bind` listens with a backlog of 1024 (std: 128): a
 //!   coroutine server accepts in bursts between other coroutines' turns, so
 //!   a burst of connections must be able to wait in the kernel's queue.

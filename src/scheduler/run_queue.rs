@@ -13,6 +13,12 @@
 //! - tasks resumed in place ([`RunQueue::front`], [`RunQueue::rotate`]): a
 //!   task that yields while it is the only one queued is not moved at all.
 //!
+//! Benchmark: `yield_round` in `benches/run_queue.rs`, run once with this
+//! ring and once with a `VecDeque` (in a `RefCell`, and in an `UnsafeCell`)
+//! behind the same API. With other tasks runnable a yield takes fewer
+//! instructions through the ring than through either; with one, the same.
+//! The figures, and how they were taken, are in `docs/results/run_queue.md`.
+//!
 //! It grows by doubling and never shrinks: a runtime that once had 100,000
 //! runnable tasks keeps 100,000 slots (800 KiB), which the next burst reuses.
 

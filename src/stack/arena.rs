@@ -106,8 +106,9 @@ impl fmt::Debug for Chunk {
 
 /// Slots whose guard pages are installed together, in one system call,
 /// when the first of them is carved: one `process_madvise` instead of 64
-/// `madvise` calls (a C probe on this project's VM: 0.66–0.86 µs per slot
-/// instead of 1.23). 64 slots of the default size span 16.3 MiB, so a
+/// `madvise` calls, so that a burst of cold spawns pays one kernel entry
+/// per 64 stacks (`docs/results/guard_batch.md` has what that saved, and
+/// how it was measured). 64 slots of the default size span 16.3 MiB, so a
 /// runtime with a few coroutines still touches few page tables.
 pub(super) const GUARD_BATCH: usize = 64;
 

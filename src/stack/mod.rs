@@ -52,13 +52,13 @@
 //! map entries. Support is probed once per process ([`guard_kind`]). The
 //! guards of 64 slots at a time are installed with one
 //! `process_madvise(PIDFD_SELF, …)` call (Linux 6.14+) when the first of
-//! them is carved, one `madvise` per slot where that call is refused: a
-//! million cold spawns took 3.8–4.8 s instead of 6.5 s in
-//! `examples/spawn_scale`. On an
-//! older kernel (`EINVAL`) the guard is made with `mprotect(PROT_NONE)`,
-//! which splits the chunk: two map entries per stack, so about 32k live
-//! stacks under the default `vm.max_map_count`; beyond that
-//! [`StackPool::take`] returns an error naming that limit.
+//! them is carved, one `madvise` per slot where that call is refused
+//! (`docs/results/guard_batch.md` gives what batching saves a million
+//! cold spawns in `examples/spawn_scale`). On an older kernel (`EINVAL`)
+//! the guard is made with `mprotect(PROT_NONE)`, which splits the chunk:
+//! two map entries per stack, so about 32k live stacks under the default
+//! `vm.max_map_count`; beyond that [`StackPool::take`] returns an error
+//! naming that limit.
 //!
 //! **Slot layout** (low → high address; `size` is the requested stack size):
 //!

@@ -24,19 +24,36 @@
 //! tx.send("hello").unwrap();
 //! assert_eq!(rx.try_recv(), Ok("hello"));
 //! ```
+//!
+//! | file | what |
+//! |---|---|
+//! | `mpsc.rs` | [`mpsc`]: channels, bounded and unbounded |
+//! | `select.rs` | [`select!`](crate::select): the first of several receives |
+//! | `mutex.rs` | [`Mutex`], [`MutexGuard`] |
+//! | `condvar.rs` | [`Condvar`], [`WaitTimeoutResult`] |
+//! | `rwlock.rs` | [`RwLock`] and its guards |
+//! | `once.rs` | [`Once`], [`OnceLock`], [`OnceState`] |
+//! | `barrier.rs` | [`Barrier`], [`BarrierWaitResult`] |
+//! | `semaphore.rs` | [`Semaphore`], [`SemaphorePermit`] |
+//! | `poison.rs` | the poison flag `Mutex` and `RwLock` share |
+//! | `wait_queue.rs` | the FIFO of waiting coroutines the types here park in |
 
 mod barrier;
+mod condvar;
 pub mod mpsc;
 mod mutex;
 mod once;
 mod poison;
 mod rwlock;
 mod select;
+mod semaphore;
 pub(crate) mod wait_queue;
 
-pub use barrier::{Barrier, BarrierWaitResult, Semaphore, SemaphorePermit};
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mpsc::{Receiver, RecvError, SendError, Sender, TryRecvError, channel};
-pub use mutex::{Condvar, Mutex, MutexGuard, WaitTimeoutResult};
+pub use mutex::{Mutex, MutexGuard};
 pub use once::{Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};

@@ -1,16 +1,16 @@
-//! `Mutex` and `Condvar` for coroutines: std's names, poisoning and error
-//! types, but waiting suspends only the calling coroutine (std's would block
-//! the one OS thread, and with it every coroutine, forever).
+//! `Mutex` for coroutines: std's names, poisoning and error types, but
+//! waiting suspends only the calling coroutine (std's would block the one OS
+//! thread, and with it every coroutine, forever). Its `Condvar` is in
+//! `condvar.rs`.
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
-use std::time::{Duration, Instant};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use super::poison::Poison;
 use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, CannotWait, Suspend, TaskId, TaskWaker};
+use crate::scheduler::{self, Blocker, CannotWait, TaskId};
 
 /// A mutual-exclusion lock for coroutines; `std::sync::Mutex` for one
 /// runtime.
@@ -19,7 +19,8 @@ use crate::scheduler::{self, Blocker, CannotWait, Suspend, TaskId, TaskWaker};
 /// others run meanwhile. Waiters get the lock in the order they asked for
 /// it: an unlock hands it straight to the oldest waiter. As in std, a
 /// coroutine that panics while it holds the lock poisons it, and later
-/// `lock`s return a [`PoisonError`] that still gives access.
+/// `lock`s return a [`PoisonError`](std::sync::PoisonError) that still
+/// gives access.
 ///
 /// A `Mutex` is not `Sync`: it serves the coroutines of one runtime, which
 /// share it through an `Rc`. It also is the answer to a coroutine holding a
@@ -59,8 +60,9 @@ pub struct Mutex<T: ?Sized> {
     /// The holder, for the hand-over and the deadlock report; `None` when
     /// the holder is not a coroutine (the lock was taken outside one).
     owner: Cell<Option<TaskId>>,
-    /// Set when a guard is dropped during a panic.
-    poisoned: Poison,
+    /// Set when a guard is dropped during a panic. `pub(super)` for
+    /// `Condvar` (condvar.rs), whose wait hands a guard back poisoned or not.
+    pub(super) poisoned: Poison,
     /// Coroutines waiting for the lock, oldest first.
     waiters: WaitQueue,
     /// The data. Invariant: a `&mut` to it exists only inside a guard, and
@@ -91,7 +93,8 @@ impl<T> Mutex<T> {
     ///
     /// # Errors
     ///
-    /// A [`PoisonError`] holding the value if the mutex is poisoned.
+    /// A [`PoisonError`](std::sync::PoisonError) holding the value if the
+    /// mutex is poisoned.
     ///
     /// # Examples
     ///
@@ -111,8 +114,8 @@ impl<T: ?Sized> Mutex<T> {
     ///
     /// # Errors
     ///
-    /// A [`PoisonError`] holding the guard if a coroutine panicked while it
-    /// held the lock.
+    /// A [`PoisonError`](std::sync::PoisonError) holding the guard if a
+    /// coroutine panicked while it held the lock.
     ///
     /// # Panics
     ///
@@ -248,7 +251,8 @@ impl<T: ?Sized> Mutex<T> {
     ///
     /// # Errors
     ///
-    /// A [`PoisonError`] holding the reference if the mutex is poisoned.
+    /// A [`PoisonError`](std::sync::PoisonError) holding the reference if
+    /// the mutex is poisoned.
     ///
     /// # Examples
     ///
@@ -341,8 +345,9 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
-    /// The locked mutex.
-    mutex: &'a Mutex<T>,
+    /// The locked mutex. `pub(super)` for `Condvar` (condvar.rs), which
+    /// unlocks it for a wait and locks it again after.
+    pub(super) mutex: &'a Mutex<T>,
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
@@ -380,279 +385,5 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
-    }
-}
-
-/// Whether a [`Condvar::wait_timeout`] returned because its time was up.
-/// std's `WaitTimeoutResult`, which std gives no way to make.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use corio::sync::{Condvar, Mutex};
-///
-/// corio::run(|| {
-///     let (m, cv) = (Mutex::new(()), Condvar::new());
-///     let (_guard, result) = cv.wait_timeout(m.lock().unwrap(), Duration::from_millis(1)).unwrap();
-///     assert!(result.timed_out());
-/// });
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitTimeoutResult(bool);
-
-impl WaitTimeoutResult {
-    /// Whether the wait ended because its timeout passed.
-    ///
-    /// # Examples
-    ///
-    /// See [`WaitTimeoutResult`].
-    pub fn timed_out(&self) -> bool {
-        self.0
-    }
-}
-
-/// A condition variable for coroutines; `std::sync::Condvar` for one
-/// runtime: a coroutine waits (with a [`Mutex`] guard, which is released
-/// meanwhile) until another notifies it.
-///
-/// As std's, a wait may wake spuriously: wait in a loop, or with
-/// [`wait_while`](Condvar::wait_while). Waiters are notified oldest first.
-///
-/// # Examples
-///
-/// ```
-/// use std::rc::Rc;
-/// use corio::sync::{Condvar, Mutex};
-///
-/// corio::run(|| {
-///     let pair = Rc::new((Mutex::new(false), Condvar::new()));
-///     let p = pair.clone();
-///     corio::spawn(move || {
-///         *p.0.lock().unwrap() = true;
-///         p.1.notify_one();
-///     });
-///     let (lock, cvar) = &*pair;
-///     let ready = cvar.wait_while(lock.lock().unwrap(), |ready| !*ready).unwrap();
-///     assert!(*ready);
-/// });
-/// ```
-#[derive(Default)]
-pub struct Condvar {
-    /// Coroutines waiting to be notified, oldest first.
-    waiters: WaitQueue,
-}
-
-impl Condvar {
-    /// A condition variable nobody waits on.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let cv = corio::sync::Condvar::new();
-    /// cv.notify_all(); // nobody to wake
-    /// ```
-    pub fn new() -> Condvar {
-        Condvar::default()
-    }
-
-    /// Releases `guard`'s lock, waits to be notified, and locks again.
-    ///
-    /// # Coroutines
-    ///
-    /// Where no coroutine can wait (a destructor while the runtime shuts
-    /// down, a `log` backend), it returns at once, as a spurious wake-up.
-    ///
-    /// # Errors
-    ///
-    /// A [`PoisonError`] with the guard if the mutex is poisoned when it is
-    /// locked again.
-    ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
-    ///
-    /// # Examples
-    ///
-    /// See [`Condvar`].
-    #[track_caller]
-    pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        self.wait_until("Condvar::wait", guard, None).0
-    }
-
-    /// Waits while `condition` holds: `wait` in a loop, as std's.
-    ///
-    /// # Coroutines
-    ///
-    /// Where no coroutine can wait, it returns at once, the condition
-    /// possibly still true: nothing could change it there.
-    ///
-    /// # Errors
-    ///
-    /// As [`wait`](Condvar::wait).
-    ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
-    ///
-    /// # Examples
-    ///
-    /// See [`Condvar`].
-    #[track_caller]
-    pub fn wait_while<'a, T: ?Sized, F: FnMut(&mut T) -> bool>(
-        &self,
-        mut guard: MutexGuard<'a, T>,
-        mut condition: F,
-    ) -> LockResult<MutexGuard<'a, T>> {
-        while condition(&mut *guard) {
-            let (result, could_wait) = self.wait_until("Condvar::wait_while", guard, None);
-            guard = result?;
-            if !could_wait {
-                break;
-            }
-        }
-        Ok(guard)
-    }
-
-    /// As [`wait`](Condvar::wait), for at most `timeout` (`Duration::MAX`
-    /// waits as long as `wait` would).
-    ///
-    /// # Errors
-    ///
-    /// As [`wait`](Condvar::wait), with the [`WaitTimeoutResult`] too.
-    ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
-    ///
-    /// # Examples
-    ///
-    /// See [`WaitTimeoutResult`].
-    #[track_caller]
-    pub fn wait_timeout<'a, T: ?Sized>(
-        &self,
-        guard: MutexGuard<'a, T>,
-        timeout: Duration,
-    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let deadline = Instant::now().checked_add(timeout);
-        let (result, _) = self.wait_until("Condvar::wait_timeout", guard, deadline);
-        let timed_out = WaitTimeoutResult(deadline.is_some_and(|at| Instant::now() >= at));
-        match result {
-            Ok(guard) => Ok((guard, timed_out)),
-            Err(poisoned) => Err(PoisonError::new((poisoned.into_inner(), timed_out))),
-        }
-    }
-
-    /// As [`wait_while`](Condvar::wait_while), for at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`wait`](Condvar::wait), with the [`WaitTimeoutResult`] too: it
-    /// says whether the condition still held when the time was up.
-    ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use corio::sync::{Condvar, Mutex};
-    ///
-    /// corio::run(|| {
-    ///     let (m, cv) = (Mutex::new(0), Condvar::new());
-    ///     let (n, result) = cv
-    ///         .wait_timeout_while(m.lock().unwrap(), Duration::from_millis(5), |n| *n == 0)
-    ///         .unwrap();
-    ///     assert!(result.timed_out());
-    ///     assert_eq!(*n, 0);
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn wait_timeout_while<'a, T: ?Sized, F: FnMut(&mut T) -> bool>(
-        &self,
-        mut guard: MutexGuard<'a, T>,
-        timeout: Duration,
-        mut condition: F,
-    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if !condition(&mut *guard) {
-                return Ok((guard, WaitTimeoutResult(false)));
-            }
-            if deadline.is_some_and(|at| Instant::now() >= at) {
-                return Ok((guard, WaitTimeoutResult(true)));
-            }
-            let what = "Condvar::wait_timeout_while";
-            let (result, could_wait) = self.wait_until(what, guard, deadline);
-            match result {
-                Ok(g) => guard = g,
-                Err(poisoned) => {
-                    return Err(PoisonError::new((
-                        poisoned.into_inner(),
-                        WaitTimeoutResult(false),
-                    )));
-                }
-            }
-            if !could_wait {
-                let timed_out = condition(&mut *guard);
-                return Ok((guard, WaitTimeoutResult(timed_out)));
-            }
-        }
-    }
-
-    /// Wakes the coroutine that has waited longest, if any.
-    ///
-    /// # Examples
-    ///
-    /// See [`Condvar`].
-    pub fn notify_one(&self) {
-        self.waiters.notify_one();
-    }
-
-    /// Wakes every waiting coroutine.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let cv = corio::sync::Condvar::new();
-    /// cv.notify_all();
-    /// ```
-    pub fn notify_all(&self) {
-        self.waiters.notify_all();
-    }
-
-    /// One wait: queue, unlock, suspend until notified or `deadline`, lock
-    /// again. Also returns whether it could wait at all.
-    #[track_caller]
-    fn wait_until<'a, T: ?Sized>(
-        &self,
-        what: &str,
-        guard: MutexGuard<'a, T>,
-        deadline: Option<Instant>,
-    ) -> (LockResult<MutexGuard<'a, T>>, bool) {
-        let mutex = guard.mutex;
-        let Ok(me) = TaskWaker::running(what) else {
-            return (mutex.poisoned.result(guard), false);
-        };
-        // Queued before the unlock, so a notify in between is not lost.
-        let waiting = self.waiters.wait(me);
-        drop(guard);
-        let reason = match deadline {
-            Some(at) => Suspend::ParkUntil(Blocker::Condvar, at),
-            None => Suspend::Park(Blocker::Condvar),
-        };
-        let could_wait = scheduler::suspend(what, reason).is_ok();
-        drop(waiting);
-        (mutex.lock(), could_wait)
-    }
-}
-
-impl fmt::Debug for Condvar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Condvar")
-            .field("waiting", &self.waiters.len())
-            .finish()
     }
 }
