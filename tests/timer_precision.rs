@@ -78,11 +78,27 @@ fn a_cancelled_earlier_deadline_does_not_end_a_later_sleep_early() {
 
 #[test]
 fn many_deadlines_fire_in_order_even_when_microseconds_apart() {
-    let order = corio::run(|| {
+    // A run in which a sleeper began after the first deadline proves
+    // nothing (a deadline already past returns at once, in spawn order), and
+    // a stall of 50 ms on a busy machine could cause one: such a run is
+    // played again rather than counted, up to five times.
+    for _ in 0..5 {
+        let (late, order) = deadlines_microseconds_apart();
+        if late == 0 {
+            assert_eq!(order, (0..50).collect::<Vec<_>>());
+            return;
+        }
+    }
+    panic!("in five runs, sleepers always started after the first deadline, 50 ms on");
+}
+
+/// Fifty sleepers with deadlines 10 us apart, from 50 ms on: how many began
+/// too late, and the order they woke in.
+fn deadlines_microseconds_apart() -> (usize, Vec<u64>) {
+    corio::run(|| {
         let fired = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         // Room for all 50 to start sleeping before the first deadline, even
-        // on a loaded machine or under a sanitizer: a deadline already past
-        // returns at once, in spawn order, which would prove nothing.
+        // on a loaded machine or under a sanitizer.
         let start = Instant::now() + Duration::from_millis(50);
         // Spawned in reverse so that spawn order cannot explain the result.
         let sleepers: Vec<_> = (0..50u64)
@@ -102,8 +118,6 @@ fn many_deadlines_fire_in_order_even_when_microseconds_apart() {
             .map(|s| s.join().unwrap())
             .filter(|&late| late)
             .count();
-        assert_eq!(late, 0, "sleepers started after the first deadline");
-        fired.take()
-    });
-    assert_eq!(order, (0..50).collect::<Vec<_>>());
+        (late, fired.take())
+    })
 }
