@@ -12,42 +12,59 @@ use corio::runtime::Handle;
 
 #[test]
 fn blocking_jobs_run_side_by_side_while_a_ticker_keeps_ticking() {
-    let (ticks_during, elapsed, results) = corio::run(|| {
+    // Counted, not timed: every job waits on its pool thread until all
+    // eight have started (one after another, the first would wait for the
+    // rest forever) and until the runtime's 1 ms ticker has ticked ten more
+    // times (a runtime blocked by the jobs never would). A busy machine only
+    // makes that take longer; the hang guard is far beyond it.
+    const JOBS: usize = 8;
+    const TICKS: u32 = 10;
+    let hang_guard = Instant::now() + Duration::from_secs(30);
+    let started = Arc::new(AtomicUsize::new(0));
+    let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (ticks_in_all, results) = corio::run(|| {
         let done = std::rc::Rc::new(std::cell::Cell::new(false));
         let ticker_done = std::rc::Rc::clone(&done);
+        let ticker_ticks = Arc::clone(&ticks);
         let ticker = corio::spawn(move || {
-            let mut ticks = 0u32;
             while !ticker_done.get() {
                 corio::sleep(Duration::from_millis(1));
-                ticks += 1;
+                ticker_ticks.fetch_add(1, Ordering::SeqCst);
             }
-            ticks
         });
-        let start = Instant::now();
-        let jobs: Vec<_> = (0..8u64)
+        let jobs: Vec<_> = (0..JOBS as u64)
             .map(|i| {
+                let (started, ticks) = (Arc::clone(&started), Arc::clone(&ticks));
                 corio::spawn(move || {
                     corio::spawn_blocking(move || {
-                        std::thread::sleep(Duration::from_millis(50));
-                        i * 10
+                        let ticks_at_start = ticks.load(Ordering::SeqCst);
+                        started.fetch_add(1, Ordering::SeqCst);
+                        let met = || {
+                            started.load(Ordering::SeqCst) == JOBS
+                                && ticks.load(Ordering::SeqCst) >= ticks_at_start + TICKS
+                        };
+                        while !met() && Instant::now() < hang_guard {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        (i * 10, met())
                     })
                     .unwrap()
                 })
             })
             .collect();
-        let results: Vec<u64> = jobs.into_iter().map(|j| j.join().unwrap()).collect();
-        let elapsed = start.elapsed();
+        let results: Vec<(u64, bool)> = jobs.into_iter().map(|j| j.join().unwrap()).collect();
         done.set(true);
-        (ticker.join().unwrap(), elapsed, results)
+        ticker.join().unwrap();
+        (results.iter().all(|&(_, met)| met), results)
     });
-    assert_eq!(results, [0, 10, 20, 30, 40, 50, 60, 70]);
-    // One after another they would take 400 ms; side by side about 50.
-    assert!(elapsed < Duration::from_millis(8 * 50), "{elapsed:?}");
-    // The runtime was never blocked: the 1 ms ticker ticked all along
-    // (about 40 times in 50 ms here; 10 allows for a very busy machine).
+    let values: Vec<u64> = results.iter().map(|&(value, _)| value).collect();
+    assert_eq!(values, [0, 10, 20, 30, 40, 50, 60, 70]);
     assert!(
-        ticks_during >= 10,
-        "only {ticks_during} ticks in {elapsed:?}"
+        ticks_in_all,
+        "within 30 s, not every job saw all {JOBS} jobs started and {TICKS} ticks while it \
+         ran: {} started, {} ticks in all, {results:?}",
+        started.load(Ordering::SeqCst),
+        ticks.load(Ordering::SeqCst)
     );
 }
 

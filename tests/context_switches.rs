@@ -53,13 +53,16 @@ fn coroutine_handoffs_cause_almost_no_context_switches() {
             thread_context_switches() - before,
         )
     });
+    println!("{YIELDS} yields: {switches} coroutine switches, {kernel} kernel context switches");
     // Every yield of the root hands the CPU to the other coroutine.
     assert!(switches >= YIELDS / 2, "{switches} coroutine switches");
-    // The kernel only sees the occasional preemption of the whole thread by
-    // a timer tick (a busy machine may add a few); nowhere near one per
-    // hand-off.
+    // The kernel only sees the occasional preemption of the whole thread,
+    // nowhere near one per hand-off. A busy machine preempts more often,
+    // but at most once per time slice (a millisecond or so): in step with
+    // the CPU time of the yields, some hundreds of them per slice even in a
+    // debug build, not with their number. A fixed count would not hold.
     assert!(
-        kernel < 100,
+        kernel < YIELDS / 100,
         "{YIELDS} yields caused {kernel} kernel context switches"
     );
 }

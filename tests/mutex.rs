@@ -284,6 +284,11 @@ macro_rules! rwlock_case {
             use $thread as thread;
             let lock = Arc::new(sync::RwLock::new(0u32));
             let (inside, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            // Each reader stays until a second one has been inside with it,
+            // which a lock that shut readers out would never allow (then
+            // the hang guard ends the wait). Not a sleep that the others
+            // must overlap: on a busy machine they may start too late.
+            let hang_guard = std::time::Instant::now() + Duration::from_secs(10);
             let readers: Vec<_> = (0..4)
                 .map(|_| {
                     let (lock, inside, most) = (lock.clone(), inside.clone(), most.clone());
@@ -291,7 +296,11 @@ macro_rules! rwlock_case {
                         let _r = lock.read().unwrap();
                         let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                         most.fetch_max(now, Ordering::SeqCst);
-                        thread::sleep(Duration::from_millis(10));
+                        while most.load(Ordering::SeqCst) < 2
+                            && std::time::Instant::now() < hang_guard
+                        {
+                            thread::sleep(Duration::from_millis(1));
+                        }
                         inside.fetch_sub(1, Ordering::SeqCst);
                     })
                 })

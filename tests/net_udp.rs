@@ -4,7 +4,9 @@
 #[path = "util/net.rs"]
 mod util;
 
+use std::cell::Cell;
 use std::io::ErrorKind;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use corio::net::UdpSocket;
@@ -77,15 +79,28 @@ fn recv_timeout_gives_timed_out_promptly() {
     corio::run(|| {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let timeout = Duration::from_millis(50);
+        // Promptly, against the runtime's own clock rather than in seconds:
+        // a sleep of ten times the timeout, begun after the receive, must
+        // still be asleep when it times out. Load delays both alike.
+        let sentinel_woke = Rc::new(Cell::new(false));
+        let sentinel = {
+            let woke = sentinel_woke.clone();
+            corio::spawn(move || {
+                corio::sleep(10 * timeout);
+                woke.set(true);
+            })
+        };
         socket.set_read_timeout(Some(timeout)).unwrap();
         let start = Instant::now();
         let err = socket.recv_from(&mut [0; 8]).unwrap_err();
         let waited = start.elapsed();
         assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert!(waited >= timeout, "timed out early, after {waited:?}");
         assert!(
-            waited >= timeout && waited < Duration::from_secs(1),
-            "{waited:?}"
+            !sentinel_woke.get(),
+            "timed out late, after a sleep of 10x the timeout ({waited:?})"
         );
+        drop(sentinel); // unwound with the runtime
         let zero = socket.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
         assert_eq!(zero.kind(), ErrorKind::InvalidInput);
     });

@@ -1,5 +1,5 @@
-//! Dropping a runtime with coroutines still parked: every one is unwound, in
-//! time linear in their number, and nothing a destructor does there (wait,
+//! Dropping a runtime with coroutines still parked: every one is unwound, at
+//! a cost linear in their number, and nothing a destructor does there (wait,
 //! flush, join, sleep, panic outside an unwind) aborts the process.
 
 mod util;
@@ -7,12 +7,27 @@ mod util;
 use std::cell::{Cell, RefCell};
 use std::io::{BufWriter, Write};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use corio::net::{TcpListener, TcpStream};
 
-/// Seconds to drop a runtime holding `n` coroutines parked on one channel.
-fn teardown_seconds(n: usize) -> f64 {
+/// Parked coroutines unwound so far: each holds one [`Unwound`] on its stack.
+static UNWOUND: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts its drop in [`UNWOUND`].
+struct Unwound;
+
+impl Drop for Unwound {
+    fn drop(&mut self) {
+        UNWOUND.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Drops a runtime holding `n` coroutines parked on one channel. Returns
+/// how many of them were unwound and the CPU time the drop took on this
+/// thread (not wall time: a busy machine stretches that, not this).
+fn teardown(n: usize) -> (usize, Duration) {
     let mut rt = corio::Runtime::new().unwrap();
     rt.block_on(move || {
         let (tx, rx) = corio::sync::channel::<()>();
@@ -20,27 +35,49 @@ fn teardown_seconds(n: usize) -> f64 {
         for _ in 0..n {
             let rx = rx.clone();
             corio::spawn(move || {
+                let _unwound = Unwound;
                 let _ = rx.recv();
             });
         }
         corio::yield_now(); // every one parks in recv
         std::mem::forget(tx);
     });
-    let start = Instant::now();
+    let unwound = UNWOUND.load(Ordering::Relaxed);
+    let start = util::thread_cpu_time();
     drop(rt);
-    start.elapsed().as_secs_f64()
+    let cpu = util::thread_cpu_time() - start;
+    (UNWOUND.load(Ordering::Relaxed) - unwound, cpu)
 }
 
 #[test]
-fn teardown_time_grows_linearly_with_the_parked_coroutines() {
-    // A ratio of two sizes in one run, not a time: ten times the coroutines
-    // must cost about ten times as long. The old teardown searched the task
-    // table from its start for every task (10x the coroutines: ~70x the
-    // time); the bound leaves room for a noisy machine.
-    let (small, large) = (4_000, 40_000);
-    let best = |n| (0..2).map(|_| teardown_seconds(n)).fold(f64::MAX, f64::min);
-    let ratio = best(large) / best(small);
-    assert!(ratio < 30.0, "10x the coroutines took {ratio:.1}x as long");
+fn teardown_unwinds_every_parked_coroutine_in_cpu_time_linear_in_their_number() {
+    // Forty times the coroutines: linear work costs about 40x (less, with
+    // the fixed costs of a runtime), while the old teardown, which searched
+    // the task table from its start for every task, cost ~70x for 10x the
+    // coroutines, so well over 1000x here. CPU time, not wall time: a thread
+    // that waits for a CPU on a busy machine does not run up CPU time, so
+    // load cannot push the ratio towards the bound.
+    let (small, large) = (1_000, 40_000);
+    let best = |n| {
+        (0..2)
+            .map(|_| {
+                let (unwound, cpu) = teardown(n);
+                assert_eq!(unwound, n, "{n} parked coroutines, {unwound} unwound");
+                cpu
+            })
+            .min()
+            .expect("two rounds")
+    };
+    let (small_cpu, large_cpu) = (best(small), best(large));
+    let ratio = large_cpu.as_secs_f64() / small_cpu.as_secs_f64().max(1e-9);
+    println!(
+        "teardown CPU time: {small_cpu:?} for {small}, {large_cpu:?} for {large}: {ratio:.1}x"
+    );
+    assert!(
+        ratio < 200.0,
+        "40x the coroutines took {ratio:.1}x the CPU time ({small_cpu:?} for {small}, \
+         {large_cpu:?} for {large})"
+    );
 }
 
 /// Drops `log` entries in order: what each destructor saw.

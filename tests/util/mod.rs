@@ -63,6 +63,36 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_default()
 }
 
+/// CPU time used so far by the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+///
+/// What a piece of work costs, for tests that compare costs: unlike wall
+/// time it does not grow while the thread waits for a CPU, so a busy machine
+/// cannot make a cheap step look expensive.
+#[allow(dead_code)] // Not every test file compares costs.
+pub fn thread_cpu_time() -> std::time::Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// CPU time used so far by all threads of this process
+/// (`CLOCK_PROCESS_CPUTIME_ID`), for work that spans several threads.
+#[allow(dead_code)] // Not every test file compares costs.
+pub fn process_cpu_time() -> std::time::Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+#[allow(dead_code)] // Only through the two functions above.
+fn cpu_clock(clock: libc::clockid_t) -> std::time::Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec; `clock` is one of the
+    // CPU-time clocks every Linux has.
+    let rc = unsafe { libc::clock_gettime(clock, &mut now) };
+    assert_eq!(rc, 0, "clock_gettime: {}", std::io::Error::last_os_error());
+    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
 /// Number of memory mappings of this process (lines of /proc/self/maps).
 #[allow(dead_code)] // Not every test file counts mappings.
 pub fn map_count() -> usize {
