@@ -18,7 +18,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 #[path = "../common/usage.rs"]
-#[allow(dead_code)] // Counts context switches only.
 mod usage;
 
 /// The worker on std: OS threads, blocking sockets, std's channels and locks.
@@ -41,8 +40,7 @@ mod on_corio {
 
 /// Voluntary + involuntary context switches of the whole process so far.
 fn context_switches() -> i64 {
-    let usage = usage::rusage(libc::RUSAGE_SELF);
-    usage.ru_nvcsw + usage.ru_nivcsw
+    usage::context_switches(&usage::rusage(libc::RUSAGE_SELF)) as i64
 }
 
 /// Runs `f`, returning its outcome, the wall time and the context switches.
