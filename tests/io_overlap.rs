@@ -40,8 +40,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use modes::{Mode, Plan, TaskRecord};
-use serde_json::Value;
 use progress::Progress;
+use serde_json::Value;
 use workload::Workload;
 
 /// The JSON keys of a `--json` line.
@@ -284,9 +284,7 @@ fn json_output_is_one_object_per_workload_and_mode() {
     let pairs: Vec<(String, String)> = lines
         .iter()
         .map(|line| {
-            let name = |key| {
-                line[key].as_str().unwrap().to_string()
-            };
+            let name = |key| line[key].as_str().unwrap().to_string();
             (name("workload"), name("mode"))
         })
         .collect();
@@ -314,14 +312,8 @@ fn json_output_is_one_object_per_workload_and_mode() {
             _ => 0.0,
         };
         assert_eq!(processes, expected);
-        let with_corio = matches!(
-            line["mode"].as_str(),
-            Some("coroutines" | "hybrid")
-        );
-        assert_eq!(
-            line["corio_switches"] != Value::Null,
-            with_corio
-        );
+        let with_corio = matches!(line["mode"].as_str(), Some("coroutines" | "hybrid"));
+        assert_eq!(line["corio_switches"] != Value::Null, with_corio);
         assert_eq!(
             line["profile"].as_str(),
             Some(if cfg!(debug_assertions) {

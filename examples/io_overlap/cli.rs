@@ -9,6 +9,9 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 
+#[path = "../common/values.rs"]
+mod values;
+
 use crate::modes::Mode;
 use crate::processes;
 use crate::runner;
@@ -60,10 +63,10 @@ pub struct Options {
     /// Run everything (this program, its children, the slow service) on the
     /// first N CPUs it may use; --cpus 1 shows concurrency without
     /// parallelism [default: all CPUs]
-    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = number::<usize>(1, 1024))]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = values::within::<usize>(1, 1024))]
     pub cpus: Option<usize>,
     /// Tasks per workload, 1..=100000 [default: 100 for io, 8 for cpu]
-    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = number::<usize>(1, 100_000))]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = values::within::<usize>(1, 100_000))]
     pub tasks: Option<usize>,
     /// io: the service answers after MS ms, 0..=10000.
     #[arg(
@@ -71,7 +74,7 @@ pub struct Options {
         value_name = "MS",
         default_value_t = DEFAULT_LATENCY_MS,
         allow_hyphen_values = true,
-        value_parser = number::<u64>(0, 10_000)
+        value_parser = values::within::<u64>(0, 10_000)
     )]
     pub latency_ms: u64,
     /// io: round trips per task, 1..=10000.
@@ -80,7 +83,7 @@ pub struct Options {
         value_name = "R",
         default_value_t = DEFAULT_REQUESTS,
         allow_hyphen_values = true,
-        value_parser = number::<u32>(1, 10_000)
+        value_parser = values::within::<u32>(1, 10_000)
     )]
     pub requests: u32,
     /// Print one JSON object per (workload, mode), nothing else.
@@ -192,20 +195,6 @@ fn command(parsed: Result<Options, clap::Error>) -> Result<Command, String> {
             let first = rendered.lines().next().unwrap_or_default();
             Err(first.strip_prefix("error: ").unwrap_or(first).to_string())
         }
-    }
-}
-
-/// A parser of whole numbers from `min` to `max` into a `T`.
-fn number<T: TryFrom<u64>>(
-    min: u64,
-    max: u64,
-) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
-    move |text| {
-        text.parse::<u64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .and_then(|n| T::try_from(n).ok())
-            .ok_or_else(|| format!("expects a whole number from {min} to {max}"))
     }
 }
 

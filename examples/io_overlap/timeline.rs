@@ -96,9 +96,7 @@ pub fn chrome_trace(all: &[Measurement], fragments: &[String]) -> String {
     for (index, m) in all.iter().enumerate() {
         let pid = index + 1;
         let name = format!("{} / {}", m.workload, m.mode);
-        let metadata = |name: &str, args: Value| {
-            json!({"name": name, "ph": "M", "pid": pid, "tid": 0, "ts": 0, "args": args})
-        };
+        let metadata = |name: &str, args: Value| json!({"name": name, "ph": "M", "pid": pid, "tid": 0, "ts": 0, "args": args});
         events.push(metadata("process_name", json!({"name": name})));
         events.push(metadata("process_sort_index", json!({"sort_index": pid})));
         events.push(metadata("thread_name", json!({"name": "whole mode"})));
