@@ -11,11 +11,20 @@
 ///
 /// The text is not a whole number, is 0, or does not fit a `T`.
 pub fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
-    text.parse::<u64>()
-        .ok()
-        .filter(|&n| n >= 1)
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or_else(|| "expects a whole number, at least 1".to_string())
+    at_least(1)(text)
+}
+
+/// A parser of whole numbers of at least `min`.
+pub fn at_least<T: TryFrom<u64>>(
+    min: u64,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        text.parse::<u64>()
+            .ok()
+            .filter(|&n| n >= min)
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| format!("expects a whole number, at least {min}"))
+    }
 }
 
 /// A parser of whole numbers from `min` to `max`, both included.
