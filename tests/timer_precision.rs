@@ -5,12 +5,14 @@
 //! benchmark is `cargo run --release --example timers`): what they catch is
 //! the millisecond quantisation an `epoll_wait` timeout would add.
 
+mod util;
+
 use std::time::{Duration, Instant};
 
 /// The median of how late `n` sleeps of `d` end.
 fn median_lateness(n: usize, d: Duration) -> Duration {
     corio::run(|| {
-        let mut late: Vec<Duration> = (0..n)
+        let late: Vec<Duration> = (0..n)
             .map(|_| {
                 let start = Instant::now();
                 corio::sleep(d);
@@ -19,8 +21,7 @@ fn median_lateness(n: usize, d: Duration) -> Duration {
                 took - d
             })
             .collect();
-        late.sort();
-        late[n / 2]
+        util::stats::median(&late)
     })
 }
 
