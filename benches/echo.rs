@@ -48,7 +48,6 @@ use criterion::{Criterion, Throughput};
 use usage::CpuTicks;
 
 #[path = "../examples/common/usage.rs"]
-#[allow(dead_code)] // Counts in ticks; needs no tick rate.
 mod usage;
 
 /// Concurrent connections, as in the task statement.

@@ -37,8 +37,9 @@
 mod affinity;
 #[path = "../examples/http_hello/http.rs"]
 mod http;
+#[path = "../examples/common/stats.rs"]
+mod stats;
 #[path = "../examples/common/usage.rs"]
-#[allow(dead_code)] // Reads steal and the tick rate only.
 mod usage;
 
 use usage::CpuTicks;
@@ -300,13 +301,8 @@ impl ServerProcess {
 
     /// Peak resident set size, bytes.
     fn peak_rss(&self) -> io::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        usage::proc_field(&format!("/proc/{}/status", self.child.id()), "VmHWM")
             .map(|kib| kib * 1024)
-            .ok_or_else(|| io::Error::other("no VmHWM in /proc/PID/status"))
     }
 }
 
@@ -437,11 +433,16 @@ fn corio_load(addr: SocketAddr, connections: usize, seconds: u64, cpu: usize) ->
                 }
             }
             let elapsed = start.elapsed();
-            latencies.sort_unstable();
+            let latencies: Vec<Duration> = latencies
+                .into_iter()
+                .map(|ns| Duration::from_nanos(u64::from(ns)))
+                .collect();
             let at = |q: f64| {
-                let i =
-                    ((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1));
-                Duration::from_nanos(latencies.get(i).copied().unwrap_or(0) as u64)
+                if latencies.is_empty() {
+                    Duration::ZERO
+                } else {
+                    stats::percentile(&latencies, q)
+                }
             };
             Ok(Load {
                 requests: latencies.len() as u64,
@@ -679,18 +680,6 @@ fn show(d: Duration) -> String {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
 /// Medians per server and connection count, then corio's per-round ratios.
 fn summarize(args: &Args, runs: &[Run]) -> String {
     let mut out = String::new();
@@ -711,15 +700,16 @@ fn summarize(args: &Args, runs: &[Run]) -> String {
                 out,
                 "  {:44} {:>10.0} {:>9} {:>9} {:>11.0} {:>9.1} {:>7}",
                 server.description(),
-                median(mine.iter().map(|r| r.rate()).collect()),
-                show(Duration::from_secs_f64(median(
-                    mine.iter().map(|r| r.load.p50.as_secs_f64()).collect()
-                ))),
-                show(Duration::from_secs_f64(median(
-                    mine.iter().map(|r| r.load.p99.as_secs_f64()).collect()
-                ))),
-                median(mine.iter().map(|r| r.per_cpu_second()).collect()),
-                median(mine.iter().map(|r| r.peak_rss as f64).collect()) / (1 << 20) as f64,
+                stats::median(&mine.iter().map(|r| r.rate()).collect::<Vec<_>>()),
+                show(stats::median(
+                    &mine.iter().map(|r| r.load.p50).collect::<Vec<_>>()
+                )),
+                show(stats::median(
+                    &mine.iter().map(|r| r.load.p99).collect::<Vec<_>>()
+                )),
+                stats::median(&mine.iter().map(|r| r.per_cpu_second()).collect::<Vec<_>>()),
+                stats::median(&mine.iter().map(|r| r.peak_rss as f64).collect::<Vec<_>>())
+                    / (1 << 20) as f64,
                 mine.iter().map(|r| r.load.errors).sum::<u64>(),
             );
         }
@@ -747,11 +737,11 @@ fn summarize(args: &Args, runs: &[Run]) -> String {
                     out,
                     "  corio / {:5}  req/s {:.2}x (rounds {})  req/cpu-s {:.2}x (rounds {})  p99 {:.2}x (rounds {})",
                     other.name(),
-                    median(rate.clone()),
+                    stats::median(&rate),
                     list(&rate),
-                    median(cpu.clone()),
+                    stats::median(&cpu),
                     list(&cpu),
-                    median(p99.clone()),
+                    stats::median(&p99),
                     list(&p99),
                 );
             }

@@ -17,43 +17,42 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use corio::net::TcpStream;
+use serde_json::json;
 
-const USAGE: &str = "\
-usage: echo_client [ADDR] [--connections N] [--messages M] [--size BYTES] [--json]
-
-Opens N connections to an echo server (one coroutine each), sends M messages
-of BYTES bytes on each, one at a time, checks every echoed byte and prints
-round trips per second and latency percentiles.
-
-  ADDR             the echo server (default 127.0.0.1:7878)
-  --connections N  concurrent connections (default 10)
-  --messages M     messages per connection (default 1000)
-  --size BYTES     bytes per message (default 64)
-  --json           print one JSON object instead of text
-  --help           show this help";
+#[path = "common/stats.rs"]
+mod stats;
+#[path = "common/values.rs"]
+mod values;
 
 /// What to run, from the command line.
+#[derive(Parser)]
+#[command(
+    about = "Opens N connections to an echo server (one coroutine each), sends M messages \
+             of BYTES bytes on each, one at a time, checks every echoed byte and prints \
+             round trips per second and latency percentiles."
+)]
 struct Options {
+    /// The echo server.
+    #[arg(default_value = "127.0.0.1:7878")]
     addr: String,
+    /// Concurrent connections.
+    #[arg(short, long, value_name = "N", default_value_t = 10, value_parser = values::at_least_one::<usize>)]
     connections: usize,
+    /// Messages per connection.
+    #[arg(short, long, value_name = "M", default_value_t = 1000, value_parser = values::at_least_one::<usize>)]
     messages: usize,
+    /// Bytes per message.
+    #[arg(short, long, value_name = "BYTES", default_value_t = 64, value_parser = values::at_least_one::<usize>)]
     size: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
     json: bool,
 }
 
 fn main() -> ExitCode {
-    let opts = match parse(std::env::args().skip(1)) {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("echo_client: {msg}\n\n{USAGE}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let opts = Options::parse();
     match corio::run(move || run(&opts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -61,36 +60,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Parses the arguments; `Ok(None)` means `--help`.
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut opts = Options {
-        addr: "127.0.0.1:7878".into(),
-        connections: 10,
-        messages: 1000,
-        size: 64,
-        json: false,
-    };
-    while let Some(arg) = args.next() {
-        let mut number = |name: &str| -> Result<usize, String> {
-            let value = args.next().ok_or(format!("{name} needs a number"))?;
-            match value.parse() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(format!("{name} needs a positive number, not {value:?}")),
-            }
-        };
-        match arg.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--connections" | "-c" => opts.connections = number("--connections")?,
-            "--messages" | "-m" => opts.messages = number("--messages")?,
-            "--size" | "-s" => opts.size = number("--size")?,
-            "--json" => opts.json = true,
-            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
-            other => opts.addr = other.to_string(),
-        }
-    }
-    Ok(Some(opts))
 }
 
 /// Connects everything, then times the round trips of all connections.
@@ -127,7 +96,7 @@ fn run(opts: &Options) -> io::Result<()> {
         w.join().expect("a connection's coroutine panicked")?;
     }
     let elapsed = start.elapsed();
-    report(opts, elapsed, &mut latencies.borrow_mut());
+    report(opts, elapsed, &latencies.borrow());
     Ok(())
 }
 
@@ -157,26 +126,26 @@ fn round_trips(
 }
 
 /// Prints the rate and latency percentiles, as text or JSON.
-fn report(opts: &Options, elapsed: Duration, latencies: &mut [Duration]) {
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+fn report(opts: &Options, elapsed: Duration, latencies: &[Duration]) {
+    let at = |q: f64| stats::percentile(latencies, q);
     let (p50, p99, max) = (at(0.50), at(0.99), at(1.0));
     let trips = latencies.len();
     let rate = trips as f64 / elapsed.as_secs_f64();
     if opts.json {
-        println!(
-            "{{\"addr\":\"{}\",\"connections\":{},\"messages\":{},\"size\":{},\
-             \"round_trips\":{trips},\"seconds\":{:.6},\"round_trips_per_sec\":{rate:.0},\
-             \"p50_us\":{},\"p99_us\":{},\"max_us\":{}}}",
-            opts.addr,
-            opts.connections,
-            opts.messages,
-            opts.size,
-            elapsed.as_secs_f64(),
-            p50.as_micros(),
-            p99.as_micros(),
-            max.as_micros()
-        );
+        let micros = |d: Duration| d.as_micros() as u64;
+        let line = json!({
+            "addr": opts.addr,
+            "connections": opts.connections,
+            "messages": opts.messages,
+            "size": opts.size,
+            "round_trips": trips,
+            "seconds": elapsed.as_secs_f64(),
+            "round_trips_per_sec": rate.round(),
+            "p50_us": micros(p50),
+            "p99_us": micros(p99),
+            "max_us": micros(max),
+        });
+        println!("{line}");
         return;
     }
     println!(

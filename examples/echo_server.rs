@@ -25,47 +25,36 @@ use std::rc::Rc;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+use clap::Parser;
 use corio::net::{TcpListener, TcpStream};
 
-const USAGE: &str = "\
-usage: echo_server [ADDR] [--quiet]
+#[path = "common/values.rs"]
+mod values;
 
-Echoes every byte it receives, one coroutine per connection.
-
-  ADDR      address to listen on (default 127.0.0.1:7878; port 0 picks one)
-  --quiet   do not print a line per connection
-  --help    show this help";
+#[derive(Parser)]
+#[command(about = "Echoes every byte it receives, one coroutine per connection.")]
+struct Args {
+    /// Address to listen on (port 0 picks one).
+    #[arg(default_value = "127.0.0.1:7878")]
+    addr: String,
+    /// Do not print a line per connection.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Runtimes, each on its own OS thread, sharing the port.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = values::at_least_one::<usize>)]
+    threads: usize,
+}
 
 /// How long to pause accepting after an error such as EMFILE (out of file
 /// descriptors), so the loop does not spin while nothing can change.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
-    let mut addr = String::from("127.0.0.1:7878");
-    let mut quiet = false;
-    let mut threads = 1usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            "--quiet" | "-q" => quiet = true,
-            "--threads" => match args.next().map(|n| n.parse::<usize>()) {
-                Some(Ok(n)) if n >= 1 => threads = n,
-                _ => {
-                    eprintln!("echo_server: --threads takes a number of at least 1\n\n{USAGE}");
-                    return ExitCode::FAILURE;
-                }
-            },
-            flag if flag.starts_with('-') => {
-                eprintln!("echo_server: unknown option {flag}\n\n{USAGE}");
-                return ExitCode::FAILURE;
-            }
-            other => addr = other.to_string(),
-        }
-    }
+    let Args {
+        addr,
+        quiet,
+        threads,
+    } = Args::parse();
     let result = if threads == 1 {
         corio::run(|| serve(&Listen::Alone(&addr), quiet))
     } else {

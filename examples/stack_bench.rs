@@ -9,9 +9,11 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use clap::Parser;
 use corio::stack::{self, DEFAULT_STACK_SIZE, StackPool};
 use corosensei::Coroutine;
 use corosensei::stack::DefaultStack;
+use serde_json::json;
 
 /// Runs `op` `iterations` times and returns nanoseconds per call.
 fn nanos_per_op(iterations: u32, mut op: impl FnMut()) -> f64 {
@@ -22,11 +24,22 @@ fn nanos_per_op(iterations: u32, mut op: impl FnMut()) -> f64 {
     start.elapsed().as_nanos() as f64 / f64::from(iterations)
 }
 
+#[derive(Parser)]
+#[command(
+    about = "What a coroutine stack costs: pooled against freshly mapped, in ns per operation"
+)]
+struct Args {
+    /// One JSON object per line ({"case", "ns_per_op"}) instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() {
-    let json = std::env::args().any(|arg| arg == "--json");
+    let Args { json } = Args::parse();
     let report = |name: &str, nanos: f64| {
         if json {
-            println!("{{\"case\":\"{name}\",\"ns_per_op\":{nanos:.1}}}");
+            let ns_per_op = (nanos * 10.0).round() / 10.0;
+            println!("{}", json!({"case": name, "ns_per_op": ns_per_op}));
         } else {
             println!("{name:<44} {nanos:>10.1} ns");
         }

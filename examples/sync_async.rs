@@ -41,6 +41,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/stats.rs"]
+mod stats;
+
 #[derive(Parser)]
 #[command(about = "sync vs async: the same slow service called four ways while A has work to do")]
 struct Args {
@@ -387,9 +390,13 @@ fn run(style: Style, service: SocketAddr, work: Work, question: u64) -> io::Resu
     }
 }
 
-/// The round with the median wall time.
+/// The round whose wall time is nearest the median: a real round, so that
+/// its figures (wall, waits, work) belong together.
 fn median_round(rounds: &[Round]) -> Round {
-    let mut sorted = rounds.to_vec();
-    sorted.sort_by_key(|r| r.wall);
-    sorted[sorted.len() / 2]
+    let walls: Vec<Duration> = rounds.iter().map(|r| r.wall).collect();
+    let median = stats::median(&walls);
+    *rounds
+        .iter()
+        .min_by_key(|r| r.wall.abs_diff(median))
+        .expect("every style runs at least one round")
 }

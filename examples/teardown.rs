@@ -22,6 +22,9 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use serde_json::json;
+
 /// One size's measurement.
 struct Measured {
     /// Coroutines parked when the runtime was dropped.
@@ -76,44 +79,27 @@ fn measure(parked: usize) -> Result<Measured, String> {
     })
 }
 
-const USAGE: &str = "usage: teardown [--counts N,N,...] [--json]
-  --counts   sizes to measure, comma-separated (default 100000,1000000)
-  --json     one JSON object per size instead of the table";
+#[path = "common/values.rs"]
+mod values;
+
+#[derive(Parser)]
+#[command(about = "How long dropping a runtime takes with N coroutines parked in it")]
+struct Args {
+    /// Sizes to measure, comma-separated.
+    #[arg(
+        long,
+        value_name = "N,N,...",
+        default_value = "100000,1000000",
+        value_parser = values::list_of_at_least_one::<usize>
+    )]
+    counts: ::std::vec::Vec<usize>,
+    /// One JSON object per size instead of the table.
+    #[arg(long)]
+    json: bool,
+}
 
 fn main() -> ExitCode {
-    let mut counts = vec![100_000, 1_000_000];
-    let mut json = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--json" => json = true,
-            "--counts" => {
-                let parsed: Result<Vec<usize>, _> = args
-                    .next()
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::parse)
-                    .collect();
-                match parsed {
-                    Ok(list) if !list.is_empty() && list.iter().all(|&n| n > 0) => counts = list,
-                    _ => {
-                        eprintln!(
-                            "--counts needs positive whole numbers, e.g. --counts 1000,10000\n{USAGE}"
-                        );
-                        return ExitCode::FAILURE;
-                    }
-                }
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => {
-                eprintln!("unknown argument `{other}`\n{USAGE}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
+    let Args { counts, json } = Args::parse();
     if !json {
         println!("teardown: dropping a runtime with N coroutines parked on a channel");
         println!(
@@ -133,14 +119,14 @@ fn main() -> ExitCode {
         let per = m.teardown.as_nanos() as f64 / m.parked as f64;
         let ratio = per / *first_per.get_or_insert(per);
         if json {
-            println!(
-                "{{\"parked\":{},\"spawn_s\":{:.4},\"teardown_s\":{:.4},\"teardown_ns_per_coroutine\":{:.1},\"ratio_to_first\":{:.3}}}",
-                m.parked,
-                m.spawn.as_secs_f64(),
-                m.teardown.as_secs_f64(),
-                per,
-                ratio
-            );
+            let row = json!({
+                "parked": m.parked,
+                "spawn_s": m.spawn.as_secs_f64(),
+                "teardown_s": m.teardown.as_secs_f64(),
+                "teardown_ns_per_coroutine": per,
+                "ratio_to_first": ratio,
+            });
+            println!("{row}");
         } else {
             println!(
                 "  {:>10}  {:>10.3} s  {:>10.3} s  {:>14.0}  {:>5.2}x",

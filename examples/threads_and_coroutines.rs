@@ -31,46 +31,35 @@ use std::sync::mpsc as std_mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use corio::net::{TcpListener, TcpStream};
+use serde_json::json;
 
-const USAGE: &str = "\
-usage: threads_and_coroutines [--samples N] [--json]
-Shows OS threads and coroutines cooperating in one process, and measures
-every crossing between them (median and p99 latency).
-  --samples N   messages per crossing (default 5000)
-  --json        one JSON object per row instead of the tables
-  --help        show this help";
+#[path = "common/stats.rs"]
+mod stats;
+#[path = "common/values.rs"]
+mod values;
+
+#[derive(Parser)]
+#[command(
+    about = "Shows OS threads and coroutines cooperating in one process, and measures \
+             every crossing between them (median and p99 latency)."
+)]
+struct Args {
+    /// Messages per crossing.
+    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = values::at_least::<usize>(10))]
+    samples: usize,
+    /// One JSON object per row instead of the tables.
+    #[arg(long)]
+    json: bool,
+}
 
 /// Gap between two samples of a crossing, so that each finds its receiver
 /// idle (a wake-up, not a hand-off into a busy loop).
 const GAP: Duration = Duration::from_micros(50);
 
 fn main() -> ExitCode {
-    let mut samples = 5000usize;
-    let mut json = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            "--json" => json = true,
-            "--samples" => match args.next().map(|n| n.parse::<usize>()) {
-                Some(Ok(n)) if n >= 10 => samples = n,
-                _ => {
-                    eprintln!(
-                        "threads_and_coroutines: --samples takes a number of at least 10\n\n{USAGE}"
-                    );
-                    return ExitCode::FAILURE;
-                }
-            },
-            other => {
-                eprintln!("threads_and_coroutines: unknown argument {other}\n\n{USAGE}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
+    let Args { samples, json } = Args::parse();
     match run(samples, json) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -87,12 +76,10 @@ struct Summary {
     count: usize,
 }
 
-fn summarise(mut v: Vec<Duration>) -> Summary {
-    v.sort();
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+fn summarise(v: Vec<Duration>) -> Summary {
     Summary {
-        median: at(0.5),
-        p99: at(0.99),
+        median: stats::median(&v),
+        p99: stats::percentile(&v, 0.99),
         count: v.len(),
     }
 }
@@ -116,13 +103,16 @@ fn run(samples: usize, json: bool) -> io::Result<()> {
             "heavy work inline"
         };
         if json {
-            println!(
-                "{{\"part\":\"server\",\"heavy\":\"{}\",\"quick_median_us\":{:.1},\"quick_p99_us\":{:.1},\"heavy_median_us\":{:.1},\"profile\":\"{profile}\",\"cores\":{cores}}}",
-                if offload { "spawn_blocking" } else { "inline" },
-                micros(quick.median),
-                micros(quick.p99),
-                micros(heavy.median)
-            );
+            let row = json!({
+                "part": "server",
+                "heavy": if offload { "spawn_blocking" } else { "inline" },
+                "quick_median_us": tenths(micros(quick.median)),
+                "quick_p99_us": tenths(micros(quick.p99)),
+                "heavy_median_us": tenths(micros(heavy.median)),
+                "profile": profile,
+                "cores": cores,
+            });
+            println!("{row}");
         } else {
             println!(
                 "  {how:<30} quick requests: median {:>8.1} µs, p99 {:>8.1} µs   heavy: median {:>8.1} µs",
@@ -146,12 +136,16 @@ fn run(samples: usize, json: bool) -> io::Result<()> {
     ];
     for (name, s) in &rows {
         if json {
-            println!(
-                "{{\"part\":\"crossing\",\"crossing\":\"{name}\",\"median_ns\":{},\"p99_ns\":{},\"samples\":{},\"profile\":\"{profile}\",\"cores\":{cores}}}",
-                s.median.as_nanos(),
-                s.p99.as_nanos(),
-                s.count
-            );
+            let row = json!({
+                "part": "crossing",
+                "crossing": name,
+                "median_ns": s.median.as_nanos() as u64,
+                "p99_ns": s.p99.as_nanos() as u64,
+                "samples": s.count,
+                "profile": profile,
+                "cores": cores,
+            });
+            println!("{row}");
         } else {
             println!(
                 "  {name:<30} {:>9.2} µs {:>9.2} µs",
@@ -186,6 +180,11 @@ fn run(samples: usize, json: bool) -> io::Result<()> {
 
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// `x` to one decimal, as the tables print it.
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
 }
 
 /// About 2 ms of hashing.

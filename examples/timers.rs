@@ -33,6 +33,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/stats.rs"]
+mod stats;
+
 #[derive(Parser)]
 #[command(
     about = "corio's timers: overshoot against std, throughput with many pending, lateness under load"
@@ -74,13 +77,13 @@ impl Rng {
     }
 }
 
-/// The `q`-quantile (0..=1) of sorted `v`.
+/// The `q`-quantile (0..=1) of `v`; zero when nothing was measured.
 fn quantile(v: &[Duration], q: f64) -> Duration {
     if v.is_empty() {
-        return Duration::ZERO;
+        Duration::ZERO
+    } else {
+        stats::percentile(v, q)
     }
-    let at = ((v.len() - 1) as f64 * q).round() as usize;
-    v[at]
 }
 
 fn us(d: Duration) -> f64 {
@@ -122,8 +125,6 @@ fn overshoot(args: &Args) {
                 std_late.push(start.elapsed().saturating_sub(d));
             }
         }
-        corio_late.sort();
-        std_late.sort();
         let row = (
             quantile(&corio_late, 0.5),
             quantile(&corio_late, 0.99),
@@ -257,7 +258,7 @@ fn lateness_part(args: &Args) {
         let (p50, p99, max) = (
             quantile(&late, 0.5),
             quantile(&late, 0.99),
-            *late.last().unwrap_or(&Duration::ZERO),
+            quantile(&late, 1.0),
         );
         if args.json {
             println!(

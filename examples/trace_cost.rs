@@ -13,6 +13,9 @@ use std::time::Instant;
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/stats.rs"]
+mod stats;
+
 #[derive(Parser)]
 #[command(about = "the cost of corio's trace per switch: yield ping-pong with tracing off and on")]
 struct Args {
@@ -58,11 +61,6 @@ fn round(trace: bool, yields: u64, capacity: usize) -> f64 {
     elapsed.as_nanos() as f64 / switches as f64
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
     let args = Args::parse();
     let rounds = args.rounds.max(1);
@@ -74,9 +72,9 @@ fn main() {
     }
     let deltas: Vec<f64> = off.iter().zip(&on).map(|(a, b)| b - a).collect();
     let (off_m, on_m, delta_m) = (
-        median(off.clone()),
-        median(on.clone()),
-        median(deltas.clone()),
+        stats::median(&off),
+        stats::median(&on),
+        stats::median(&deltas),
     );
     if args.json {
         println!(

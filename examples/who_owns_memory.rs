@@ -38,7 +38,6 @@ use clap::Parser;
 use serde_json::json;
 
 #[path = "common/usage.rs"]
-#[allow(dead_code)] // Counts page faults only.
 mod usage;
 
 #[derive(Parser)]
@@ -359,23 +358,10 @@ fn minor_faults() -> u64 {
 
 /// `Private_Dirty` of this process, bytes (`/proc/self/smaps_rollup`).
 fn private_dirty_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/smaps_rollup")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("Private_Dirty:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib * 1024)
+    usage::proc_field("/proc/self/smaps_rollup", "Private_Dirty").map_or(0, |kib| kib * 1024)
 }
 
 /// Threads of this process (`/proc/self/status`).
-fn os_threads() -> Option<usize> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))?
-        .trim()
-        .parse()
-        .ok()
+fn os_threads() -> Option<u64> {
+    usage::proc_field("/proc/self/status", "Threads").ok()
 }

@@ -1,18 +1,14 @@
 //! What a hand-off costs the kernel: coroutines switch in user space, threads
 //! through the scheduler. Counted with `getrusage(RUSAGE_THREAD)`, not timed.
 
+#[path = "../examples/common/usage.rs"]
+mod usage;
+
 use std::sync::{Arc, Condvar, Mutex};
 
 /// Voluntary + involuntary context switches of the calling thread so far.
 fn thread_context_switches() -> u64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `usage` is a valid, writable rusage; RUSAGE_THREAD is Linux's
-    // "the calling thread".
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
-    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
-    // SAFETY: getrusage succeeded, so it filled the struct.
-    let usage = unsafe { usage.assume_init() };
-    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
+    usage::context_switches(&usage::rusage(libc::RUSAGE_THREAD))
 }
 
 /// Pins the calling thread to CPU 0, so two pinned threads can only take

@@ -10,8 +10,6 @@
 
 #[path = "../examples/io_overlap/cli.rs"]
 mod cli;
-#[path = "../examples/io_overlap/json.rs"]
-mod json;
 #[path = "../examples/io_overlap/measure.rs"]
 mod measure;
 #[path = "../examples/io_overlap/modes.rs"]
@@ -33,8 +31,6 @@ mod usage;
 #[path = "../examples/io_overlap/workload.rs"]
 mod workload;
 
-#[path = "util/io_overlap_json.rs"]
-mod json_check;
 mod util;
 
 use std::fs;
@@ -45,9 +41,10 @@ use std::time::Duration;
 
 use modes::{Mode, Plan, TaskRecord};
 use progress::Progress;
+use serde_json::Value;
 use workload::Workload;
 
-/// The JSON keys of a `--json` line, in order.
+/// The JSON keys of a `--json` line.
 const JSON_KEYS: [&str; 14] = [
     "workload",
     "mode",
@@ -204,22 +201,30 @@ fn io_worker_runs_unchanged_over_any_read_write_stream() {
 }
 
 /// Parses `--json` stdout into one object per line, checking every key.
-fn json_lines(stdout: &str) -> Vec<json_check::Json> {
+fn json_lines(stdout: &str) -> Vec<Value> {
+    let mut expected_keys = JSON_KEYS.to_vec();
+    expected_keys.sort_unstable();
     stdout
         .lines()
         .map(|line| {
-            let object = json_check::parse(line)
+            let object: Value = serde_json::from_str(line)
                 .unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
-            assert_eq!(object.keys(), JSON_KEYS, "keys of {line}");
+            let mut keys: Vec<&str> = object
+                .as_object()
+                .unwrap_or_else(|| panic!("not a JSON object: {line}"))
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            assert_eq!(keys, expected_keys, "keys of {line}");
             object
         })
         .collect()
 }
 
-fn field(object: &json_check::Json, key: &str) -> f64 {
-    object
-        .get(key)
-        .and_then(json_check::Json::as_f64)
+fn field(object: &Value, key: &str) -> f64 {
+    object[key]
+        .as_f64()
         .unwrap_or_else(|| panic!("{key} is not a number"))
 }
 
@@ -244,7 +249,7 @@ fn coroutine_io_mode_uses_exactly_one_os_thread() {
     let by_mode = |mode: &str| {
         lines
             .iter()
-            .find(|line| line.get("mode").and_then(json_check::Json::as_str) == Some(mode))
+            .find(|line| line["mode"].as_str() == Some(mode))
             .unwrap()
     };
     assert_eq!(field(by_mode("coroutines"), "os_threads"), 1.0);
@@ -279,12 +284,7 @@ fn json_output_is_one_object_per_workload_and_mode() {
     let pairs: Vec<(String, String)> = lines
         .iter()
         .map(|line| {
-            let name = |key| {
-                line.get(key)
-                    .and_then(json_check::Json::as_str)
-                    .unwrap()
-                    .to_string()
-            };
+            let name = |key| line[key].as_str().unwrap().to_string();
             (name("workload"), name("mode"))
         })
         .collect();
@@ -306,22 +306,16 @@ fn json_output_is_one_object_per_workload_and_mode() {
         field(line, "context_switches");
         let processes = field(line, "processes");
         let cores = field(line, "cores");
-        let expected = match line.get("mode").and_then(json_check::Json::as_str) {
+        let expected = match line["mode"].as_str() {
             Some("processes") => 3.0,
             Some("processes+threads") => cores.min(3.0),
             _ => 0.0,
         };
         assert_eq!(processes, expected);
-        let with_corio = matches!(
-            line.get("mode").and_then(json_check::Json::as_str),
-            Some("coroutines" | "hybrid")
-        );
+        let with_corio = matches!(line["mode"].as_str(), Some("coroutines" | "hybrid"));
+        assert_eq!(line["corio_switches"] != Value::Null, with_corio);
         assert_eq!(
-            line.get("corio_switches") != Some(&json_check::Json::Null),
-            with_corio
-        );
-        assert_eq!(
-            line.get("profile").and_then(json_check::Json::as_str),
+            line["profile"].as_str(),
             Some(if cfg!(debug_assertions) {
                 "debug"
             } else {
@@ -329,7 +323,7 @@ fn json_output_is_one_object_per_workload_and_mode() {
             }),
             "the example is built in the test's profile"
         );
-        assert_eq!(line.get("pinned"), Some(&json_check::Json::Bool(false)));
+        assert_eq!(line["pinned"], Value::Bool(false));
     }
 }
 
@@ -367,7 +361,7 @@ fn one_cpu_pins_every_mode_and_says_what_it_changes() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let lines = json_lines(&text(&output.stdout));
     assert_eq!(field(&lines[0], "cores"), 1.0);
-    assert_eq!(lines[0].get("pinned"), Some(&json_check::Json::Bool(true)));
+    assert_eq!(lines[0]["pinned"], Value::Bool(true));
     // One core: one process, holding all three task threads.
     assert_eq!(field(&lines[0], "processes"), 1.0);
     assert!(field(&lines[0], "os_threads") >= 4.0);
@@ -394,7 +388,7 @@ fn json_speedup_is_null_without_serial() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let lines = json_lines(&text(&output.stdout));
     assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0].get("speedup"), Some(&json_check::Json::Null));
+    assert_eq!(lines[0]["speedup"], Value::Null);
 }
 
 #[test]
@@ -402,7 +396,7 @@ fn bad_arguments_exit_2_with_a_message_and_the_usage() {
     let cases: [(&[&str], &str); 10] = [
         (&["--tasks", "0"], "--tasks"),
         (&["--tasks", "many"], "--tasks"),
-        (&["--tasks"], "--tasks needs a value"),
+        (&["--tasks"], "a value is required for '--tasks"),
         (&["--latency-ms", "-5"], "--latency-ms"),
         (&["--requests", "0"], "--requests"),
         (&["--modes", "threads,fibers"], "fibers"),
@@ -436,7 +430,7 @@ fn bad_arguments_exit_2_with_a_message_and_the_usage() {
 fn help_prints_the_usage_and_succeeds() {
     let output = run_example(&["--help"]);
     assert!(output.status.success());
-    assert!(text(&output.stdout).contains("--workload io|cpu|both"));
+    assert!(text(&output.stdout).contains("--workload <io|cpu|both>"));
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! The worker of `examples/same_code`, compiled here both ways (std's names
 //! and corio's), must give the same outcome: the port is the `use` line.
 
+// The worker counts OS threads through the labs' `/proc` reader.
+#[path = "../examples/common/usage.rs"]
+mod usage;
+
 mod on_std {
     #![allow(dead_code)]
     use std::{net, sync::Condvar, sync::Mutex, sync::mpsc, thread};

@@ -315,69 +315,29 @@ struct JsonRow {
     unit: String,
 }
 
-/// Parses a flat JSON object whose values are strings or numbers, and
-/// requires exactly the keys `name`, `value` and `unit`.
+/// Parses a JSON object with exactly the keys `name` and `unit` (strings)
+/// and `value` (a number).
 fn parse_row(line: &str) -> Result<JsonRow, String> {
-    let body = line
-        .trim()
-        .strip_prefix('{')
-        .and_then(|rest| rest.strip_suffix('}'))
-        .ok_or("not a JSON object")?;
-    let (mut name, mut value, mut unit) = (None, None, None);
-    let mut rest = body.trim();
-    while !rest.is_empty() {
-        let (key, after_key) = parse_string(rest)?;
-        rest = after_key
-            .trim_start()
-            .strip_prefix(':')
-            .ok_or("expected `:`")?
-            .trim_start();
-        if rest.starts_with('"') {
-            let (text, after) = parse_string(rest)?;
-            rest = after;
-            match key.as_str() {
-                "name" => name = Some(text),
-                "unit" => unit = Some(text),
-                other => return Err(format!("unexpected string field {other:?}")),
-            }
-        } else {
-            let end = rest.find([',', ' ']).unwrap_or(rest.len());
-            let number: f64 = rest[..end]
-                .parse()
-                .map_err(|_| format!("bad number {:?}", &rest[..end]))?;
-            rest = &rest[end..];
-            match key.as_str() {
-                "value" => value = Some(number),
-                other => return Err(format!("unexpected number field {other:?}")),
-            }
-        }
-        rest = rest.trim_start();
-        if let Some(after_comma) = rest.strip_prefix(',') {
-            rest = after_comma.trim_start();
-            if rest.is_empty() {
-                return Err("trailing comma".into());
-            }
-        } else if !rest.is_empty() {
-            return Err(format!("expected `,` before {rest:?}"));
-        }
+    let row: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let object = row.as_object().ok_or("not a JSON object")?;
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    if keys != ["name", "unit", "value"] {
+        return Err(format!("keys {keys:?}, not name, value and unit"));
     }
+    let text = |key: &str| {
+        object[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("\"{key}\" is not a string"))
+    };
     Ok(JsonRow {
-        name: name.ok_or("no \"name\"")?,
-        value: value.ok_or("no \"value\"")?,
-        unit: unit.ok_or("no \"unit\"")?,
+        name: text("name")?,
+        value: object["value"]
+            .as_f64()
+            .ok_or("\"value\" is not a number")?,
+        unit: text("unit")?,
     })
-}
-
-/// A JSON string without escapes (row keys and units never need them).
-fn parse_string(text: &str) -> Result<(String, &str), String> {
-    let inner = text
-        .strip_prefix('"')
-        .ok_or_else(|| format!("expected a string at {text:?}"))?;
-    let end = inner.find('"').ok_or("unterminated string")?;
-    if inner[..end].contains('\\') {
-        return Err("escapes are not expected in row keys or units".into());
-    }
-    Ok((inner[..end].to_string(), &inner[end + 1..]))
 }
 
 /// Pins the calling thread (and threads it spawns, which inherit the mask) to

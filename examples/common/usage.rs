@@ -1,7 +1,11 @@
-//! CPU accounting from Linux interfaces, shared through `#[path]` by
-//! `io_overlap`, `same_code`, `who_owns_memory` and the echo and HTTP
-//! benches: `getrusage` for this process, its threads and children, and the
-//! `cpu` line of `/proc/stat` for the machine.
+//! What a process costs, from Linux interfaces, shared through `#[path]` by
+//! the labs (`examples/`), the benches and the tests: `getrusage` for this
+//! process, its threads and children ([`rusage`]), the `cpu` line of
+//! `/proc/stat` for the machine ([`CpuTicks`]), and the `Key: value` lines
+//! of `/proc/<pid>/status` and `/proc/self/smaps_rollup` ([`proc_field`]).
+
+// Each including crate uses a subset of this file.
+#![allow(dead_code)]
 
 use std::io;
 use std::time::Duration;
@@ -23,6 +27,11 @@ pub fn rusage(who: libc::c_int) -> libc::rusage {
         io::Error::last_os_error()
     );
     usage
+}
+
+/// Voluntary + involuntary context switches of a `getrusage` result.
+pub fn context_switches(usage: &libc::rusage) -> u64 {
+    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
 }
 
 /// User + system CPU time of a `getrusage` result.
@@ -88,4 +97,20 @@ impl CpuTicks {
         // SAFETY: sysconf has no preconditions.
         unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64
     }
+}
+
+/// The number on the `field:` line of a `/proc` file made of `Key: value`
+/// lines: `/proc/self/status` or `/proc/<pid>/status` (`VmHWM`, `VmRSS`,
+/// `VmPTE` in KiB, `Threads` a count) or `/proc/self/smaps_rollup`
+/// (`Private_Dirty` in KiB). A trailing ` kB` is dropped, not converted.
+///
+/// # Errors
+///
+/// The file cannot be read, or has no such line with a whole number.
+pub fn proc_field(file: &str, field: &str) -> io::Result<u64> {
+    let text = std::fs::read_to_string(file)?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("{file} has no `{field}: <number>` line")))
 }

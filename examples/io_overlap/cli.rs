@@ -1,11 +1,20 @@
-//! Command-line options. Every bad value is refused with a one-line message
-//! that names the option, what it accepts and what it got; `main` then
-//! prints the usage and exits with code 2.
+//! Command-line options, parsed by clap. Every bad value is refused with a
+//! one-line message that names the option, what it accepts and what it
+//! got; `main` then prints the usage and exits with code 2.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
+
+#[path = "../common/values.rs"]
+mod values;
+
 use crate::modes::Mode;
+use crate::processes;
+use crate::runner;
 use crate::workload::Workload;
 
 /// io tasks when `--tasks` is not given: enough waits for overlap to show
@@ -18,65 +27,103 @@ pub const DEFAULT_LATENCY_MS: u64 = 10;
 /// Round trips per io task when `--requests` is not given.
 pub const DEFAULT_REQUESTS: u32 = 3;
 
-/// The usage text, printed by `--help` and after every argument error.
-pub const USAGE: &str = "\
-usage: io_overlap [options]
-
-Runs the same tasks serially, as processes, threads, processes+threads (a
-process per core, a thread per task), coroutines and hybrid (one corio
-runtime per core), and compares wall time, OS threads, memory and switches.
-
-options:
-  --workload io|cpu|both  which workload to run (default: both)
-  --modes LIST            comma-separated subset of serial,processes,threads,
-                          processes+threads,coroutines,hybrid (default: all)
-  --cpus N                run everything (this program, its children, the slow
-                          service) on the first N CPUs it may use; --cpus 1 shows
-                          concurrency without parallelism (default: all CPUs)
-  --tasks N               tasks per workload, 1..=100000
-                          (default: 100 for io, 8 for cpu)
-  --latency-ms MS         io: the service answers after MS ms, 0..=10000 (default: 10)
-  --requests R            io: round trips per task, 1..=10000 (default: 3)
-  --json                  print one JSON object per (workload, mode), nothing else
-  --trace FILE            write every task's timeline as a Chrome trace-event JSON
-                          file (open it in https://ui.perfetto.dev or chrome://tracing);
-                          the coroutines mode adds every switch, wait and wake-up of
-                          its corio runtime (corio::trace)
-  -h, --help              print this help";
-
 /// What the user asked for.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Parser)]
+#[command(
+    name = "io_overlap",
+    about = "Runs the same tasks serially, as processes, threads, processes+threads (a\n\
+             process per core, a thread per task), coroutines and hybrid (one corio\n\
+             runtime per core), and compares wall time, OS threads, memory and switches.",
+    override_usage = "io_overlap [options]",
+    help_template = "usage: {usage}\n\n{about}\n\noptions:\n{options}",
+    disable_help_subcommand = true
+)]
 pub struct Options {
-    /// Workloads to run, in report order.
-    pub workloads: Vec<Workload>,
-    /// Modes to run, in report order (always serial first if present).
-    pub modes: Vec<Mode>,
-    /// `--tasks`, or `None` for the per-workload defaults.
-    pub tasks: Option<usize>,
-    /// How long the service waits before each answer.
-    pub latency: Duration,
-    /// Round trips per io task.
-    pub requests: u32,
-    /// Machine-readable output only.
-    pub json: bool,
-    /// Where to write the Chrome trace, if anywhere.
-    pub trace: Option<PathBuf>,
-    /// `--cpus`: pin the run to this many CPUs.
+    /// Which workload to run.
+    // `::std::vec::Vec` keeps clap from reading one value per occurrence:
+    // the parser turns the one value into the list.
+    #[arg(
+        long = "workload",
+        value_name = "io|cpu|both",
+        default_value = "both",
+        value_parser = workloads
+    )]
+    pub workloads: ::std::vec::Vec<Workload>,
+    /// Comma-separated subset of
+    /// serial,processes,threads,processes+threads,coroutines,hybrid;
+    /// reported in that order [default: all]
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "serial,processes,threads,processes+threads,coroutines,hybrid",
+        hide_default_value = true,
+        value_parser = modes
+    )]
+    pub modes: ::std::vec::Vec<Mode>,
+    /// Run everything (this program, its children, the slow service) on the
+    /// first N CPUs it may use; --cpus 1 shows concurrency without
+    /// parallelism [default: all CPUs]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = values::within::<usize>(1, 1024))]
     pub cpus: Option<usize>,
+    /// Tasks per workload, 1..=100000 [default: 100 for io, 8 for cpu]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = values::within::<usize>(1, 100_000))]
+    pub tasks: Option<usize>,
+    /// io: the service answers after MS ms, 0..=10000.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = DEFAULT_LATENCY_MS,
+        allow_hyphen_values = true,
+        value_parser = values::within::<u64>(0, 10_000)
+    )]
+    pub latency_ms: u64,
+    /// io: round trips per task, 1..=10000.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = DEFAULT_REQUESTS,
+        allow_hyphen_values = true,
+        value_parser = values::within::<u32>(1, 10_000)
+    )]
+    pub requests: u32,
+    /// Print one JSON object per (workload, mode), nothing else.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every task's timeline as a Chrome trace-event JSON file (open
+    /// it in https://ui.perfetto.dev or chrome://tracing); the coroutines
+    /// mode adds every switch, wait and wake-up of its corio runtime
+    /// (corio::trace).
+    #[arg(long, value_name = "FILE", value_parser = trace_file)]
+    pub trace: Option<PathBuf>,
+    /// A hidden role of this same executable, for its own child processes.
+    #[command(subcommand)]
+    pub role: Option<Role>,
+}
+
+/// The hidden roles: this executable is also the runner of each mode and
+/// the process of each task in the processes modes. Their arguments are
+/// the internal `key=value` lists of `runner` and `processes`.
+#[derive(Clone, Debug, PartialEq, Subcommand)]
+pub enum Role {
+    /// Run one mode and report it (see `runner::RUN_MODE_ARG`).
+    #[command(long_flag = runner::RUN_MODE_ARG.trim_start_matches("--"), hide = true)]
+    RunMode {
+        /// The mode, then the plan.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run some tasks as a child process (see `processes::RUN_TASK_ARG`).
+    #[command(long_flag = processes::RUN_TASK_ARG.trim_start_matches("--"), hide = true)]
+    RunTask {
+        /// The task ids, then the plan.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            workloads: Workload::ALL.to_vec(),
-            modes: Mode::ALL.to_vec(),
-            tasks: None,
-            latency: Duration::from_millis(DEFAULT_LATENCY_MS),
-            requests: DEFAULT_REQUESTS,
-            json: false,
-            trace: None,
-            cpus: None,
-        }
+        Options::try_parse_from(["io_overlap"]).expect("the defaults are valid options")
     }
 }
 
@@ -88,6 +135,11 @@ impl Options {
             Workload::Cpu => DEFAULT_CPU_TASKS,
         })
     }
+
+    /// How long the service waits before each answer.
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms)
+    }
 }
 
 /// The outcome of parsing the command line.
@@ -95,8 +147,24 @@ impl Options {
 pub enum Command {
     /// Run with these options.
     Run(Options),
+    /// Play a hidden role (see [`Role`]).
+    Role(Role),
     /// Print the usage and exit successfully.
     Help,
+}
+
+/// The usage text, printed by `--help` and after every argument error.
+pub fn usage() -> String {
+    Options::command().render_help().to_string()
+}
+
+/// Parses this process's command line.
+///
+/// # Errors
+///
+/// As [`parse`].
+pub fn parse_command_line() -> Result<Command, String> {
+    command(Options::try_parse())
 }
 
 /// Parses the arguments after the program name. Accepts `--option value`
@@ -105,54 +173,28 @@ pub enum Command {
 /// # Errors
 ///
 /// A one-line message saying which argument is wrong and what is accepted.
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    let mut options = Options::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline_value) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let takes_value = !matches!(flag, "--json" | "-h" | "--help");
-        if !takes_value && inline_value.is_some() {
-            return Err(format!("{flag} takes no value, got {arg:?}"));
-        }
-        let mut value = || {
-            inline_value
-                .clone()
-                .or_else(|| args.next().cloned())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--json" => options.json = true,
-            "--tasks" => options.tasks = Some(number(flag, &value()?, 1, 100_000)? as usize),
-            "--latency-ms" => {
-                options.latency = Duration::from_millis(number(flag, &value()?, 0, 10_000)?)
-            }
-            "--requests" => options.requests = number(flag, &value()?, 1, 10_000)? as u32,
-            "--cpus" => options.cpus = Some(number(flag, &value()?, 1, 1024)? as usize),
-            "--workload" => options.workloads = workloads(&value()?)?,
-            "--modes" => options.modes = modes(&value()?)?,
-            "--trace" => {
-                let path = value()?;
-                if path.is_empty() {
-                    return Err("--trace needs a file name".to_string());
-                }
-                options.trace = Some(PathBuf::from(path));
-            }
-            _ => return Err(format!("unknown argument {arg:?}")),
-        }
-    }
-    Ok(Command::Run(options))
+#[allow(dead_code)] // For the tests; `main` parses its own command line.
+pub fn parse<T: Into<OsString> + Clone>(args: &[T]) -> Result<Command, String> {
+    let program = OsString::from("io_overlap");
+    command(Options::try_parse_from(
+        std::iter::once(program).chain(args.iter().cloned().map(Into::into)),
+    ))
 }
 
-fn number(flag: &str, text: &str, min: u64, max: u64) -> Result<u64, String> {
-    match text.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{flag} expects a whole number from {min} to {max}, got {text:?}"
-        )),
+fn command(parsed: Result<Options, clap::Error>) -> Result<Command, String> {
+    match parsed {
+        Ok(Options {
+            role: Some(role), ..
+        }) => Ok(Command::Role(role)),
+        Ok(options) => Ok(Command::Run(options)),
+        Err(error) if error.kind() == ErrorKind::DisplayHelp => Ok(Command::Help),
+        // clap's first line is the message; its own usage hint follows,
+        // which `main` replaces with the whole usage.
+        Err(error) => {
+            let rendered = error.to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            Err(first.strip_prefix("error: ").unwrap_or(first).to_string())
+        }
     }
 }
 
@@ -161,7 +203,7 @@ fn workloads(text: &str) -> Result<Vec<Workload>, String> {
         "both" => Ok(Workload::ALL.to_vec()),
         _ => Workload::from_name(text)
             .map(|workload| vec![workload])
-            .ok_or_else(|| format!("--workload expects io, cpu or both, got {text:?}")),
+            .ok_or_else(|| "expects io, cpu or both".to_string()),
     }
 }
 
@@ -169,13 +211,20 @@ fn modes(text: &str) -> Result<Vec<Mode>, String> {
     let mut modes = Vec::new();
     for name in text.split(',') {
         let mode = Mode::from_name(name).ok_or_else(|| {
-            format!("--modes: unknown mode {name:?}; choose from serial,processes,threads,processes+threads,coroutines,hybrid")
+            format!("unknown mode {name:?}; choose from serial,processes,threads,processes+threads,coroutines,hybrid")
         })?;
         if modes.contains(&mode) {
-            return Err(format!("--modes: {name} is listed twice"));
+            return Err(format!("{name} is listed twice"));
         }
         modes.push(mode);
     }
     modes.sort();
     Ok(modes)
+}
+
+fn trace_file(text: &str) -> Result<PathBuf, String> {
+    if text.is_empty() {
+        return Err("needs a file name".to_string());
+    }
+    Ok(PathBuf::from(text))
 }

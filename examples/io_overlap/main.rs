@@ -49,13 +49,12 @@
 //! Module map: `cli` (options), `workload` (the tasks), `service` (the slow
 //! service), `modes` (the six ways to run them), `processes` (the child
 //! processes), `runner` (one mode per child process, measured),
-//! `measure` (OS counters), `progress` (stderr), `report` (table and
-//! sentences), `timeline`, `json` (`--json`, `--trace`).
+//! `measure` (OS counters), `progress` (stderr), `report` (table,
+//! sentences and `--json` rows), `timeline` (text, and the `--trace` file).
 
 #[path = "../common/affinity.rs"]
 mod affinity;
 mod cli;
-mod json;
 mod measure;
 mod modes;
 mod processes;
@@ -65,18 +64,16 @@ mod runner;
 mod service;
 mod timeline;
 #[path = "../common/usage.rs"]
-#[allow(dead_code)] // Uses the machine's busy time and getrusage, not idle time.
 mod usage;
 mod workload;
 
-use std::env;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use cli::{Command, Options};
+use cli::{Command, Options, Role};
 use modes::{Mode, Plan};
 use runner::Measurement;
 use workload::Workload;
@@ -88,29 +85,23 @@ const CPU_TASK_TARGET: Duration = Duration::from_millis(40);
 const TIMELINE_ROWS: usize = 4;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    // Hidden roles: this same executable is the runner of each mode and
-    // the process of each task in processes mode.
-    match args.first().map(String::as_str) {
-        Some(processes::RUN_TASK_ARG) => {
-            return exit_on_error(processes::task_child_main(&args[1..]));
-        }
-        Some(runner::RUN_MODE_ARG) => {
-            measure::raise_open_file_limit();
-            return exit_on_error(
-                current_exe().and_then(|exe| runner::mode_child_main(&args[1..], &exe)),
-            );
-        }
-        _ => {}
-    }
-    match cli::parse(&args) {
+    match cli::parse_command_line() {
         Ok(Command::Help) => {
-            println!("{}", cli::USAGE);
+            println!("{}", cli::usage());
             ExitCode::SUCCESS
         }
         Ok(Command::Run(options)) => exit_on_error(run(&options)),
+        // Hidden roles: this same executable is the runner of each mode and
+        // the process of each task in processes mode.
+        Ok(Command::Role(Role::RunTask { args })) => {
+            exit_on_error(processes::task_child_main(&args))
+        }
+        Ok(Command::Role(Role::RunMode { args })) => {
+            measure::raise_open_file_limit();
+            exit_on_error(current_exe().and_then(|exe| runner::mode_child_main(&args, &exe)))
+        }
         Err(message) => {
-            eprintln!("io_overlap: {message}\n\n{}", cli::USAGE);
+            eprintln!("io_overlap: {message}\n\n{}", cli::usage());
             ExitCode::from(2)
         }
     }
@@ -127,7 +118,7 @@ fn exit_on_error(result: Result<(), String>) -> ExitCode {
 }
 
 fn current_exe() -> Result<std::path::PathBuf, String> {
-    env::current_exe()
+    std::env::current_exe()
         .map_err(|error| format!("cannot find this program's own executable to re-run it: {error}"))
 }
 
@@ -144,7 +135,7 @@ fn run(options: &Options) -> Result<(), String> {
     let exe = current_exe()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let service = if options.workloads.contains(&Workload::Io) {
-        service::start(options.latency)
+        service::start(options.latency())
             .map_err(|error| format!("could not start the slow service: {error}"))?
     } else {
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
@@ -158,7 +149,7 @@ fn run(options: &Options) -> Result<(), String> {
         cores,
         pinned: options.cpus.is_some(),
         requests: options.requests,
-        latency_ms: options.latency.as_millis() as u64,
+        latency_ms: options.latency_ms,
         cpu_task_ms,
     };
     if !options.json {
@@ -212,7 +203,7 @@ fn run(options: &Options) -> Result<(), String> {
     }
     if options.json {
         for m in &all {
-            println!("{}", json::line(&all, m, &setup));
+            println!("{}", report::json_row(&all, m, &setup));
         }
     } else {
         print!("{}", full_report(&all, &setup));
@@ -342,6 +333,6 @@ fn check_writable(path: &Path) -> Result<(), String> {
 }
 
 fn write_trace(path: &Path, all: &[Measurement], fragments: &[String]) -> Result<(), String> {
-    fs::write(path, json::chrome_trace(all, fragments))
+    fs::write(path, timeline::chrome_trace(all, fragments))
         .map_err(|error| format!("could not write the trace to {}: {error}", path.display()))
 }

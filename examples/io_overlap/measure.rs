@@ -6,7 +6,6 @@
 //! mode, around the mode itself, so start-up work of that process is not
 //! charged to the mode.
 
-use std::fs;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -27,25 +26,11 @@ pub fn monotonic_ns() -> u64 {
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
-/// How many OS threads this process has right now.
-///
-/// Reads `num_threads` from `/proc/self/stat` (one small read, no directory
-/// walk), which is the number of entries in `/proc/self/task`: every thread
-/// the kernel schedules, including ones a library started behind our back.
+/// How many OS threads this process has right now (`Threads` in
+/// `/proc/self/status`): every thread the kernel schedules, including ones
+/// a library started behind our back.
 pub fn os_threads_now() -> io::Result<usize> {
-    let stat = fs::read_to_string("/proc/self/stat")?;
-    // The command name (field 2) is in parentheses and may contain spaces,
-    // so count fields from the last ')'. num_threads is field 20, which is
-    // the 18th field after the name.
-    let after_name = stat
-        .rfind(')')
-        .map(|end| &stat[end + 1..])
-        .ok_or_else(|| io::Error::other("/proc/self/stat has no ')' after the command name"))?;
-    after_name
-        .split_whitespace()
-        .nth(17)
-        .and_then(|field| field.parse().ok())
-        .ok_or_else(|| io::Error::other("/proc/self/stat has no num_threads field"))
+    crate::usage::proc_field("/proc/self/status", "Threads").map(|threads| threads as usize)
 }
 
 /// The highest number of OS threads seen by [`ThreadPeak::sample`].
@@ -84,12 +69,7 @@ impl ThreadPeak {
 /// report at least its parent's peak. `VmHWM` belongs to the address space
 /// itself, so it starts afresh at `exec`.
 pub fn peak_rss_kib() -> io::Result<u64> {
-    let status = fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| io::Error::other("/proc/self/status has no VmHWM line"))
+    crate::usage::proc_field("/proc/self/status", "VmHWM")
 }
 
 /// Voluntary plus involuntary context switches of this process (all its
@@ -98,12 +78,10 @@ pub fn peak_rss_kib() -> io::Result<u64> {
 /// A voluntary switch is a thread blocking (a read with no data, a sleep, a
 /// join); an involuntary one is the kernel preempting a running thread.
 pub fn context_switches() -> u64 {
-    rusage_switches(libc::RUSAGE_SELF) + rusage_switches(libc::RUSAGE_CHILDREN)
-}
-
-fn rusage_switches(who: libc::c_int) -> u64 {
-    let usage = crate::usage::rusage(who);
-    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
+    [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN]
+        .into_iter()
+        .map(|who| crate::usage::context_switches(&crate::usage::rusage(who)))
+        .sum()
 }
 
 /// Raises this process's open-file limit to the hard limit, so that a run

@@ -399,17 +399,22 @@ fn run_coroutines(
     let write = || -> io::Result<()> {
         let mut out = io::BufWriter::new(std::fs::File::create(&part)?);
         use std::io::Write;
-        write!(
-            out,
-            ",\n{{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":{pid},\"tid\":0,\"ts\":0,\
-             \"args\":{{\"name\":\"{} / coroutines: every switch of the corio runtime \
-             ({} events, {} dropped)\"}}}}\
-             ,\n{{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":{pid},\"tid\":0,\
-             \"ts\":0,\"args\":{{\"sort_index\":{pid}}}}}",
+        let name = format!(
+            "{} / coroutines: every switch of the corio runtime ({} events, {} dropped)",
             shared.plan.workload,
             trace.events().len(),
             trace.dropped()
-        )?;
+        );
+        // The runtime's events follow as `,\n{event}` runs; these two lead.
+        for (kind, args) in [
+            ("process_name", serde_json::json!({"name": name})),
+            ("process_sort_index", serde_json::json!({"sort_index": pid})),
+        ] {
+            let event = serde_json::json!(
+                {"ph": "M", "name": kind, "pid": pid, "tid": 0, "ts": 0, "args": args}
+            );
+            write!(out, ",\n{event}")?;
+        }
         trace.write_chrome_events(&mut out, pid, built_ns.saturating_sub(zero_ns))?;
         out.flush()
     };

@@ -1,6 +1,8 @@
 //! The human-readable report: the table of figures and the sentences that
 //! say what they mean. Everything here is computed from [`Measurement`]s.
 
+use serde_json::{Value, json};
+
 use crate::modes::Mode;
 use crate::runner::Measurement;
 use crate::workload::Workload;
@@ -24,6 +26,40 @@ pub struct Setup {
 pub fn speedup(all: &[Measurement], measured: &Measurement) -> Option<f64> {
     let serial = find(all, measured.workload, Mode::Serial)?;
     Some(serial.wall_ns as f64 / measured.wall_ns.max(1) as f64)
+}
+
+/// One `--json` line: exactly the keys `workload`, `mode`, `tasks`,
+/// `wall_ms`, `speedup` (`null` when serial did not run), `os_threads`,
+/// `processes`, `peak_rss_kib`, `context_switches` (the kernel's),
+/// `corio_switches` (`null` for modes without a corio runtime), `profile`
+/// (`"debug"` or `"release"`), `cores`, `pinned` (by `--cpus`) and
+/// `busy_warning` (`null`, or why the machine's other load makes this row
+/// less trustworthy).
+pub fn json_row(all: &[Measurement], m: &Measurement, setup: &Setup) -> Value {
+    // Milliseconds to the microsecond: more digits would only be noise.
+    let to_us = |ms: f64| (ms * 1e3).round() / 1e3;
+    let busy_warning = m.others.disturbing().then(|| {
+        format!(
+            "other programs used {:.1} cores on average while this mode ran",
+            m.others.cores
+        )
+    });
+    json!({
+        "workload": m.workload.name(),
+        "mode": m.mode.name(),
+        "tasks": m.tasks,
+        "wall_ms": to_us(m.wall_ms()),
+        "speedup": speedup(all, m).map(to_us),
+        "os_threads": m.os_threads,
+        "processes": m.processes,
+        "peak_rss_kib": m.peak_rss_kib,
+        "context_switches": m.context_switches,
+        "corio_switches": m.corio_switches,
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "cores": setup.cores,
+        "pinned": setup.pinned,
+        "busy_warning": busy_warning,
+    })
 }
 
 fn find(all: &[Measurement], workload: Workload, mode: Mode) -> Option<&Measurement> {

@@ -4,6 +4,11 @@
 //!
 //! All modes of a workload share one time scale, so serial's staircase and
 //! the concurrent modes' stacked bars can be compared by eye.
+//!
+//! [`chrome_trace`] writes the same timelines, every task of every mode,
+//! for a trace viewer (`--trace`).
+
+use serde_json::{Value, json};
 
 use crate::runner::Measurement;
 
@@ -70,4 +75,70 @@ fn duration_label(ns: f64) -> String {
     } else {
         format!("{:.0} µs", ns / 1e3)
     }
+}
+
+/// The Chrome trace-event JSON of every task of every mode.
+///
+/// Each (workload, mode) is a trace "process" whose rows ("threads") are
+/// its tasks; row 0 spans the whole mode. Every mode starts at time 0 so
+/// they line up for comparison. Open the file in <https://ui.perfetto.dev>
+/// or `chrome://tracing`.
+///
+/// `fragments` are the coroutines runs' runtime traces (every switch, wait
+/// and wake-up, from `corio::trace`), each a run of `,\n{event}` to append.
+/// They are spliced in as the text they are: parsing up to a million events
+/// back into values would cost far more memory than the file, for the same
+/// bytes. So the document is assembled as text, one event per line, each of
+/// this function's own events written by serde_json.
+pub fn chrome_trace(all: &[Measurement], fragments: &[String]) -> String {
+    let micros = |ns: u64| ns as f64 / 1e3;
+    let mut events: Vec<Value> = Vec::new();
+    for (index, m) in all.iter().enumerate() {
+        let pid = index + 1;
+        let name = format!("{} / {}", m.workload, m.mode);
+        let metadata = |name: &str, args: Value| json!({"name": name, "ph": "M", "pid": pid, "tid": 0, "ts": 0, "args": args});
+        events.push(metadata("process_name", json!({"name": name})));
+        events.push(metadata("process_sort_index", json!({"sort_index": pid})));
+        events.push(metadata("thread_name", json!({"name": "whole mode"})));
+        events.push(json!({
+            "name": format!("{name}: {} tasks", m.tasks),
+            "cat": m.workload.name(),
+            "ph": "X",
+            "ts": 0,
+            "dur": micros(m.wall_ns),
+            "pid": pid,
+            "tid": 0,
+            "args": {
+                "os_threads": m.os_threads,
+                "processes": m.processes,
+                "peak_rss_kib": m.peak_rss_kib,
+                "context_switches": m.context_switches,
+            },
+        }));
+        for r in &m.records {
+            let tid = r.task + 1;
+            events.push(json!({
+                "name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "ts": 0,
+                "args": {"name": format!("task {}", r.task)},
+            }));
+            events.push(json!({
+                "name": format!("task {}", r.task),
+                "cat": m.workload.name(),
+                "ph": "X",
+                "ts": micros(r.start_ns.saturating_sub(m.start_ns)),
+                "dur": micros(r.end_ns.saturating_sub(r.start_ns)),
+                "pid": pid,
+                "tid": tid,
+                "args": {"result": format!("{:#018x}", r.result)},
+            }));
+        }
+    }
+    let lines: Vec<String> = events.iter().map(Value::to_string).collect();
+    let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+    out += &lines.join(",\n");
+    for fragment in fragments {
+        out += fragment;
+    }
+    out += "\n]}\n";
+    out
 }

@@ -17,9 +17,12 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+
 #[path = "../common/usage.rs"]
-#[allow(dead_code)] // Counts context switches only.
 mod usage;
+#[path = "../common/values.rs"]
+mod values;
 
 /// The worker on std: OS threads, blocking sockets, std's channels and locks.
 mod on_std {
@@ -41,8 +44,7 @@ mod on_corio {
 
 /// Voluntary + involuntary context switches of the whole process so far.
 fn context_switches() -> i64 {
-    let usage = usage::rusage(libc::RUSAGE_SELF);
-    usage.ru_nvcsw + usage.ru_nivcsw
+    usage::context_switches(&usage::rusage(libc::RUSAGE_SELF)) as i64
 }
 
 /// Runs `f`, returning its outcome, the wall time and the context switches.
@@ -53,22 +55,19 @@ fn measured<T>(f: impl FnOnce() -> T) -> (T, Duration, i64) {
     (outcome, start.elapsed(), context_switches() - switches)
 }
 
+#[derive(Parser)]
+#[command(about = "The same worker code on OS threads and on coroutines, in one process")]
+struct Args {
+    /// Producers, each on its own connection.
+    #[arg(default_value_t = 20, value_parser = values::at_least_one::<usize>, requires = "lines")]
+    clients: usize,
+    /// Lines each producer sends.
+    #[arg(default_value_t = 200, value_parser = values::at_least_one::<usize>)]
+    lines: usize,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<usize> = match std::env::args().skip(1).map(|a| a.parse()).collect() {
-        Ok(args) => args,
-        Err(_) => {
-            eprintln!("usage: same_code [clients lines], both whole numbers (default 20 200)");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (clients, lines) = match args[..] {
-        [] => (20, 200),
-        [clients, lines] if clients > 0 && lines > 0 => (clients, lines),
-        _ => {
-            eprintln!("usage: same_code [clients lines], both at least 1 (default 20 200)");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Args { clients, lines } = Args::parse();
     let (std_outcome, std_time, std_switches) = measured(|| on_std::run(clients, lines));
     let (corio_outcome, corio_time, corio_switches) =
         measured(|| corio::run(move || on_corio::run(clients, lines)));

@@ -24,14 +24,7 @@ pub struct Outcome {
 
 /// OS threads of this process now.
 fn os_threads() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:").map(|n| n.trim().parse().ok()))
-        })
-        .flatten()
-        .unwrap_or(0)
+    crate::usage::proc_field("/proc/self/status", "Threads").map_or(0, |threads| threads as usize)
 }
 
 /// Runs the fan-in with `clients` producers of `lines` lines each.

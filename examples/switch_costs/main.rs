@@ -37,11 +37,49 @@ mod parked;
 mod report;
 mod rows;
 mod same_mechanism;
+#[path = "../common/stats.rs"]
+mod stats;
+#[path = "../common/values.rs"]
+mod values;
 
 use std::process::ExitCode;
 
+use clap::{CommandFactory, FromArgMatches, Parser};
 use measure::Plan;
 use report::Row;
+
+/// The options; `--help` adds the list of rows.
+#[derive(Parser)]
+#[command(
+    name = "switch_costs",
+    about = "What a switch costs: coroutine, thread and process hand-offs, creation, \
+             parked memory and kernel context switches, side by side"
+)]
+struct Args {
+    /// One JSON object per row ({"name", "value", "unit"}), nothing else.
+    #[arg(long)]
+    json: bool,
+    /// Short loops (for tests; numbers are rough).
+    #[arg(long)]
+    quick: bool,
+    /// Run everything, children too, on the first N CPUs this process may
+    /// use [default: all CPUs]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = values::within::<usize>(1, 1024)
+    )]
+    cpus: Option<usize>,
+    /// Only rows whose name contains any of these comma-separated pieces,
+    /// e.g. --only thread or --only raw_switch,corio_yield [default: every row]
+    #[arg(
+        long,
+        value_name = "PIECE,...",
+        value_delimiter = ',',
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    only: Vec<String>,
+}
 
 /// The hidden child modes (see `os::child_command`).
 fn run_child(args: &[String]) -> ExitCode {
@@ -67,53 +105,36 @@ fn main() -> ExitCode {
     // may reads its configuration when it first starts; do it before anything can.
     handoff::configure_may();
 
-    let mut json = false;
-    let mut plan = Plan::full();
-    let mut only: Option<Vec<String>> = None;
-    let mut cpus: Option<usize> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--json" => json = true,
-            "--quick" => plan = Plan::quick(),
-            "--only" => match args.next() {
-                Some(filter) if !filter.split(',').any(str::is_empty) => {
-                    only = Some(filter.split(',').map(str::to_owned).collect());
-                }
-                _ => {
-                    return usage(
-                        "--only needs pieces of row names, comma-separated, e.g. --only thread or --only raw_switch,corio_yield",
-                    );
-                }
-            },
-            "--cpus" => match args.next().and_then(|n| n.parse().ok()) {
-                Some(n) if n > 0 => cpus = Some(n),
-                _ => return usage("--cpus needs a number of CPUs, at least 1, e.g. --cpus 1"),
-            },
-            "-h" | "--help" => {
-                println!("{USAGE}\n\nrows:");
-                for (name, _, what) in rows::ROWS {
-                    println!("  {name:25} {what}");
-                }
-                return ExitCode::SUCCESS;
-            }
-            other => return usage(&format!("unknown argument `{other}`")),
-        }
-    }
+    let rows_help = rows::ROWS
+        .iter()
+        .map(|(name, _, what)| format!("  {name:25} {what}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let matches = Args::command()
+        .after_help(format!("rows:\n{rows_help}"))
+        .get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let plan = if args.quick {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
 
-    let pinned = match cpus.map(affinity::pin_to_first_cpus).transpose() {
+    let pinned = match args.cpus.map(affinity::pin_to_first_cpus).transpose() {
         Ok(pinned) => pinned,
-        Err(e) => return usage(&e.to_string()),
+        Err(e) => {
+            eprintln!("switch_costs: {e}");
+            return ExitCode::from(2);
+        }
     };
     let selected: Vec<_> = rows::ROWS
         .iter()
         .filter(|(name, _, _)| {
-            only.as_ref()
-                .is_none_or(|pieces| pieces.iter().any(|piece| name.contains(piece.as_str())))
+            args.only.is_empty() || args.only.iter().any(|piece| name.contains(piece.as_str()))
         })
         .collect();
     let rows: Vec<Row> = rows::measure(&selected, &plan);
-    if json {
+    if args.json {
         report::print_json(&rows);
     } else {
         report::print_table(&header(&plan, pinned.as_deref()), &rows);
@@ -188,15 +209,4 @@ fn cpu_model() -> String {
 /// CPUs this process may run on.
 fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |cpus| cpus.get())
-}
-
-const USAGE: &str = "usage: switch_costs [--json] [--quick] [--cpus N] [--only <part of a row name>[,<another part>...]]
-  --json    one JSON object per row
-  --quick   short loops (for tests; numbers are rough)
-  --cpus N  run everything, children too, on the first N CPUs this process may use
-  --only    rows whose name contains any of the comma-separated pieces";
-
-fn usage(problem: &str) -> ExitCode {
-    eprintln!("switch_costs: {problem}\n{USAGE}");
-    ExitCode::from(2)
 }

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::stats;
+
 /// How long and how often to measure.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -66,19 +68,12 @@ pub struct Stats {
 
 impl Stats {
     /// Summarises one value per round. `per_round` is what each value is an average over.
-    pub fn from_rounds(mut values: Vec<f64>, per_round: u64) -> Self {
+    pub fn from_rounds(values: Vec<f64>, per_round: u64) -> Self {
         assert!(!values.is_empty(), "a row needs at least one round");
-        values.sort_by(f64::total_cmp);
-        let middle = values.len() / 2;
-        let median = if values.len() % 2 == 1 {
-            values[middle]
-        } else {
-            (values[middle - 1] + values[middle]) / 2.0
-        };
         Self {
-            median,
-            min: values[0],
-            max: values[values.len() - 1],
+            median: stats::median(&values),
+            min: stats::percentile(&values, 0.0),
+            max: stats::percentile(&values, 1.0),
             per_round,
             rounds: values.len(),
         }

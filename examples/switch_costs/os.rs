@@ -3,6 +3,11 @@
 //!
 //! Shared (via `#[path]`) by the `switch_costs` example, `benches/switch_costs.rs`
 //! and `tests/switch_costs.rs`, so all three measure exactly the same thing.
+//! `getrusage` and `/proc/self/status` are read through the labs' one
+//! wrapper, `examples/common/usage.rs`, which this file brings along.
+
+#[path = "../common/usage.rs"]
+pub mod usage;
 
 use std::io::{self, Read, Write};
 use std::ops::Add;
@@ -20,17 +25,8 @@ pub struct ContextSwitches {
 impl ContextSwitches {
     /// The calling thread's counters since it started.
     pub fn of_this_thread() -> Self {
-        // SAFETY: `rusage` is a plain C struct of integers, so all-zero bytes are a valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `usage` is a live, writable `rusage`; RUSAGE_THREAD (Linux >= 2.6.26)
-        // only writes into it.
-        let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
-        assert_eq!(
-            rc,
-            0,
-            "getrusage(RUSAGE_THREAD) failed: {}; the kernel must be Linux 2.6.26 or newer",
-            io::Error::last_os_error()
-        );
+        // RUSAGE_THREAD needs Linux 2.6.26 or newer.
+        let usage = usage::rusage(libc::RUSAGE_THREAD);
         Self {
             voluntary: usage.ru_nvcsw as u64,
             involuntary: usage.ru_nivcsw as u64,
@@ -79,15 +75,8 @@ pub fn page_table_bytes() -> u64 {
 
 /// A `<field>: <n> kB` line of `/proc/self/status`, in bytes.
 fn status_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .expect("/proc/self/status is readable on Linux; is /proc mounted?");
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| {
-            panic!("/proc/self/status has no `{field}: <n> kB` line; is this Linux?")
-        });
+    let kib = usage::proc_field("/proc/self/status", field)
+        .unwrap_or_else(|error| panic!("{error}; is this Linux, with /proc mounted?"));
     kib * 1024
 }
 
@@ -101,6 +90,12 @@ pub const CHILD_ECHO: &str = "echo";
 pub const CHILD_EXIT: &str = "exit";
 
 /// The arguments after [`CHILD_ARG`] if this process was started as a helper child.
+///
+/// Read straight from the command line, not through clap: the bench must
+/// recognise its child role before criterion parses the command line with
+/// its own parser (`Criterion::configure_from_args`, which knows no options
+/// of ours and takes no argument list), and the example checks the same way
+/// so that both binaries share this one path.
 pub fn child_args() -> Option<Vec<String>> {
     let mut args = std::env::args().skip(1);
     if args.next()? == CHILD_ARG {

@@ -75,16 +75,13 @@ pub struct Row {
     pub stats: Stats,
 }
 
-/// One JSON object per row, one per line, and nothing else.
+/// One JSON object per row, one per line, and nothing else: `name`,
+/// `value` (the median, a number) and `unit`.
 pub fn print_json(rows: &[Row]) {
     for row in rows {
-        // Keys are plain identifiers, so they need no escaping; the value is finite.
-        println!(
-            r#"{{"name": "{}", "value": {:.3}, "unit": "{}"}}"#,
-            row.name,
-            row.stats.median,
-            row.unit.as_str()
-        );
+        let value = (row.stats.median * 1e3).round() / 1e3;
+        let line = serde_json::json!({"name": row.name, "value": value, "unit": row.unit.as_str()});
+        println!("{line}");
     }
 }
 

@@ -189,12 +189,12 @@ fn futex_wake(word: &AtomicU32) {
     }
 }
 
-/// This process's (voluntary, involuntary) context switches.
+/// This process's (voluntary, involuntary) context switches. Allocates
+/// nothing (`getrusage(RUSAGE_SELF)` cannot fail), so the forked child may
+/// call it.
 fn rusage_self() -> (u64, u64) {
-    // SAFETY: all-zero bytes are a valid `rusage`; getrusage only writes it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_SELF in the child is the child alone.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    // RUSAGE_SELF in the child is the child alone.
+    let usage = crate::os::usage::rusage(libc::RUSAGE_SELF);
     (usage.ru_nvcsw as u64, usage.ru_nivcsw as u64)
 }
 

@@ -1,5 +1,13 @@
 //! Helpers shared by the integration tests: playing a scenario out in a
-//! child process, and reading this process's memory map.
+//! child process, and reading this process's memory map; and the labs'
+//! median and percentiles (`examples/common/stats.rs`, the file the
+//! examples and benches use). The labs' `getrusage` and `/proc` reader,
+//! `examples/common/usage.rs`, is included by each test that needs it:
+//! some include it through an example's module, and a file may be a
+//! module only once per crate.
+
+#[path = "../../examples/common/stats.rs"]
+pub mod stats;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
