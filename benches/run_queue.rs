@@ -151,18 +151,30 @@ fn fixed_rows(count: u64, only: &str) {
     }
 }
 
+/// The bench's own options; criterion reads its own (and what `cargo
+/// bench` appends, such as `--bench`) from the same command line, so
+/// clap ignores what it does not know.
+#[derive(clap::Parser, Debug)]
+#[command(ignore_errors = true)]
+struct Args {
+    /// Run each row once for this many operations, without criterion (for
+    /// callgrind's instruction counts).
+    #[arg(long, value_name = "COUNT")]
+    fixed: Option<u64>,
+    /// With --fixed: only the rows whose name contains this.
+    #[arg(default_value = "")]
+    row: String,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(at) = args.iter().position(|arg| arg == "--fixed") {
-        let count = args
-            .get(at + 1)
-            .and_then(|count| count.parse().ok())
-            .expect("--fixed takes a count of operations, such as --fixed 200000");
+    let args = <Args as clap::Parser>::parse();
+    if let Some(count) = args.fixed {
         // cargo appends `--bench`, which is no row name.
-        let only = args
-            .get(at + 2)
-            .filter(|row| !row.starts_with("--"))
-            .map_or("", String::as_str);
+        let only = if args.row.starts_with("--") {
+            ""
+        } else {
+            args.row.as_str()
+        };
         fixed_rows(count, only);
         return;
     }

@@ -189,17 +189,16 @@ struct Cost {
 fn cost_per_round_trip(round_trips: u64, run: fn(u64) -> handoff::Measured) -> Cost {
     run(round_trips); // warm-up
     let mut switches = 0;
-    let mut cpu_ns: Vec<f64> = (0..5)
+    let cpu_ns: Vec<f64> = (0..5)
         .map(|_| {
             let start = util::process_cpu_time();
             switches += run(round_trips).context_switches.total();
             (util::process_cpu_time() - start).as_nanos() as f64 / round_trips as f64
         })
         .collect();
-    cpu_ns.sort_by(f64::total_cmp);
     Cost {
         switches: switches as f64 / (5 * round_trips) as f64,
-        cpu_ns: cpu_ns[cpu_ns.len() / 2],
+        cpu_ns: util::stats::median(&cpu_ns),
     }
 }
 
