@@ -24,7 +24,7 @@ use super::Core;
 use super::context;
 use super::run::{Next, Stopped};
 use super::suspend::{Suspend, Wake};
-use super::task::{SlotState, Task, TaskId};
+use super::task::{Task, TaskId};
 use crate::trace::{EventKind, SuspendReason};
 
 /// A yield's pass of a host over the other tasks: restores the host's
@@ -51,34 +51,32 @@ impl Drop for Pass {
     }
 }
 
-/// The pass of `host_until_woken`: while it lives the host's slot says
-/// [`SlotState::Hosting`], so that [`Core::wake`] notes a wake-up for it
-/// ([`Core::host_woken`]) instead of queueing it. Dropped, it puts back the
-/// slot's state and the host's current-task mark, also on unwind. Apart
+/// The pass of `host_until_woken`: while it lives `Core::host` names the
+/// host, so that [`Core::wake`] notes a wake-up for it
+/// ([`Core::host_woken`]) instead of queueing it. Dropped, it clears that
+/// and puts back the host's current-task mark, also on unwind. Apart
 /// from [`Pass`] so that a yield's pass carries nothing of it.
 struct WaitingPass<'a> {
-    /// The runtime whose slot table holds the host.
+    /// The runtime the host runs on.
     core: &'a Core,
     /// The hosting coroutine's task.
     me: *const Task,
-    /// Its id, the key of its slot.
-    id: TaskId,
 }
 
 impl<'a> WaitingPass<'a> {
-    /// Starts the pass: the host's slot says it hosts, and no coroutine is
+    /// Starts the pass: `Core::host` names the host, and no coroutine is
     /// current (the pass runs as scheduler code).
     fn begin(core: &'a Core, me: *const Task, id: TaskId) -> WaitingPass<'a> {
-        core.set_slot_state(id, SlotState::Hosting);
+        core.host.set(Some(id));
         core.host_woken_ahead.set(None);
         context::leave_task();
-        WaitingPass { core, me, id }
+        WaitingPass { core, me }
     }
 }
 
 impl Drop for WaitingPass<'_> {
     fn drop(&mut self) {
-        self.core.set_slot_state(self.id, SlotState::Scheduled);
+        self.core.host.set(None);
         self.core.host_woken_ahead.set(None);
         context::restore_current(self.me);
     }
@@ -228,9 +226,10 @@ impl Core {
     }
 
     /// A wake-up for the task that hosts the others in `host_until_woken`
-    /// (its slot says [`SlotState::Hosting`]): the first one notes how many
+    /// (`Core::host`): the first one notes how many
     /// tasks are queued now, those a parked task woken now would queue
     /// behind; the host runs them, then its own turn has come.
+    #[inline(always)]
     pub(super) fn host_woken(&self, id: TaskId, how: Wake) {
         if self.host_woken_ahead.get().is_some() {
             return;
@@ -242,14 +241,5 @@ impl Core {
             .set(Some(self.run_queue.len() - in_place));
         self.trace(id.serial(), || EventKind::Wake(self.wake_cause(how)));
         log::trace!("wake {id} (hosting; {how:?})");
-    }
-
-    /// Sets the state of the running task `id`'s slot.
-    fn set_slot_state(&self, id: TaskId, state: SlotState) {
-        let mut tasks = self.tasks.borrow_mut();
-        let slot = tasks
-            .get_mut(id.key())
-            .expect("a running task keeps its slot until it returns");
-        slot.state = state;
     }
 }

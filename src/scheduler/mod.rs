@@ -117,6 +117,12 @@ pub(crate) struct Core {
     default_stack_size: usize,
     /// Scheduler ticks, which also count the switches (`Stats::switches`).
     ticks: Ticks,
+    /// The running task that hosts the others in `host_until_woken`, if
+    /// one does: its slot says `Scheduled` (it runs), and [`Core::wake`]
+    /// tells it from a queued task by this. A cell, not a slot state, so
+    /// that a join that hosts writes no slab entry (`spawn_join` in
+    /// `benches/run_queue.rs`).
+    host: Cell<Option<TaskId>>,
     /// Tasks queued when the hosting coroutine was woken and not run since:
     /// those it must still run before its own turn. `None` until woken.
     host_woken_ahead: Cell<Option<usize>>,
@@ -237,6 +243,7 @@ impl Core {
             stacks: RefCell::new(StackPool::new()),
             default_stack_size,
             ticks: Ticks::new(event_interval),
+            host: Cell::new(None),
             host_woken_ahead: Cell::new(None),
             root: Cell::new(None),
             root_done: Cell::new(false),

@@ -166,10 +166,6 @@ pub(crate) struct Slot {
 pub(crate) enum SlotState {
     /// In the run queue or running.
     Scheduled,
-    /// Running, and running the other tasks from its own stack until it is
-    /// woken (`hosting`): a wake-up is noted, not queued, since the task is
-    /// not parked anywhere.
-    Hosting,
     /// Parked, waiting for a wake-up. Inline, not boxed: parking is on the
     /// hot path of every blocking wait and should not allocate.
     Parked(Parked),
