@@ -170,14 +170,7 @@ fn read_timeout_gives_timed_out_promptly_and_others_keep_running() {
         // read, must still be asleep when the read times out. Load delays
         // both alike; a timeout that fired late (or never) loses the race.
         let timeout = Duration::from_millis(100);
-        let sentinel_woke = Rc::new(Cell::new(false));
-        let sentinel = {
-            let woke = sentinel_woke.clone();
-            corio::spawn(move || {
-                corio::sleep(10 * timeout);
-                woke.set(true);
-            })
-        };
+        let sentinel_woke = util::sentinel(10 * timeout);
         client.set_read_timeout(Some(timeout)).unwrap();
         let start = Instant::now();
         let err = client.read(&mut [0; 8]).unwrap_err();
@@ -190,7 +183,6 @@ fn read_timeout_gives_timed_out_promptly_and_others_keep_running() {
         );
         assert_eq!(ticks.get(), 5, "the thread was blocked during the read");
         ticker.join().unwrap();
-        drop(sentinel); // unwound with the runtime
 
         // The stream is still usable after a timeout.
         server.write_all(b"late").unwrap();

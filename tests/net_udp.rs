@@ -4,9 +4,7 @@
 #[path = "util/net.rs"]
 mod util;
 
-use std::cell::Cell;
 use std::io::ErrorKind;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use corio::net::UdpSocket;
@@ -82,14 +80,7 @@ fn recv_timeout_gives_timed_out_promptly() {
         // Promptly, against the runtime's own clock rather than in seconds:
         // a sleep of ten times the timeout, begun after the receive, must
         // still be asleep when it times out. Load delays both alike.
-        let sentinel_woke = Rc::new(Cell::new(false));
-        let sentinel = {
-            let woke = sentinel_woke.clone();
-            corio::spawn(move || {
-                corio::sleep(10 * timeout);
-                woke.set(true);
-            })
-        };
+        let sentinel_woke = util::sentinel(10 * timeout);
         socket.set_read_timeout(Some(timeout)).unwrap();
         let start = Instant::now();
         let err = socket.recv_from(&mut [0; 8]).unwrap_err();
@@ -100,7 +91,6 @@ fn recv_timeout_gives_timed_out_promptly() {
             !sentinel_woke.get(),
             "timed out late, after a sleep of 10x the timeout ({waited:?})"
         );
-        drop(sentinel); // unwound with the runtime
         let zero = socket.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
         assert_eq!(zero.kind(), ErrorKind::InvalidInput);
     });

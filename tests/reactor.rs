@@ -14,20 +14,6 @@ use corio::Runtime;
 use corio::net::{TcpListener, TcpStream};
 use corio::sync::{TryRecvError, channel};
 
-/// A coroutine that sleeps for `d` and then sets the flag it returns: a
-/// clock to race against, which a busy machine slows exactly as it slows
-/// the sleeps it is compared with. Spawned last, it begins its sleep last.
-fn sentinel(d: Duration) -> Rc<Cell<bool>> {
-    let woke = Rc::new(Cell::new(false));
-    let flag = woke.clone();
-    // Detached: unwound with the runtime if it is still asleep then.
-    drop(corio::spawn(move || {
-        corio::sleep(d);
-        flag.set(true);
-    }));
-    woke
-}
-
 #[test]
 fn sleeps_fire_in_deadline_order_and_overlap() {
     let millis = [50u64, 10, 40, 20, 30];
@@ -46,7 +32,7 @@ fn sleeps_fire_in_deadline_order_and_overlap() {
                 })
             })
             .collect();
-        let sum_elapsed = sentinel(sum);
+        let sum_elapsed = util::sentinel(sum);
         for s in sleepers {
             s.join().unwrap();
         }
@@ -108,7 +94,7 @@ fn a_thousand_sleepers_of_100ms_all_wake_before_one_sleeper_of_1s() {
                 })
             })
             .collect();
-        let second_elapsed = sentinel(Duration::from_secs(1));
+        let second_elapsed = util::sentinel(Duration::from_secs(1));
         for s in sleepers {
             s.join().unwrap();
         }

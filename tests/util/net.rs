@@ -101,3 +101,17 @@ pub fn count_proc_entries(dir: &str) -> usize {
         .expect("/proc is mounted")
         .count()
 }
+
+/// A coroutine that sleeps for `d` and then sets the flag it returns: a
+/// clock to race against, which a busy machine slows exactly as it slows
+/// the sleeps it is compared with. Spawned last, it begins its sleep last.
+/// Detached: unwound with the runtime if it is still asleep then.
+pub fn sentinel(d: std::time::Duration) -> std::rc::Rc<std::cell::Cell<bool>> {
+    let woke = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = woke.clone();
+    drop(corio::spawn(move || {
+        corio::sleep(d);
+        flag.set(true);
+    }));
+    woke
+}
