@@ -168,8 +168,8 @@ impl Core {
     /// runs them itself, as [`Core::host_yield`] does, until it is woken.
     /// The caller registers `me` with whatever will wake it (the join slot,
     /// the channel) *before* calling this, exactly as it would before
-    /// parking; [`Core::wake`] then finds `me`'s slot hosting, and
-    /// [`Core::host_woken`] notes how many tasks were queued ahead at that
+    /// parking; [`Core::wake`] then sees that `me` is the host
+    /// (`Core::host`), and [`Core::host_woken`] notes how many tasks were queued ahead at that
     /// moment: the ones a parked `me`
     /// would have queued behind. Those run too, then this returns `true`:
     /// same order as parking, half the switches, no park.
