@@ -326,7 +326,8 @@ impl Drop for Runtime {
 /// default, or the user's own): the user's hook stays in place and runs for
 /// every panic. std's default report names the OS thread (`thread 'main'`),
 /// which is all it can see; the line before it says which coroutine that
-/// was.
+/// was. Both run on a spare stack when the panicking coroutine has too little
+/// of its own left for a backtrace (`stack::with_panic_room`).
 fn install_panic_hook() {
     static HOOK: Once = Once::new();
     // `set_hook` panics on a panicking thread; a later build installs it.
@@ -336,11 +337,15 @@ fn install_panic_hook() {
     HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if let Some(task) = scheduler::describe_current() {
-                // Ignore a failed write: a panic inside the hook would abort.
-                let _ = writeln!(io::stderr(), "corio: panic in coroutine {task}:");
-            }
-            previous(info);
+            // On a coroutine's last few KiB the backtrace would overflow its
+            // stack: the hook's work moves to a spare one there.
+            stack::with_panic_room(|| {
+                if let Some(task) = scheduler::describe_current() {
+                    // Ignore a failed write: a panic inside the hook would abort.
+                    let _ = writeln!(io::stderr(), "corio: panic in coroutine {task}:");
+                }
+                previous(info);
+            });
         }));
     });
 }

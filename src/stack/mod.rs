@@ -32,6 +32,7 @@
 //! | `arena.rs` | the chunk mappings slots are carved from |
 //! | `header.rs` | the label at the top of every slot |
 //! | `overflow.rs` | the SIGSEGV handler that names an overflowing coroutine |
+//! | `spare.rs` | the spare stack the panic hook moves to when a coroutine has too little left |
 //! | `sys.rs` | every `mmap` / `madvise` / `mprotect` / `sigaction` call |
 //!
 //! # Implementation notes
@@ -97,6 +98,7 @@ mod arena;
 mod header;
 pub mod overflow;
 mod pool;
+mod spare;
 mod sys;
 
 use std::fmt;
@@ -106,6 +108,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use header::HEADER_SIZE;
 pub(crate) use header::StackHeader;
 pub use pool::{PooledStack, StackPool};
+pub(crate) use spare::with_panic_room;
 pub use sys::page_size;
 
 /// Stack size a coroutine gets unless it asks for another: 256 KiB.

@@ -279,6 +279,19 @@ fn find_guard_hit(address: usize) -> Option<GuardHit> {
     None
 }
 
+/// Bytes of coroutine stack between `address` and the guard page below it,
+/// if `address` lies in a registered stack slot (0 in the guard page
+/// itself); `None` anywhere else: a thread's own stack, the spare stack of
+/// `super::spare`, a stack in a chunk the full registry left out.
+pub(crate) fn room_below(address: usize) -> Option<usize> {
+    let end = REGISTRY_END.load(Ordering::Acquire).min(REGISTRY_CAPACITY);
+    REGISTRY[..end].iter().find_map(|entry| {
+        let (start, len, slot_size) = entry.snapshot()?;
+        let offset = address.checked_sub(start).filter(|&offset| offset < len)?;
+        Some((offset % slot_size).saturating_sub(stack::page_size()))
+    })
+}
+
 /// Whether `address` is in the guard page of a registered stack slot: the
 /// test the signal handler applies to a fault address.
 pub fn is_corio_guard_page(address: usize) -> bool {
