@@ -134,3 +134,61 @@ fn a_panic_with_44_kib_used_of_64_kib_is_caught() {
         assert!(used >= 44 * 1024, "used {used} bytes");
     }
 }
+
+#[test]
+fn panics_short_of_room_on_several_runtimes_at_once_are_all_caught() {
+    // Each thread has a spare stack of its own, reused from one panic to
+    // the next: two runtimes on two threads, each with three coroutines
+    // that panic on their last few KiB, one after the other.
+    const NAME: &str = "panics_short_of_room_on_several_runtimes_at_once_are_all_caught";
+    const PER_RUNTIME: usize = 3;
+    if util::is_child(NAME) {
+        let caught: usize = std::thread::scope(|scope| {
+            let runtimes: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        corio::run(|| {
+                            let handles: Vec<_> = (0..PER_RUNTIME)
+                                .map(|_| {
+                                    corio::thread::Builder::new()
+                                        .name("near-the-end".into())
+                                        .stack_size(32 * 1024)
+                                        .spawn(|| -> usize {
+                                            let top = [0u8; 16];
+                                            let top = black_box(&top).as_ptr() as usize;
+                                            corio::yield_now();
+                                            spend_then_panic(
+                                                top,
+                                                24 * 1024,
+                                                "boom near the end of the stack",
+                                            )
+                                        })
+                                        .expect("the size is accepted")
+                                })
+                                .collect();
+                            handles
+                                .into_iter()
+                                .map(|handle| usize::from(handle.join().is_err()))
+                                .sum::<usize>()
+                        })
+                    })
+                })
+                .collect();
+            runtimes.into_iter().map(|t| t.join().unwrap()).sum()
+        });
+        println!("caught {caught} panics");
+        return;
+    }
+    for backtrace in ["1", "full"] {
+        let (out, err) = util::run_child_ok(NAME, &[("RUST_BACKTRACE", backtrace)]);
+        assert!(
+            out.contains(&format!("caught {} panics", 2 * PER_RUNTIME)),
+            "every panic came back from join (RUST_BACKTRACE={backtrace}):\n{out}\n{err}"
+        );
+        assert_eq!(
+            err.matches("stack backtrace:").count(),
+            2 * PER_RUNTIME,
+            "one backtrace per panic (RUST_BACKTRACE={backtrace}):\n{err}"
+        );
+    }
+}
