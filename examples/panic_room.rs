@@ -100,7 +100,11 @@ fn parent(args: &Args) {
         );
         println!(
             "{:<15} {:>18} {:>18} {:>10} {:>24}",
-            "RUST_BACKTRACE", "first panic (KiB)", "later panic (KiB)", "backtrace", "least room (bytes)"
+            "RUST_BACKTRACE",
+            "first panic (KiB)",
+            "later panic (KiB)",
+            "backtrace",
+            "least room (bytes)"
         );
     }
     for backtrace in ["0", "1", "full"] {

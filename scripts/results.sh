@@ -9,7 +9,7 @@
 # or Cargo.toml, and whether the tree differed from it), the CPU, the core
 # count, the load average before and after, and the compiler. The docs
 # quote these files; tests/docs_numbers.rs checks that README's table does.
-# Release builds throughout. The HTTP bench needs wrk (apt-get install wrk);
+# Release builds throughout (and panic_room once more in debug). The HTTP bench needs wrk (apt-get install wrk);
 # without it that file says it used corio's own load generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +77,9 @@ result trace_cost            cargo run -q --release --example trace_cost
 result spawn_scale           cargo run -q --release --example spawn_scale
 result timers                cargo run -q --release --example timers
 result timer_structures      cargo run -q --release --example timers -- --structures
+result panic_room            cargo run -q --release --example panic_room
+# Debug too: frames are larger there, and the tests run debug builds.
+result panic_room_debug      cargo run -q --example panic_room
 result echo                  cargo bench -q --bench echo
 result http                  cargo bench -q --bench http -- --rounds 5
 echo "wrote $out/" >&2

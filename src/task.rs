@@ -237,7 +237,15 @@ impl Builder {
     }
 
     /// Sets the task's stack size in bytes (rounded up to whole pages). The
-    /// allowed range is checked by [`Builder::spawn`].
+    /// allowed range, [`MIN_STACK_SIZE`](crate::stack::MIN_STACK_SIZE) to
+    /// [`MAX_STACK_SIZE`](crate::stack::MAX_STACK_SIZE), is checked by
+    /// [`Builder::spawn`].
+    ///
+    /// A panic near the end of the stack still comes back from `join`, with
+    /// `RUST_BACKTRACE=1` or `full` too: the panic hook's report and
+    /// backtrace move to a spare stack of the thread when less than 64 KiB
+    /// are left (see
+    /// [`runtime::Builder::stack_size`](crate::runtime::Builder::stack_size)).
     ///
     /// # Examples
     ///

@@ -308,9 +308,10 @@ fn a_corio_task_that_overflows_is_named_in_the_report() {
 #[test]
 fn a_panic_with_full_backtraces_fits_on_the_smallest_stack() {
     // std's panic hook with RUST_BACKTRACE=full walks and symbolises the
-    // stack on the panicking coroutine's own stack: the smallest size the
-    // builder accepts must leave room for that, or a plain panic would end
-    // in an overflow report and an abort.
+    // stack, which needs more room than the smallest stack leaves; corio
+    // runs it on the thread's spare stack there (src/stack/spare.rs), or a
+    // plain panic would end in an overflow report and an abort.
+    // tests/panic_room.rs does the same with most of the stack used.
     const NAME: &str = "a_panic_with_full_backtraces_fits_on_the_smallest_stack";
     if util::is_child(NAME) {
         let size = std::env::var("CORIO_TEST_STACK_SIZE")

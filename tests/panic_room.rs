@@ -99,13 +99,11 @@ fn check(test: &str, backtrace: &str) -> usize {
         err.contains("spend_then_panic"),
         "the backtrace shows the panicking function (RUST_BACKTRACE={backtrace}):\n{err}"
     );
-    let used = err
-        .lines()
+    err.lines()
         .find_map(|line| line.strip_prefix("child: panicking with "))
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("the child said how deep it was:\n{err}"));
-    used
+        .unwrap_or_else(|| panic!("the child said how deep it was:\n{err}"))
 }
 
 #[test]

@@ -56,7 +56,16 @@ impl Builder {
     /// Sets the stack size, in bytes, of coroutines that do not choose their
     /// own with [`task::Builder::stack_size`](crate::task::Builder::stack_size).
     /// Rounded up to whole pages. Only the pages a coroutine touches cost
-    /// memory; the size is a limit, not an allocation.
+    /// memory; the size is a limit, not an allocation. The allowed range,
+    /// checked by [`build`](Builder::build), is
+    /// [`MIN_STACK_SIZE`](crate::stack::MIN_STACK_SIZE) to
+    /// [`MAX_STACK_SIZE`](crate::stack::MAX_STACK_SIZE).
+    ///
+    /// A panic near the end of a coroutine's stack is caught by `join` like
+    /// any other, with `RUST_BACKTRACE=1` or `full` too: when less than
+    /// 64 KiB are left, the panic hook's report and backtrace run on a spare
+    /// stack of the thread, and only the panic's entry and unwinding (a few
+    /// KiB, `docs/results/panic_room.md`) need room on the coroutine's own.
     ///
     /// # Examples
     ///

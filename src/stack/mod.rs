@@ -123,11 +123,13 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// Smallest stack size accepted: 32 KiB.
 ///
-/// A panic must work on it: std's panic hook with `RUST_BACKTRACE=full` runs
-/// on the panicking coroutine's own stack, where it walks and symbolises the
-/// stack. The test `a_panic_with_full_backtraces_fits_on_the_smallest_stack`
-/// checks exactly that on this size; `docs/architecture.md` gives the
-/// measurement the size was chosen by.
+/// A panic must work on it, backtraces included. The panic hook's report
+/// and backtrace run on a spare stack of the thread when the coroutine has
+/// less than 64 KiB left (`RUST_BACKTRACE=1` or `full` makes them need more
+/// than the rest of the panic); what stays on the coroutine's own stack is
+/// the panic's entry and its unwinding, a few KiB. `tests/panic_room.rs`
+/// checks a panic with 24 KiB of this size used; `docs/architecture.md`
+/// and `docs/results/panic_room.md` give the measurements.
 pub const MIN_STACK_SIZE: usize = 32 * 1024;
 
 /// Largest stack size accepted: 1 GiB.

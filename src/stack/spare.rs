@@ -77,7 +77,10 @@ pub(crate) fn with_panic_room<R>(hook: impl FnOnce() -> R) -> R {
     }
     // `try_with` fails only while this thread's locals are being destroyed;
     // then, as when the stack cannot be mapped, the hook runs in place.
-    let spare = SPARE.try_with(|spare| spare.borrow_mut().take()).ok().flatten();
+    let spare = SPARE
+        .try_with(|spare| spare.borrow_mut().take())
+        .ok()
+        .flatten();
     let mut stack = match spare {
         Some(stack) => stack,
         None => match DefaultStack::new(SPARE_STACK_SIZE) {
