@@ -27,6 +27,22 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! The value types (addresses, [`Shutdown`], [`AddrParseError`]) are
+//! std's own, re-exported, so `use corio::net::*` stands in for
+//! `use std::net::*`:
+//!
+//! ```
+//! use corio::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
+//!
+//! let addr: SocketAddr = "127.0.0.1:8080".parse()?;
+//! assert_eq!(addr, SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080)));
+//! assert_eq!(addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+//! let bad = "not an address".parse::<SocketAddr>();
+//! let _: corio::net::AddrParseError = bad.unwrap_err();
+//! let _ = Shutdown::Both; // the very type std::net::TcpStream::shutdown takes
+//! # Ok::<(), corio::net::AddrParseError>(())
+//! ```
+//!
 //! # How it works
 //!
 //! Every socket is non-blocking and registered with the reactor of the
@@ -43,8 +59,6 @@
 //! - The sockets are not `Send`: they belong to the runtime (and so the
 //!   thread) that created them. Using one from a different runtime gives an
 //!   error as soon as it would have to wait, saying so.
-//! - A timed-out read or write gives `ErrorKind::TimedOut` (std gives
-//!   `WouldBlock` on Unix).
 //! - Read and write timeouts are kept by corio, not in the socket: they are
 //!   shared by a socket and its [`try_clone`](TcpStream::try_clone)s, as with
 //!   std, but are not seen by other processes holding the descriptor.
@@ -58,6 +72,12 @@ mod registered;
 mod tcp;
 mod udp;
 
+// std's value types, so that `use corio::net::*` ports a whole
+// `use std::net::*`: they hold no socket, so corio has nothing to change.
+pub use std::net::{
+    AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6,
+};
+
 pub use addr::ToSocketAddrs;
 pub use listener::{Incoming, TcpListener};
 pub use tcp::TcpStream;
@@ -65,7 +85,6 @@ pub use udp::UdpSocket;
 
 use std::cell::Cell;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Panics, at the caller's line, if no corio runtime drives this thread: a

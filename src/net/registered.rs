@@ -81,14 +81,14 @@ impl<S: mio::event::Source> Registered<S> {
     /// coroutine until the socket is ready for `interest` and tries again.
     ///
     /// `deadline` bounds the whole operation: past it, the result is
-    /// `ErrorKind::TimedOut` (what std gives for a timed-out socket read is
-    /// `WouldBlock` on Unix; corio follows the design contract and says
-    /// `TimedOut`, which is what the situation is).
+    /// `ErrorKind::WouldBlock`, what std's sockets give on Unix when a read
+    /// or write timeout passes (the kernel's `EAGAIN`), so code that matches
+    /// on the kind behaves the same after a port.
     ///
     /// # Errors
     ///
     /// Besides `op`'s own (`WouldBlock` itself, in non-blocking mode):
-    /// `TimedOut` past `deadline`; `Other` when the
+    /// `WouldBlock` past `deadline`; `Other` when the
     /// socket belongs to another runtime, or when no coroutine can wait here
     /// (the runtime is shutting down, or the caller is the scheduler's own
     /// code), each with a message that says so.
@@ -169,10 +169,16 @@ impl<S: mio::event::Source + std::fmt::Debug> std::fmt::Debug for Registered<S> 
     }
 }
 
-/// The error of an operation whose timeout passed.
+/// The error of an operation whose timeout passed: `WouldBlock`, as std's
+/// sockets give on Unix (`EAGAIN` from a socket with `SO_RCVTIMEO` or
+/// `SO_SNDTIMEO`), with a message that says it was the timeout.
 pub(crate) fn timed_out(what: &str) -> io::Error {
     io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("{what} timed out: the socket was not ready before the timeout set on it"),
+        io::ErrorKind::WouldBlock,
+        format!(
+            "{what} timed out: the socket was not ready before the timeout set on it \
+             (std's sockets report this as WouldBlock on Unix, and so does corio); \
+             retry, or allow more time with set_read_timeout / set_write_timeout"
+        ),
     )
 }
