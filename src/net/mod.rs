@@ -68,7 +68,7 @@
 
 mod addr;
 mod listener;
-mod registered;
+pub(crate) mod registered;
 mod tcp;
 mod udp;
 
@@ -92,7 +92,7 @@ use std::time::{Duration, Instant};
 /// the address is resolved, so the panic names the user's call rather than
 /// a closure inside corio.
 #[track_caller]
-fn require_runtime(what: &str) {
+pub(crate) fn require_runtime(what: &str) {
     crate::scheduler::with_core(what, |_| ());
 }
 
@@ -123,11 +123,11 @@ fn each_addr<T>(
 /// The read and write timeouts of one socket, shared by the socket and its
 /// clones (std keeps them in the socket, which clones share).
 #[derive(Debug, Default)]
-struct Timeouts {
+pub(crate) struct Timeouts {
     /// `None`: reads wait as long as it takes.
-    read: Cell<Option<Duration>>,
+    pub(crate) read: Cell<Option<Duration>>,
     /// `None`: writes wait as long as it takes.
-    write: Cell<Option<Duration>>,
+    pub(crate) write: Cell<Option<Duration>>,
 }
 
 impl Timeouts {
@@ -135,7 +135,11 @@ impl Timeouts {
     /// end at any representable instant (`Duration::MAX`) is stored as no
     /// timeout, which is what std's sockets on Linux do too: the kernel keeps
     /// such a timeout as "none", and `read_timeout` then reports `None`.
-    fn set(cell: &Cell<Option<Duration>>, what: &str, dur: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn set(
+        cell: &Cell<Option<Duration>>,
+        what: &str,
+        dur: Option<Duration>,
+    ) -> io::Result<()> {
         if dur == Some(Duration::ZERO) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -147,12 +151,12 @@ impl Timeouts {
     }
 
     /// The instant a read that starts now must end by; `None` for no limit.
-    fn read_deadline(&self) -> Option<Instant> {
+    pub(crate) fn read_deadline(&self) -> Option<Instant> {
         self.read.get().and_then(deadline_after)
     }
 
     /// The instant a write that starts now must end by; `None` for no limit.
-    fn write_deadline(&self) -> Option<Instant> {
+    pub(crate) fn write_deadline(&self) -> Option<Instant> {
         self.write.get().and_then(deadline_after)
     }
 }

@@ -71,6 +71,12 @@ impl<S: mio::event::Source> Registered<S> {
         self.nonblocking.set(nonblocking);
     }
 
+    /// Whether an operation that would wait returns `WouldBlock` instead
+    /// ([`Registered::set_nonblocking`]).
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        self.nonblocking.get()
+    }
+
     /// The mio socket.
     pub(crate) fn source(&self) -> &S {
         &self.source
