@@ -193,6 +193,28 @@ fn read_timeout_gives_would_block_as_std_promptly_and_others_keep_running() {
 }
 
 #[test]
+fn a_read_timeout_gives_would_block_while_a_ticker_ticks() {
+    corio::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        let ticker = util::Ticker::start();
+        let before = ticker.ticks();
+        let err = client.read(&mut [0; 8]).unwrap_err();
+        let during = ticker.ticks() - before;
+        ticker.stop();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+        assert!(err.to_string().contains("timed out"), "{err}");
+        // The ticker's first 1 ms deadline precedes the read's 30 ms one,
+        // so it ticks before the read returns unless the thread blocked.
+        assert!(during >= 1, "the ticker never ran during the read");
+    });
+}
+
+#[test]
 fn connect_timeout_times_out_when_the_accept_queue_is_full() {
     corio::run(|| {
         // A std listener with the smallest backlog: its queue holds one

@@ -30,6 +30,12 @@ pub(crate) struct Registered<S: mio::event::Source> {
     /// `WouldBlock` instead. Shared with the socket's `try_clone`s, as std's
     /// `O_NONBLOCK` is shared by the descriptors of one open socket.
     nonblocking: Rc<Cell<bool>>,
+    /// Which halves were shut down here ([`Registered::shutdown`]): reading
+    /// and writing. Past a local shutdown the syscall answers at once (end
+    /// of file, a broken pipe), but the kernel sends no readiness edge for
+    /// it, so the cached "not ready" must not make a coroutine wait for
+    /// one. Shared with clones, as the shutdown acts on the socket.
+    shut: Rc<Cell<(bool, bool)>>,
 }
 
 impl<S: mio::event::Source> Registered<S> {
@@ -45,6 +51,7 @@ impl<S: mio::event::Source> Registered<S> {
             source,
             registration,
             nonblocking: Rc::default(),
+            shut: Rc::default(),
         })
     }
 
@@ -62,6 +69,7 @@ impl<S: mio::event::Source> Registered<S> {
     ) -> io::Result<Registered<S>> {
         let mut registered = Registered::new(what, source)?;
         registered.nonblocking = Rc::clone(&like.nonblocking);
+        registered.shut = Rc::clone(&like.shut);
         Ok(registered)
     }
 
@@ -69,6 +77,41 @@ impl<S: mio::event::Source> Registered<S> {
     /// instead (for this socket and its clones).
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
         self.nonblocking.set(nonblocking);
+    }
+
+    /// Shuts down `how` with `op` (the socket's `shutdown(2)`), then lets
+    /// the coroutines waiting on a half that is now shut try again: the
+    /// kernel answers them at once, but sends no readiness edge to say so.
+    ///
+    /// # Errors
+    ///
+    /// `op`'s.
+    pub(crate) fn shutdown(
+        &self,
+        how: std::net::Shutdown,
+        op: impl FnOnce(&S) -> io::Result<()>,
+    ) -> io::Result<()> {
+        use std::net::Shutdown;
+        op(&self.source)?;
+        let (read, write) = self.shut.get();
+        let read = read || matches!(how, Shutdown::Read | Shutdown::Both);
+        let write = write || matches!(how, Shutdown::Write | Shutdown::Both);
+        self.shut.set((read, write));
+        // Each woken waiter's success wakes the next (`wake_next` below).
+        if read {
+            self.registration.wake_next(mio::Interest::READABLE);
+        }
+        if write {
+            self.registration.wake_next(mio::Interest::WRITABLE);
+        }
+        Ok(())
+    }
+
+    /// Whether the half of the socket that `interest` uses was shut down
+    /// through [`Registered::shutdown`].
+    pub(crate) fn is_shut_down(&self, interest: mio::Interest) -> bool {
+        let (read, write) = self.shut.get();
+        (interest.is_readable() && read) || (interest.is_writable() && write)
     }
 
     /// Whether an operation that would wait returns `WouldBlock` instead
@@ -132,7 +175,8 @@ impl<S: mio::event::Source> Registered<S> {
             // A non-blocking socket always asks the kernel: its caller
             // wants the syscall's answer, not the reactor's guess.
             let nonblocking = self.nonblocking.get();
-            if nonblocking || self.registration.is_ready(interest) {
+            let shut = self.is_shut_down(interest);
+            if nonblocking || shut || self.registration.is_ready(interest) {
                 match op(&self.source) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.registration.clear_ready(interest);

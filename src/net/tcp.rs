@@ -310,7 +310,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.source().shutdown(how)
+        self.inner.shutdown(how, |s| s.shutdown(how))
     }
 
     /// Reads what has arrived without taking it from the socket: the next

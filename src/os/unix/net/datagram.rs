@@ -426,7 +426,10 @@ impl UnixDatagram {
             "UnixDatagram::recv_from",
             Interest::READABLE,
             deadline,
-            |s| s.0.recv_from(buf),
+            |s| match s.0.recv_from(buf) {
+                Err(e) if self.read_is_shut(&e) => Ok((0, SocketAddr::from_pathname("")?)),
+                result => result,
+            },
         )
     }
 
@@ -456,10 +459,25 @@ impl UnixDatagram {
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = self.timeouts.read_deadline();
-        self.inner
-            .io("UnixDatagram::recv", Interest::READABLE, deadline, |s| {
-                s.0.recv(buf)
-            })
+        self.inner.io(
+            "UnixDatagram::recv",
+            Interest::READABLE,
+            deadline,
+            |s| match s.0.recv(buf) {
+                Err(e) if self.read_is_shut(&e) => Ok(0),
+                result => result,
+            },
+        )
+    }
+
+    /// Whether `e`, from a receive, is the `EAGAIN` that Linux gives a
+    /// non-blocking datagram socket whose reading was shut down and whose
+    /// queue is empty; a blocking one (std's) returns 0 bytes there, from
+    /// an unnamed address, and so does corio.
+    fn read_is_shut(&self, e: &io::Error) -> bool {
+        e.kind() == io::ErrorKind::WouldBlock
+            && !self.inner.is_nonblocking()
+            && self.inner.is_shut_down(Interest::READABLE)
     }
 
     /// Sends `buf` as one datagram to the socket at `path`.
@@ -750,7 +768,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.source().shutdown(how)
+        self.inner.shutdown(how, |s| s.0.shutdown(how))
     }
 }
 

@@ -481,7 +481,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.source().shutdown(how)
+        self.inner.shutdown(how, |s| s.0.shutdown(how))
     }
 }
 
