@@ -150,6 +150,30 @@ macro_rules! cases {
             (zero, shared, timed_out, would_block, eof, no_error)
         }
 
+        /// Timeouts as set and read back, through a clone too; a read
+        /// within its timeout, then one past it; a zero write timeout.
+        pub fn stream_timeouts_and_clones() -> (
+            [Option<Duration>; 3],
+            Vec<u8>,
+            ErrorKind,
+            ErrorKind,
+        ) {
+            let (a, b) = net::UnixStream::pair().unwrap();
+            let initial = a.read_timeout().unwrap();
+            a.set_read_timeout(Some(Duration::from_millis(1000))).unwrap();
+            a.set_write_timeout(Some(Duration::from_millis(1500))).unwrap();
+            let clone = a.try_clone().unwrap();
+            let timeouts = [initial, clone.read_timeout().unwrap(), clone.write_timeout().unwrap()];
+            let mut writer = b.try_clone().unwrap();
+            writer.write_all(b"hello").unwrap();
+            let mut got = vec![0; 5];
+            (&clone).read_exact(&mut got).unwrap();
+            a.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            let past = (&clone).read(&mut [0; 1]).unwrap_err().kind();
+            let zero = a.set_write_timeout(Some(Duration::ZERO)).unwrap_err().kind();
+            (timeouts, got, past, zero)
+        }
+
         /// Listener: `incoming`, non-blocking accept, a clone's address.
         pub fn listener_options() -> (usize, ErrorKind, bool) {
             let dir = TempDir::new("listener");
@@ -314,6 +338,25 @@ fn stream_options_behave_as_std() {
         )
     );
     assert_eq!(corio::run(on_corio::stream_options), on_std);
+}
+
+#[test]
+fn stream_timeouts_and_clones_behave_as_std() {
+    let on_std = on_std::stream_timeouts_and_clones();
+    assert_eq!(
+        on_std,
+        (
+            [
+                None,
+                Some(Duration::from_millis(1000)),
+                Some(Duration::from_millis(1500))
+            ],
+            b"hello".to_vec(),
+            ErrorKind::WouldBlock,
+            ErrorKind::InvalidInput
+        )
+    );
+    assert_eq!(corio::run(on_corio::stream_timeouts_and_clones), on_std);
 }
 
 #[test]

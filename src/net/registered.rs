@@ -1,8 +1,9 @@
 //! A mio socket registered with the runtime that created it: the one place
 //! where `corio::net` meets the scheduler.
 //!
-//! Every operation of `TcpListener`, `TcpStream` and `UdpSocket` goes
-//! through [`Registered::io`]: unless the socket is known not to be ready,
+//! Every operation of `TcpListener`, `TcpStream` and `UdpSocket` (and of
+//! `os::unix::net`'s sockets, which share this door) goes through
+//! [`Registered::io`]: unless the socket is known not to be ready,
 //! try the system call; on `WouldBlock`, wait through the socket's
 //! [`IoRegistration`] (the scheduler files the wait with the reactor after
 //! the switch) and try again when woken. `net` never touches the reactor
