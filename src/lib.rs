@@ -53,9 +53,10 @@
 //! |---|---|
 //! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`], [`Handle`](runtime::Handle) and [`RemoteJoinHandle`](runtime::RemoteJoinHandle) for other threads, [`ThreadPerCore`](runtime::ThreadPerCore), the blocking pool's limits |
 //! | [`task`] | [`spawn`], [`JoinHandle`], [`task::Builder`], [`yield_now`], [`task::current_id`], [`TaskId`] |
-//! | [`thread`] | `std::thread`'s names for the same, plus [`thread::current`], [`thread::park`], [`thread::sleep`], [`thread::scope`], [`Thread`](thread::Thread) |
+//! | [`thread`] | `std::thread`'s names for the same, plus [`thread::current`], [`thread::park`], [`thread::sleep`], [`thread::scope`], [`Thread`](thread::Thread), [`ThreadId`](thread::ThreadId), [`thread::available_parallelism`] |
 //! | [`sync`] | `std::sync` for coroutines: [`mpsc`](sync::mpsc) channels, [`Mutex`](sync::Mutex), [`Condvar`](sync::Condvar), [`RwLock`](sync::RwLock), [`Once`](sync::Once), [`OnceLock`](sync::OnceLock), [`Barrier`](sync::Barrier), [`Semaphore`](sync::Semaphore), and [`select!`] over channels |
-//! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), [`ToSocketAddrs`](net::ToSocketAddrs), shaped like `std::net` |
+//! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), [`ToSocketAddrs`](net::ToSocketAddrs), shaped like `std::net`, and std's address types re-exported |
+//! | [`os`] | [`os::unix::net`]: [`UnixListener`](os::unix::net::UnixListener), [`UnixStream`](os::unix::net::UnixStream), [`UnixDatagram`](os::unix::net::UnixDatagram), shaped like `std::os::unix::net`, with std's [`SocketAddr`](os::unix::net::SocketAddr) |
 //! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto |
 //!
 //! At the crate root: [`spawn`], [`yield_now`], [`sleep`], [`sleep_until`],
@@ -81,6 +82,7 @@
 
 mod blocking;
 pub mod net;
+pub mod os;
 mod reactor;
 pub mod runtime;
 mod scheduler;

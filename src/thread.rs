@@ -40,9 +40,12 @@
 //!
 //! Everything here works on the coroutines of one runtime, on one OS
 //! thread: `spawn` starts a coroutine, `sleep` and `park` suspend only the
-//! calling coroutine, and a [`Thread`] names a coroutine. Where std names a
-//! thread by a `ThreadId`, corio names a coroutine by its
-//! [`crate::TaskId`].
+//! calling coroutine, and a [`Thread`] names a coroutine. Its
+//! [`id`](Thread::id) is a [`ThreadId`], as std's is; the runtime's own
+//! name for the coroutine, a [`crate::TaskId`], is
+//! [`Thread::task_id`] (or [`ThreadId::task_id`]).
+//! [`available_parallelism`] is std's, re-exported: it counts the CPUs, and
+//! thread-per-core (`runtime::ThreadPerCore`) uses it the same way.
 
 use std::fmt;
 use std::rc::{Rc, Weak};
@@ -53,6 +56,59 @@ use crate::scheduler::{self, Blocker, Core, Suspend, TaskId, TaskShared, TaskWak
 pub use crate::scope::{Scope, ScopedJoinHandle, scope};
 pub use crate::task::{Builder, JoinHandle, spawn, yield_now};
 pub use crate::time::{sleep, sleep_until};
+// Asking how many CPUs there are does not wait on anything: std's serves.
+pub use std::thread::available_parallelism;
+
+/// A coroutine's unique identifier; `std::thread::ThreadId` for coroutines.
+///
+/// Returned by [`Thread::id`]. Like std's, it is `Copy`, `Eq`, `Hash` and
+/// `Debug`, and no two coroutines of the process ever share one, not even
+/// two of different runtimes or one that ended and one that took its slot.
+/// It wraps the coroutine's [`TaskId`], which [`ThreadId::task_id`] hands
+/// back for the runtime's own APIs (traces, task dumps).
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashSet;
+/// use corio::thread::{self, ThreadId};
+///
+/// corio::run(|| {
+///     let ids: Vec<_> = (0..3).map(|_| thread::spawn(|| thread::current().id())).collect();
+///     let ids: HashSet<ThreadId> = ids.into_iter().map(|h| h.join().unwrap()).collect();
+///     assert_eq!(ids.len(), 3);
+///     assert!(!ids.contains(&thread::current().id()));
+/// });
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ThreadId(
+    /// The coroutine's task id: already process-unique (runtime and a
+    /// serial number that is never reused), so nothing else is needed.
+    TaskId,
+);
+
+impl ThreadId {
+    /// The coroutine's [`TaskId`], the name the runtime itself uses for it
+    /// (in [`JoinHandle::id`], traces and task dumps).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let h = corio::thread::spawn(|| ());
+    ///     assert_eq!(h.thread().id().task_id(), h.id());
+    /// });
+    /// ```
+    pub fn task_id(self) -> TaskId {
+        self.0
+    }
+}
+
+impl From<ThreadId> for TaskId {
+    fn from(id: ThreadId) -> TaskId {
+        id.0
+    }
+}
 
 /// A handle to a coroutine: its name, its id, and a way to
 /// [`unpark`](Thread::unpark) it; `std::thread::Thread` for coroutines.
@@ -65,7 +121,7 @@ pub use crate::time::{sleep, sleep_until};
 /// corio::run(|| {
 ///     let me = corio::thread::current();
 ///     assert_eq!(me.name(), Some("root")); // block_on's root coroutine
-///     assert_eq!(me.id(), corio::task::current_id());
+///     assert_eq!(me.task_id(), corio::task::current_id());
 /// });
 /// ```
 #[derive(Clone)]
@@ -84,7 +140,7 @@ impl Thread {
         Thread { id, shared, core }
     }
 
-    /// The coroutine's id.
+    /// The coroutine's [`ThreadId`], as `std::thread::Thread::id`.
     ///
     /// # Examples
     ///
@@ -93,9 +149,26 @@ impl Thread {
     ///     let h = corio::thread::spawn(|| corio::thread::current().id());
     ///     let id = h.thread().id();
     ///     assert_eq!(h.join().unwrap(), id);
+    ///     assert_ne!(corio::thread::current().id(), id);
     /// });
     /// ```
-    pub fn id(&self) -> TaskId {
+    pub fn id(&self) -> ThreadId {
+        ThreadId(self.id)
+    }
+
+    /// The coroutine's [`TaskId`], the runtime's own name for it (what
+    /// [`JoinHandle::id`] and [`crate::task::current_id`] return).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let h = corio::thread::spawn(|| ());
+    ///     assert_eq!(h.thread().task_id(), h.id());
+    ///     assert_eq!(corio::thread::current().task_id(), corio::task::current_id());
+    /// });
+    /// ```
+    pub fn task_id(&self) -> TaskId {
         self.id
     }
 

@@ -248,7 +248,7 @@ impl Trace {
     ///     let worker = corio::thread::Builder::new()
     ///         .name("worker".into())
     ///         .spawn(|| corio::yield_now())?;
-    ///     let id = worker.thread().id().as_u64();
+    ///     let id = worker.thread().task_id().as_u64();
     ///     worker.join().unwrap();
     ///     Ok::<_, std::io::Error>(id)
     /// })?;

@@ -85,6 +85,30 @@ macro_rules! cases {
             (back[0], back[1])
         }
 
+        /// Dropping the receiver drops every buffered message at once, not
+        /// when the last sender goes: the `Rc`'s count, right after
+        /// `drop(rx)` with the sender still alive, on a bounded channel
+        /// (std's `drop_unreceived`) and on an unbounded one.
+        pub fn receiver_drop_drops_buffered_messages() -> (usize, usize, usize, usize) {
+            use std::rc::Rc;
+            let item = Rc::new(());
+            let (tx, rx) = mpsc::sync_channel::<Rc<()>>(1);
+            tx.send(item.clone()).unwrap();
+            let held_bounded = Rc::strong_count(&item);
+            drop(rx);
+            let after_bounded = Rc::strong_count(&item);
+            drop(tx);
+            let (tx, rx) = mpsc::channel::<Rc<()>>();
+            for _ in 0..3 {
+                tx.send(item.clone()).unwrap();
+            }
+            let held_unbounded = Rc::strong_count(&item);
+            drop(rx);
+            let after_unbounded = Rc::strong_count(&item);
+            drop(tx);
+            (held_bounded, after_bounded, held_unbounded, after_unbounded)
+        }
+
         /// `recv_timeout`: a timeout, a message in time, a disconnect, and
         /// `Duration::MAX` waiting like `recv`.
         pub fn recv_timeout() -> (String, Result<u8, String>, String, u8) {
@@ -190,6 +214,16 @@ fn a_waiting_sender_gets_its_message_back_when_the_receiver_goes() {
     assert_eq!(on_std, (2, 2));
     assert_eq!(
         corio::run(on_corio::receiver_dropped_while_a_sender_waits),
+        on_std
+    );
+}
+
+#[test]
+fn dropping_the_receiver_drops_buffered_messages_at_once_as_std() {
+    let on_std = on_std::receiver_drop_drops_buffered_messages();
+    assert_eq!(on_std, (2, 1, 4, 1));
+    assert_eq!(
+        corio::run(on_corio::receiver_drop_drops_buffered_messages),
         on_std
     );
 }

@@ -144,7 +144,7 @@ fn peer_reset_gives_connection_reset_to_a_parked_reader() {
 }
 
 #[test]
-fn read_timeout_gives_timed_out_promptly_and_others_keep_running() {
+fn read_timeout_gives_would_block_as_std_promptly_and_others_keep_running() {
     corio::run(|| {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -175,7 +175,7 @@ fn read_timeout_gives_timed_out_promptly_and_others_keep_running() {
         let start = Instant::now();
         let err = client.read(&mut [0; 8]).unwrap_err();
         let waited = start.elapsed();
-        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
         assert!(waited >= timeout, "timed out early, after {waited:?}");
         assert!(
             !sentinel_woke.get(),
@@ -189,6 +189,28 @@ fn read_timeout_gives_timed_out_promptly_and_others_keep_running() {
         let mut buf = [0; 4];
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"late");
+    });
+}
+
+#[test]
+fn a_read_timeout_gives_would_block_while_a_ticker_ticks() {
+    corio::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        let ticker = util::Ticker::start();
+        let before = ticker.ticks();
+        let err = client.read(&mut [0; 8]).unwrap_err();
+        let during = ticker.ticks() - before;
+        ticker.stop();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+        assert!(err.to_string().contains("timed out"), "{err}");
+        // The ticker's first 1 ms deadline precedes the read's 30 ms one,
+        // so it ticks before the read returns unless the thread blocked.
+        assert!(during >= 1, "the ticker never ran during the read");
     });
 }
 

@@ -60,6 +60,31 @@ macro_rules! cases {
             parked.join().unwrap()
         }
 
+        /// `ThreadId`s: `Copy`, `Eq`, `Hash` and `Debug`, one per thread,
+        /// the same through `current()` and the handle; and
+        /// `available_parallelism` at least one.
+        pub fn thread_ids_and_parallelism() -> (usize, bool, bool, bool) {
+            use std::collections::HashSet;
+            let handles: Vec<_> = (0..4)
+                .map(|_| thread::spawn(|| thread::current().id()))
+                .collect();
+            let mut ids: HashSet<thread::ThreadId> = HashSet::new();
+            let mut same = true;
+            for h in handles {
+                let outside: thread::ThreadId = h.thread().id();
+                let inside = h.join().unwrap();
+                same &= inside == outside;
+                ids.insert(inside);
+            }
+            let me = thread::current().id();
+            let copied = me;
+            let mine_apart = !ids.contains(&me) && copied == me && !format!("{me:?}").is_empty();
+            let cpus = thread::available_parallelism()
+                .map(|n| n.get() >= 1)
+                .unwrap_or(false);
+            (ids.len(), same, mine_apart, cpus)
+        }
+
         /// Panics come back from `join`; `is_finished` follows the end.
         pub fn panics_and_is_finished() -> (String, bool) {
             let h = thread::spawn(|| -> () { panic!("worker failed") });
@@ -89,6 +114,22 @@ fn builder_names_and_ids_behave_as_std() {
     let on_std = on_std::builder_names_and_ids();
     assert_eq!(on_std, (Some("worker".into()), true, 7, None));
     assert_eq!(corio::run(on_corio::builder_names_and_ids), on_std);
+}
+
+#[test]
+fn thread_ids_and_available_parallelism_behave_as_std() {
+    let on_std = on_std::thread_ids_and_parallelism();
+    assert_eq!(on_std, (4, true, true, true));
+    assert_eq!(corio::run(on_corio::thread_ids_and_parallelism), on_std);
+}
+
+#[test]
+fn thread_ids_of_two_runtimes_differ_and_name_their_task() {
+    let (a, a_task) = corio::run(|| (corio::thread::current().id(), corio::task::current_id()));
+    let (b, b_task) = corio::run(|| (corio::thread::current().id(), corio::task::current_id()));
+    assert_ne!(a, b, "two runtimes' root coroutines share a ThreadId");
+    assert_eq!((a.task_id(), b.task_id()), (a_task, b_task));
+    assert_eq!(corio::TaskId::from(a), a_task);
 }
 
 #[test]

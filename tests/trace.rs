@@ -264,7 +264,10 @@ fn named_tasks_name_their_tracks_with_the_name_escaped() {
             .spawn(corio::yield_now)
             .unwrap();
         let plain = corio::spawn(corio::yield_now);
-        let ids = (plain.thread().id().as_u64(), named.thread().id().as_u64());
+        let ids = (
+            plain.thread().task_id().as_u64(),
+            named.thread().task_id().as_u64(),
+        );
         named.join().unwrap();
         plain.join().unwrap();
         // Still parked when the traces are taken (unwound with the runtime).
@@ -273,7 +276,7 @@ fn named_tasks_name_their_tracks_with_the_name_escaped() {
             .spawn(corio::thread::park)
             .unwrap();
         corio::yield_now();
-        (ids.0, ids.1, live.thread().id().as_u64())
+        (ids.0, ids.1, live.thread().task_id().as_u64())
     });
     let first = rt.take_trace().unwrap();
     assert_eq!(first.task_name(named), Some(odd));

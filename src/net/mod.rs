@@ -27,6 +27,22 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! The value types (addresses, [`Shutdown`], [`AddrParseError`]) are
+//! std's own, re-exported, so `use corio::net::*` stands in for
+//! `use std::net::*`:
+//!
+//! ```
+//! use corio::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
+//!
+//! let addr: SocketAddr = "127.0.0.1:8080".parse()?;
+//! assert_eq!(addr, SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080)));
+//! assert_eq!(addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+//! let bad = "not an address".parse::<SocketAddr>();
+//! let _: corio::net::AddrParseError = bad.unwrap_err();
+//! let _ = Shutdown::Both; // the very type std::net::TcpStream::shutdown takes
+//! # Ok::<(), corio::net::AddrParseError>(())
+//! ```
+//!
 //! # How it works
 //!
 //! Every socket is non-blocking and registered with the reactor of the
@@ -43,8 +59,6 @@
 //! - The sockets are not `Send`: they belong to the runtime (and so the
 //!   thread) that created them. Using one from a different runtime gives an
 //!   error as soon as it would have to wait, saying so.
-//! - A timed-out read or write gives `ErrorKind::TimedOut` (std gives
-//!   `WouldBlock` on Unix).
 //! - Read and write timeouts are kept by corio, not in the socket: they are
 //!   shared by a socket and its [`try_clone`](TcpStream::try_clone)s, as with
 //!   std, but are not seen by other processes holding the descriptor.
@@ -54,9 +68,15 @@
 
 mod addr;
 mod listener;
-mod registered;
+pub(crate) mod registered;
 mod tcp;
 mod udp;
+
+// std's value types, so that `use corio::net::*` ports a whole
+// `use std::net::*`: they hold no socket, so corio has nothing to change.
+pub use std::net::{
+    AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6,
+};
 
 pub use addr::ToSocketAddrs;
 pub use listener::{Incoming, TcpListener};
@@ -65,7 +85,6 @@ pub use udp::UdpSocket;
 
 use std::cell::Cell;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Panics, at the caller's line, if no corio runtime drives this thread: a
@@ -73,7 +92,7 @@ use std::time::{Duration, Instant};
 /// the address is resolved, so the panic names the user's call rather than
 /// a closure inside corio.
 #[track_caller]
-fn require_runtime(what: &str) {
+pub(crate) fn require_runtime(what: &str) {
     crate::scheduler::with_core(what, |_| ());
 }
 
@@ -104,11 +123,11 @@ fn each_addr<T>(
 /// The read and write timeouts of one socket, shared by the socket and its
 /// clones (std keeps them in the socket, which clones share).
 #[derive(Debug, Default)]
-struct Timeouts {
+pub(crate) struct Timeouts {
     /// `None`: reads wait as long as it takes.
-    read: Cell<Option<Duration>>,
+    pub(crate) read: Cell<Option<Duration>>,
     /// `None`: writes wait as long as it takes.
-    write: Cell<Option<Duration>>,
+    pub(crate) write: Cell<Option<Duration>>,
 }
 
 impl Timeouts {
@@ -116,7 +135,11 @@ impl Timeouts {
     /// end at any representable instant (`Duration::MAX`) is stored as no
     /// timeout, which is what std's sockets on Linux do too: the kernel keeps
     /// such a timeout as "none", and `read_timeout` then reports `None`.
-    fn set(cell: &Cell<Option<Duration>>, what: &str, dur: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn set(
+        cell: &Cell<Option<Duration>>,
+        what: &str,
+        dur: Option<Duration>,
+    ) -> io::Result<()> {
         if dur == Some(Duration::ZERO) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -128,12 +151,12 @@ impl Timeouts {
     }
 
     /// The instant a read that starts now must end by; `None` for no limit.
-    fn read_deadline(&self) -> Option<Instant> {
+    pub(crate) fn read_deadline(&self) -> Option<Instant> {
         self.read.get().and_then(deadline_after)
     }
 
     /// The instant a write that starts now must end by; `None` for no limit.
-    fn write_deadline(&self) -> Option<Instant> {
+    pub(crate) fn write_deadline(&self) -> Option<Instant> {
         self.write.get().and_then(deadline_after)
     }
 }

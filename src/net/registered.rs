@@ -1,8 +1,9 @@
 //! A mio socket registered with the runtime that created it: the one place
 //! where `corio::net` meets the scheduler.
 //!
-//! Every operation of `TcpListener`, `TcpStream` and `UdpSocket` goes
-//! through [`Registered::io`]: unless the socket is known not to be ready,
+//! Every operation of `TcpListener`, `TcpStream` and `UdpSocket` (and of
+//! `os::unix::net`'s sockets, which share this door) goes through
+//! [`Registered::io`]: unless the socket is known not to be ready,
 //! try the system call; on `WouldBlock`, wait through the socket's
 //! [`IoRegistration`] (the scheduler files the wait with the reactor after
 //! the switch) and try again when woken. `net` never touches the reactor
@@ -30,6 +31,12 @@ pub(crate) struct Registered<S: mio::event::Source> {
     /// `WouldBlock` instead. Shared with the socket's `try_clone`s, as std's
     /// `O_NONBLOCK` is shared by the descriptors of one open socket.
     nonblocking: Rc<Cell<bool>>,
+    /// Which halves were shut down here ([`Registered::shutdown`]): reading
+    /// and writing. Past a local shutdown the syscall answers at once (end
+    /// of file, a broken pipe), but the kernel sends no readiness edge for
+    /// it, so the cached "not ready" must not make a coroutine wait for
+    /// one. Shared with clones, as the shutdown acts on the socket.
+    shut: Rc<Cell<(bool, bool)>>,
 }
 
 impl<S: mio::event::Source> Registered<S> {
@@ -45,6 +52,7 @@ impl<S: mio::event::Source> Registered<S> {
             source,
             registration,
             nonblocking: Rc::default(),
+            shut: Rc::default(),
         })
     }
 
@@ -62,6 +70,7 @@ impl<S: mio::event::Source> Registered<S> {
     ) -> io::Result<Registered<S>> {
         let mut registered = Registered::new(what, source)?;
         registered.nonblocking = Rc::clone(&like.nonblocking);
+        registered.shut = Rc::clone(&like.shut);
         Ok(registered)
     }
 
@@ -69,6 +78,47 @@ impl<S: mio::event::Source> Registered<S> {
     /// instead (for this socket and its clones).
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
         self.nonblocking.set(nonblocking);
+    }
+
+    /// Shuts down `how` with `op` (the socket's `shutdown(2)`), then lets
+    /// the coroutines waiting on a half that is now shut try again: the
+    /// kernel answers them at once, but sends no readiness edge to say so.
+    ///
+    /// # Errors
+    ///
+    /// `op`'s.
+    pub(crate) fn shutdown(
+        &self,
+        how: std::net::Shutdown,
+        op: impl FnOnce(&S) -> io::Result<()>,
+    ) -> io::Result<()> {
+        use std::net::Shutdown;
+        op(&self.source)?;
+        let (read, write) = self.shut.get();
+        let read = read || matches!(how, Shutdown::Read | Shutdown::Both);
+        let write = write || matches!(how, Shutdown::Write | Shutdown::Both);
+        self.shut.set((read, write));
+        // Each woken waiter's success wakes the next (`wake_next` below).
+        if read {
+            self.registration.wake_next(mio::Interest::READABLE);
+        }
+        if write {
+            self.registration.wake_next(mio::Interest::WRITABLE);
+        }
+        Ok(())
+    }
+
+    /// Whether the half of the socket that `interest` uses was shut down
+    /// through [`Registered::shutdown`].
+    pub(crate) fn is_shut_down(&self, interest: mio::Interest) -> bool {
+        let (read, write) = self.shut.get();
+        (interest.is_readable() && read) || (interest.is_writable() && write)
+    }
+
+    /// Whether an operation that would wait returns `WouldBlock` instead
+    /// ([`Registered::set_nonblocking`]).
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        self.nonblocking.get()
     }
 
     /// The mio socket.
@@ -81,14 +131,14 @@ impl<S: mio::event::Source> Registered<S> {
     /// coroutine until the socket is ready for `interest` and tries again.
     ///
     /// `deadline` bounds the whole operation: past it, the result is
-    /// `ErrorKind::TimedOut` (what std gives for a timed-out socket read is
-    /// `WouldBlock` on Unix; corio follows the design contract and says
-    /// `TimedOut`, which is what the situation is).
+    /// `ErrorKind::WouldBlock`, what std's sockets give on Unix when a read
+    /// or write timeout passes (the kernel's `EAGAIN`), so code that matches
+    /// on the kind behaves the same after a port.
     ///
     /// # Errors
     ///
     /// Besides `op`'s own (`WouldBlock` itself, in non-blocking mode):
-    /// `TimedOut` past `deadline`; `Other` when the
+    /// `WouldBlock` past `deadline`; `Other` when the
     /// socket belongs to another runtime, or when no coroutine can wait here
     /// (the runtime is shutting down, or the caller is the scheduler's own
     /// code), each with a message that says so.
@@ -126,7 +176,8 @@ impl<S: mio::event::Source> Registered<S> {
             // A non-blocking socket always asks the kernel: its caller
             // wants the syscall's answer, not the reactor's guess.
             let nonblocking = self.nonblocking.get();
-            if nonblocking || self.registration.is_ready(interest) {
+            let shut = self.is_shut_down(interest);
+            if nonblocking || shut || self.registration.is_ready(interest) {
                 match op(&self.source) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.registration.clear_ready(interest);
@@ -169,10 +220,16 @@ impl<S: mio::event::Source + std::fmt::Debug> std::fmt::Debug for Registered<S> 
     }
 }
 
-/// The error of an operation whose timeout passed.
+/// The error of an operation whose timeout passed: `WouldBlock`, as std's
+/// sockets give on Unix (`EAGAIN` from a socket with `SO_RCVTIMEO` or
+/// `SO_SNDTIMEO`), with a message that says it was the timeout.
 pub(crate) fn timed_out(what: &str) -> io::Error {
     io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("{what} timed out: the socket was not ready before the timeout set on it"),
+        io::ErrorKind::WouldBlock,
+        format!(
+            "{what} timed out: the socket was not ready before the timeout set on it \
+             (std's sockets report this as WouldBlock on Unix, and so does corio); \
+             retry, or allow more time with set_read_timeout / set_write_timeout"
+        ),
     )
 }

@@ -145,7 +145,9 @@ impl TcpStream {
             ));
         }
         connect_by(*addr, super::deadline_after(timeout), WHAT).map_err(|e| {
-            if e.kind() != io::ErrorKind::TimedOut {
+            // The only `WouldBlock` out of a blocking connect is its passed
+            // deadline; std calls that `TimedOut` for a connect.
+            if e.kind() != io::ErrorKind::WouldBlock {
                 return e;
             }
             io::Error::new(
@@ -308,7 +310,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.source().shutdown(how)
+        self.inner.shutdown(how, |s| s.shutdown(how))
     }
 
     /// Reads what has arrived without taking it from the socket: the next

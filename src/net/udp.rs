@@ -132,7 +132,7 @@ impl UdpSocket {
     /// # Errors
     ///
     /// - `ErrorKind::NotConnected` without a [`connect`](UdpSocket::connect).
-    /// - `ErrorKind::TimedOut` past the write timeout.
+    /// - `ErrorKind::WouldBlock` (as std on Unix) past the write timeout.
     /// - `ErrorKind::ConnectionRefused` if an earlier datagram was refused by
     ///   the peer (an ICMP "port unreachable" came back), as with std.
     ///
@@ -170,7 +170,7 @@ impl UdpSocket {
     ///
     /// # Errors
     ///
-    /// `ErrorKind::TimedOut` past the read timeout; `ConnectionRefused` as
+    /// `ErrorKind::WouldBlock` (as std on Unix) past the read timeout; `ConnectionRefused` as
     /// for [`send`](UdpSocket::send).
     ///
     /// # Panics
@@ -244,7 +244,7 @@ impl UdpSocket {
     /// # Errors
     ///
     /// - `ErrorKind::InvalidInput` if `addr` resolves to no address.
-    /// - `ErrorKind::TimedOut` past the write timeout.
+    /// - `ErrorKind::WouldBlock` (as std on Unix) past the write timeout.
     /// - What `sendto(2)` reports, for example `PermissionDenied` for a
     ///   broadcast address without [`set_broadcast`](UdpSocket::set_broadcast).
     ///
@@ -285,7 +285,7 @@ impl UdpSocket {
     ///
     /// # Errors
     ///
-    /// `ErrorKind::TimedOut` past the read timeout.
+    /// `ErrorKind::WouldBlock` (as std on Unix) past the read timeout.
     ///
     /// # Panics
     ///

@@ -1030,13 +1030,26 @@ impl<T> Drop for Receiver<T> {
             shared.lane_busy.store(false, Ordering::Release);
             std::mem::take(&mut lane.items)
         };
+        // Every buffered message goes now, as with std, not when the last
+        // sender does. Except a rendezvous message: its sender is still
+        // waiting in `send` and gives it back in its `SendError`. Taken
+        // out first, so a message's destructor that touches this channel
+        // (drops a `Sender` of it) finds the queue unborrowed.
+        let local = shared.local();
+        let rendezvous = local.bounded.as_ref().is_some_and(|b| b.capacity == 0);
+        let buffered = if rendezvous {
+            VecDeque::new()
+        } else {
+            std::mem::take(&mut *local.queue.borrow_mut())
+        };
         // Senders waiting for room or for a delivery will never get either.
         shared.lane_taken.notify_all();
-        if let Some(bounded) = &shared.local().bounded {
+        if let Some(bounded) = &local.bounded {
             bounded.room.notify_all();
             bounded.delivery.notify_all();
         }
         drop(stranded);
+        drop(buffered);
     }
 }
 

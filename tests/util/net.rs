@@ -115,3 +115,52 @@ pub fn sentinel(d: std::time::Duration) -> std::rc::Rc<std::cell::Cell<bool>> {
     }));
     woke
 }
+
+/// A coroutine beside a blocking call that sleeps 1 ms at a time and
+/// counts its wake-ups: while the call suspends only its caller, the count
+/// grows; were the OS thread blocked, it would stand still.
+pub struct Ticker {
+    /// Wake-ups so far.
+    ticks: std::rc::Rc<std::cell::Cell<u64>>,
+    /// Set by [`Ticker::stop`]; the ticker ends at its next wake-up.
+    stop: std::rc::Rc<std::cell::Cell<bool>>,
+    /// The ticker coroutine.
+    handle: JoinHandle<()>,
+}
+
+impl Ticker {
+    /// Spawns the ticker and lets it begin its first sleep, so that its
+    /// first deadline comes before that of any wait the caller starts
+    /// next: a wait of more than 1 ms then sees at least one tick.
+    pub fn start() -> Ticker {
+        let ticks = std::rc::Rc::new(std::cell::Cell::new(0));
+        let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+        let handle = {
+            let (ticks, stop) = (ticks.clone(), stop.clone());
+            corio::spawn(move || {
+                while !stop.get() {
+                    corio::sleep(std::time::Duration::from_millis(1));
+                    ticks.set(ticks.get() + 1);
+                }
+            })
+        };
+        corio::yield_now();
+        Ticker {
+            ticks,
+            stop,
+            handle,
+        }
+    }
+
+    /// Wake-ups so far.
+    pub fn ticks(&self) -> u64 {
+        self.ticks.get()
+    }
+
+    /// Stops the ticker, waits for it to end and returns its final count.
+    pub fn stop(self) -> u64 {
+        self.stop.set(true);
+        self.handle.join().expect("the ticker panicked");
+        self.ticks.get()
+    }
+}

@@ -59,7 +59,8 @@ impl TcpStream {
 
     /// Limits how long one read (or [`peek`](TcpStream::peek)) may wait;
     /// `None` waits as long as it takes. A read that runs out of time
-    /// returns `ErrorKind::TimedOut`, and the other coroutines keep running
+    /// returns `ErrorKind::WouldBlock` (as std on Unix; the message says it
+    /// was the timeout), and the other coroutines keep running
     /// meanwhile. Shared with this stream's clones.
     ///
     /// # Errors
@@ -78,7 +79,7 @@ impl TcpStream {
     ///     let mut stream = TcpStream::connect(listener.local_addr()?)?;
     ///     stream.set_read_timeout(Some(Duration::from_millis(10)))?;
     ///     let err = stream.read(&mut [0; 8]).unwrap_err(); // nobody writes
-    ///     assert_eq!(err.kind(), ErrorKind::TimedOut);
+    ///     assert_eq!(err.kind(), ErrorKind::WouldBlock);
     ///     Ok::<(), std::io::Error>(())
     /// })?;
     /// # Ok::<(), std::io::Error>(())
@@ -115,7 +116,7 @@ impl TcpStream {
 
     /// Limits how long one write may wait for room in the send buffer;
     /// `None` waits as long as it takes. A write that runs out of time
-    /// returns `ErrorKind::TimedOut`. Shared with this stream's clones.
+    /// returns `ErrorKind::WouldBlock`. Shared with this stream's clones.
     ///
     /// # Errors
     ///
@@ -138,7 +139,7 @@ impl TcpStream {
     ///             break e;
     ///         }
     ///     };
-    ///     assert_eq!(err.kind(), ErrorKind::TimedOut);
+    ///     assert_eq!(err.kind(), ErrorKind::WouldBlock);
     ///     Ok::<(), std::io::Error>(())
     /// })?;
     /// # Ok::<(), std::io::Error>(())

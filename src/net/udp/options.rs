@@ -11,7 +11,7 @@ use crate::net::Timeouts;
 impl UdpSocket {
     /// Limits how long one receive may wait; `None` waits as long as it
     /// takes. A receive that runs out of time returns
-    /// `ErrorKind::TimedOut`. Shared with this socket's clones.
+    /// `ErrorKind::WouldBlock`. Shared with this socket's clones.
     ///
     /// # Errors
     ///
@@ -26,7 +26,7 @@ impl UdpSocket {
     ///     let socket = corio::net::UdpSocket::bind("127.0.0.1:0")?;
     ///     socket.set_read_timeout(Some(Duration::from_millis(10)))?;
     ///     let err = socket.recv(&mut [0; 8]).unwrap_err(); // nobody sends
-    ///     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
     ///     Ok::<(), std::io::Error>(())
     /// })?;
     /// # Ok::<(), std::io::Error>(())
