@@ -80,7 +80,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+pub mod fs;
+pub mod io;
 pub mod net;
+pub mod process;
 mod reactor;
 pub mod runtime;
 mod scheduler;
