@@ -77,6 +77,7 @@ result trace_cost            cargo run -q --release --example trace_cost
 result spawn_scale           cargo run -q --release --example spawn_scale
 result timers                cargo run -q --release --example timers
 result timer_structures      cargo run -q --release --example timers -- --structures
+result fs_cost               cargo run -q --release --example fs_cost
 result echo                  cargo bench -q --bench echo
 result http                  cargo bench -q --bench http -- --rounds 5
 echo "wrote $out/" >&2
