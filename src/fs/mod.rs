@@ -300,8 +300,8 @@ pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
 ///
 /// # Errors
 ///
-/// As std's: `NotFound` when `path` does not exist, `NotADirectory` (an
-/// `Other`-looking kind on older compilers) when it is a file.
+/// As std's: `NotFound` when `path` does not exist, `NotADirectory` when
+/// it is a file.
 ///
 /// # Examples
 ///

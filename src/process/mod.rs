@@ -10,9 +10,9 @@
 //!
 //! # Coroutines
 //!
-//! - Spawning runs in place: std starts the child with `posix_spawn` (a
-//!   `vfork`), and the calling thread waits only until the child has
-//!   called `exec`.
+//! - Spawning runs in place: std starts the child with `posix_spawn`
+//!   where it can (else `fork` and `exec`), and the calling thread waits
+//!   only until the child has called `exec`.
 //! - The parent's pipe ends are made non-blocking and registered with the
 //!   runtime's reactor, so a read or write that would wait suspends only
 //!   its coroutine. `O_NONBLOCK` is set on those ends alone (the child's
