@@ -64,10 +64,7 @@ fn outside_a_runtime_calls_run_in_place() {
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, "plain");
-    assert_eq!(
-        corio::fs::read_dir(std::env::temp_dir()).unwrap().count() > 0,
-        true
-    );
+    assert!(corio::fs::read_dir(std::env::temp_dir()).unwrap().count() > 0);
     corio::fs::remove_file(&path).unwrap();
 }
 

@@ -12,8 +12,8 @@
 //! when a read would wait for the disk. Each call therefore runs on
 //! corio's blocking pool ([`spawn_blocking`](crate::spawn_blocking)) and
 //! suspends only the calling coroutine; every other coroutine of the
-//! runtime keeps running meanwhile. That hand-off costs a few
-//! microseconds per call (measured against std in the same run by
+//! runtime keeps running meanwhile. That hand-off costs far more than a
+//! small read from the page cache (measured against std in the same run by
 //! `cargo run --release --example fs_cost`, see `docs/results/fs_cost.md`),
 //! so prefer few large calls ([`read`], [`write`], `read_to_end`) to many
 //! small ones, or wrap a [`File`] in a [`BufReader`](std::io::BufReader).

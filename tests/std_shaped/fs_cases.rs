@@ -85,7 +85,7 @@ pub fn write_seek_read_and_set_len() {
     let mut all = Vec::new();
     (&reopened).read_to_end(&mut all).unwrap();
     assert_eq!(all, b"hello");
-    assert_eq!((&reopened).seek(SeekFrom::Current(0)).unwrap(), 5);
+    assert_eq!((&reopened).stream_position().unwrap(), 5);
     fs::remove_dir_all(&dir).unwrap();
 }
 
