@@ -21,7 +21,7 @@ const BATCH: usize = 64;
 ///
 /// # Coroutines
 ///
-/// Entries come from the blocking pool [`BATCH`] (64) at a time, with
+/// Entries come from the blocking pool 64 at a time, with
 /// each entry's file type, so that `next` and [`DirEntry::file_type`]
 /// usually cost no pool trip at all; a batch suspends only the caller.
 ///

@@ -15,7 +15,7 @@
 //! runtime keeps running meanwhile. That hand-off costs far more than a
 //! small read from the page cache (measured against std in the same run by
 //! `cargo run --release --example fs_cost`, see `docs/results/fs_cost.md`),
-//! so prefer few large calls ([`read`], [`write`], `read_to_end`) to many
+//! so prefer few large calls ([`read`], [`write()`], `read_to_end`) to many
 //! small ones, or wrap a [`File`] in a [`BufReader`](std::io::BufReader).
 //! [`ReadDir`] fetches entries in batches, not one pool trip per entry.
 //!
