@@ -80,6 +80,7 @@ result timer_structures      cargo run -q --release --example timers -- --struct
 result panic_room            cargo run -q --release --example panic_room
 # Debug too: frames are larger there, and the tests run debug builds.
 result panic_room_debug      cargo run -q --example panic_room
+result fs_cost               cargo run -q --release --example fs_cost
 result echo                  cargo bench -q --bench echo
 result http                  cargo bench -q --bench http -- --rounds 5
 echo "wrote $out/" >&2

@@ -212,3 +212,28 @@ where
         }
     }
 }
+
+/// Runs `f` where it may block: on the pool, suspending only the calling
+/// coroutine, inside a runtime; right here, as std would, outside one.
+/// `fs`, `io` and `process` funnel every call that can block through it.
+///
+/// # Errors
+///
+/// `f`'s own error; `Other`, naming `what`, if `f` panicked (a job that
+/// cannot panic is the rule here, so that message points at a bug).
+pub(crate) fn unblock<T, F>(what: &str, f: F) -> io::Result<T>
+where
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    if !scheduler::in_runtime() {
+        return f();
+    }
+    match spawn_blocking(f) {
+        Ok(result) => result,
+        Err(payload) => Err(io::Error::other(format!(
+            "{what} failed on corio's blocking pool: {}",
+            scheduler::panic_text(&*payload)
+        ))),
+    }
+}

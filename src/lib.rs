@@ -57,6 +57,9 @@
 //! | [`sync`] | `std::sync` for coroutines: [`mpsc`](sync::mpsc) channels, [`Mutex`](sync::Mutex), [`Condvar`](sync::Condvar), [`RwLock`](sync::RwLock), [`Once`](sync::Once), [`OnceLock`](sync::OnceLock), [`Barrier`](sync::Barrier), [`Semaphore`](sync::Semaphore), and [`select!`] over channels |
 //! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), [`ToSocketAddrs`](net::ToSocketAddrs), shaped like `std::net`, and std's address types re-exported |
 //! | [`os`] | [`os::unix::net`]: [`UnixListener`](os::unix::net::UnixListener), [`UnixStream`](os::unix::net::UnixStream), [`UnixDatagram`](os::unix::net::UnixDatagram), shaped like `std::os::unix::net`, with std's [`SocketAddr`](os::unix::net::SocketAddr) |
+//! | [`fs`] | `std::fs` for coroutines: every free function, [`File`](fs::File), [`OpenOptions`](fs::OpenOptions), [`read_dir`](fs::read_dir) in batches, [`DirBuilder`](fs::DirBuilder); each call on the blocking pool |
+//! | [`io`] | [`stdin`](io::stdin), [`stdout`](io::stdout), [`stderr`](io::stderr) that suspend only their caller, and std::io's traits and types |
+//! | [`process`] | [`Command`](process::Command) (wraps std's), [`Child`](process::Child) with its pipes on the reactor and its exit watched through a pidfd |
 //! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto |
 //!
 //! At the crate root: [`spawn`], [`yield_now`], [`sleep`], [`sleep_until`],
@@ -66,7 +69,8 @@
 //! `reactor` and `timer` (the mio poller and deadlines: leaves), `scheduler`
 //! (the core, closed: the loop, the hand-off, spawn and join, the inbox from
 //! other threads), and on top of it `blocking` (the `spawn_blocking` pool),
-//! `time` (sleeps) and `scope`. `docs/architecture.md` draws the layers;
+//! `time` (sleeps) and `scope`; `fs`, `io` and `process` sit on `blocking`
+//! (and `process` on the reactor, as `net` does). `docs/architecture.md` draws the layers;
 //! `tests/layout.rs` keeps imports pointing down.
 //!
 //! `docs/` in the repository explains the concepts and the design with
@@ -81,8 +85,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+pub mod fs;
+pub mod io;
 pub mod net;
 pub mod os;
+pub mod process;
 mod reactor;
 pub mod runtime;
 mod scheduler;
