@@ -49,6 +49,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 mod chrome;
+mod html;
 
 mod json;
 mod recorder;
