@@ -294,8 +294,8 @@
     for (const m of [1, 2, 5, 10]) { if (step * m >= minStep) { step *= m; break; } }
     // One unit for the whole axis, with as many decimals as the step needs.
     const far = Math.max(Math.abs(t0), Math.abs(t1));
-    const [unit, name] = far < 1e4 ? [1, " ns"] : far < 1e7 ? [1e3, " µs"]
-      : far < 1e10 ? [1e6, " ms"] : [1e9, " s"];
+    const [unit, name] = far < 1e3 ? [1, " ns"] : far < 1e6 ? [1e3, " µs"]
+      : far < 1e9 ? [1e6, " ms"] : [1e9, " s"];
     const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step / unit) + 1e-9)));
     ctx.fillStyle = "#444"; ctx.textBaseline = "middle";
     for (let k = Math.ceil(t0 / step); k * step <= t1; k++) {
