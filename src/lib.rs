@@ -56,7 +56,7 @@
 //! | [`thread`] | `std::thread`'s names for the same, plus [`thread::current`], [`thread::park`], [`thread::sleep`], [`thread::scope`], [`Thread`](thread::Thread) |
 //! | [`sync`] | `std::sync` for coroutines: [`mpsc`](sync::mpsc) channels, [`Mutex`](sync::Mutex), [`Condvar`](sync::Condvar), [`RwLock`](sync::RwLock), [`Once`](sync::Once), [`OnceLock`](sync::OnceLock), [`Barrier`](sync::Barrier), [`Semaphore`](sync::Semaphore), and [`select!`] over channels |
 //! | [`net`] | [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket), [`ToSocketAddrs`](net::ToSocketAddrs), shaped like `std::net` |
-//! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto |
+//! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto or an offline HTML viewer ([`Trace::write_html`](trace::Trace::write_html)) |
 //!
 //! At the crate root: [`spawn`], [`yield_now`], [`sleep`], [`sleep_until`],
 //! [`spawn_blocking`], [`run`], [`stats`] and [`Stats`]. `stack` (the stack

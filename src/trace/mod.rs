@@ -15,6 +15,9 @@
 //! per run (from its resume to its suspend, named by why it stopped), the
 //! scheduler's polls on a track of their own, and a flow arrow from each
 //! waker to the run it caused.
+//! [`Trace::write_html`] writes the same timeline as one self-contained
+//! HTML page that any browser opens offline (zoom, pan, hover, wake-up
+//! arrows; usable at a million events).
 //!
 //! Timestamps are the CPU's time-stamp counter on x86-64 (read in a few
 //! nanoseconds, converted to nanoseconds against the monotonic clock when
