@@ -318,7 +318,7 @@
     if (i >= 0 && row.end[i] >= t - slack) {
       if (r === 0) {
         return "scheduler: poll at " + fmt(row.end[i]) + "\n" + row.arg[i] +
-          " events, blocked " + fmt(row.wakeAt[i]);
+          (row.arg[i] === 1 ? " event" : " events") + ", blocked " + fmt(row.wakeAt[i]);
       }
       const then = row.kind[i] === 0 ? "still running when the trace was taken"
         : "then: " + reason(row.kind[i], row.arg[i]);
