@@ -60,7 +60,7 @@
 //! | [`fs`] | `std::fs` for coroutines: every free function, [`File`](fs::File), [`OpenOptions`](fs::OpenOptions), [`read_dir`](fs::read_dir) in batches, [`DirBuilder`](fs::DirBuilder); each call on the blocking pool |
 //! | [`io`] | [`stdin`](io::stdin), [`stdout`](io::stdout), [`stderr`](io::stderr) that suspend only their caller, and std::io's traits and types |
 //! | [`process`] | [`Command`](process::Command) (wraps std's), [`Child`](process::Child) with its pipes on the reactor and its exit watched through a pidfd |
-//! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto |
+//! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto or an offline HTML viewer ([`Trace::write_html`](trace::Trace::write_html)) |
 //!
 //! At the crate root: [`spawn`], [`yield_now`], [`sleep`], [`sleep_until`],
 //! [`spawn_blocking`], [`run`], [`stats`] and [`Stats`]. `stack` (the stack

@@ -1016,7 +1016,7 @@ fn checker_ignores_comments_strings_and_chars_but_not_code_after_them() {
         ("src/c.rs", ""),
         ("src/scheduler/mod.rs", ""),
         ("src/stack/mod.rs", ""),
-        ("src/trace.rs", ""),
+        ("src/trace/mod.rs", ""),
         ("src/net/mod.rs", ""),
     ]);
     assert_eq!(
@@ -1047,7 +1047,7 @@ fn checker_reads_use_trees_aliases_and_nested_files() {
         ("src/scheduler/task.rs", "use super::hosting;"),
         ("src/scheduler/hosting.rs", ""),
         ("src/stack/mod.rs", ""),
-        ("src/trace.rs", ""),
+        ("src/trace/mod.rs", ""),
         ("src/net/mod.rs", "mod tcp;"),
         ("src/net/tcp.rs", "mod options;"),
         ("src/net/tcp/options.rs", "use super::Stream; use std::io;"),
@@ -1077,7 +1077,7 @@ fn checker_fails_on_a_loop_across_folders_but_not_inside_one() {
         ("src/c.rs", "use crate::net::N;"),
         ("src/scheduler/mod.rs", ""),
         ("src/stack/mod.rs", ""),
-        ("src/trace.rs", ""),
+        ("src/trace/mod.rs", ""),
         ("src/net/mod.rs", "mod x; fn f() { crate::c::go() }"),
         ("src/net/x.rs", ""),
     ]);
@@ -1104,7 +1104,7 @@ fn checker_fails_when_the_scheduler_imports_from_above() {
         (
             "src/scheduler/mod.rs",
             "mod task;\nuse crate::stack::{pool::Pool, Stack};\nuse crate::trace;\n\
-             fn f() { trace::emit(); crate::a::helper(); }",
+             fn f() { trace::emit(); crate::a::helper(); crate::trace::html::page(); }",
         ),
         (
             "src/scheduler/task.rs",
@@ -1112,7 +1112,8 @@ fn checker_fails_when_the_scheduler_imports_from_above() {
         ),
         ("src/stack/mod.rs", "mod pool;"),
         ("src/stack/pool.rs", ""),
-        ("src/trace.rs", ""),
+        ("src/trace/mod.rs", "mod html;"),
+        ("src/trace/html.rs", ""),
         ("src/net/mod.rs", ""),
     ]);
     let problems = layout.problems();
@@ -1120,7 +1121,7 @@ fn checker_fails_when_the_scheduler_imports_from_above() {
     assert!(problems[0].contains("src/scheduler/mod.rs:4 -> src/a.rs  [crate::a::helper]"));
     assert!(problems[0].contains("src/scheduler/task.rs:2 -> src/lib.rs  [crate::Stats]"));
     assert!(!problems[0].contains("src/stack/"), "{problems:#?}");
-    assert!(!problems[0].contains("src/trace.rs"), "{problems:#?}");
+    assert!(!problems[0].contains("src/trace/"), "{problems:#?}");
 }
 
 #[test]
