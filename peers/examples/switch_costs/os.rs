@@ -6,7 +6,7 @@
 //! `getrusage` and `/proc/self/status` are read through the labs' one
 //! wrapper, `examples/common/usage.rs`, which this file brings along.
 
-#[path = "../common/usage.rs"]
+#[path = "../../../examples/common/usage.rs"]
 pub mod usage;
 
 use std::io::{self, Read, Write};
