@@ -63,7 +63,11 @@ result() {
     rm -f "$tmp"
 }
 
-cargo build --release --examples --benches >&2
+# first_build builds in fresh clones of its own; everything else shares
+# one release build made here.
+if [[ "$only" != first_build ]]; then
+    cargo build --release --examples --benches >&2
+fi
 
 result first_build           scripts/first_build.sh io_overlap 3
 result io_overlap            cargo run -q --release --example io_overlap
