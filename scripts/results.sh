@@ -5,7 +5,7 @@
 #   scripts/results.sh switch_costs    # only the results whose name contains this
 #
 # Each file holds one command's output as it printed it, under a stamp:
-# when, which code (the last commit that changed src/, examples/, benches/
+# when, which code (the last commit that changed src/, examples/, peers/
 # or Cargo.toml, and whether the tree differed from it), the CPU, the core
 # count, the load average before and after, and the compiler. The docs
 # quote these files; tests/docs_numbers.rs checks that README's table does.
@@ -19,8 +19,8 @@ only="${1:-}"
 
 code_commit() {
     local commit
-    commit=$(git log -1 --format=%h -- src examples benches Cargo.toml 2>/dev/null || echo unknown)
-    if ! git diff --quiet HEAD -- src examples benches Cargo.toml 2>/dev/null; then
+    commit=$(git log -1 --format=%h -- src examples peers Cargo.toml 2>/dev/null || echo unknown)
+    if ! git diff --quiet HEAD -- src examples peers Cargo.toml 2>/dev/null; then
         commit="$commit with uncommitted changes"
     fi
     echo "$commit"
@@ -63,8 +63,13 @@ result() {
     rm -f "$tmp"
 }
 
-cargo build --release --examples --benches >&2
+# first_build builds in fresh clones of its own; everything else shares
+# one release build made here.
+if [[ "$only" != first_build ]]; then
+    cargo build --release --examples --benches >&2
+fi
 
+result first_build           scripts/first_build.sh io_overlap 3
 result io_overlap            cargo run -q --release --example io_overlap
 result io_overlap_cpus1      cargo run -q --release --example io_overlap -- --cpus 1
 result switch_costs          cargo run -q --release --example switch_costs

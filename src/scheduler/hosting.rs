@@ -17,7 +17,7 @@
 //! of scheduler code that can run before a yield's first resume), and a wait
 //! clears it up front. A guard puts the host's mark, and the hosting state,
 //! back when the pass ends, also when a panic unwinds it.
-//! Benchmark: `corio_yield` in `benches/switch_costs.rs` and the
+//! Benchmark: `corio_yield` in `peers/benches/switch_costs.rs` and the
 //! `switch_costs` example (against `raw_switch`, a bare corosensei switch).
 
 use super::Core;

@@ -121,7 +121,7 @@ pub(crate) struct Core {
     /// one does: its slot says `Scheduled` (it runs), and [`Core::wake`]
     /// tells it from a queued task by this. A cell, not a slot state, so
     /// that a join that hosts writes no slab entry (`spawn_join` in
-    /// `benches/run_queue.rs`).
+    /// `peers/benches/run_queue.rs`).
     host: Cell<Option<TaskId>>,
     /// Tasks queued when the hosting coroutine was woken and not run since:
     /// those it must still run before its own turn. `None` until woken.

@@ -79,7 +79,7 @@ impl Core {
             // It runs, hosting the others until this very moment. Asked
             // before the slot is looked up: every join that hosts comes here
             // once, and the look-up showed in its instruction count
-            // (`spawn_join` in `benches/run_queue.rs`, under callgrind).
+            // (`spawn_join` in `peers/benches/run_queue.rs`, under callgrind).
             self.host_woken(id, how);
             return;
         }
@@ -229,7 +229,7 @@ impl Core {
     /// the queue, where it still is (task code only pushes), or from the
     /// pointer leaked from its `Box`. Not `#[cold]`: every task that parks
     /// or returns comes through here, a spawn + join pair twice
-    /// (`corio_spawn_join` in `benches/switch_costs.rs`).
+    /// (`corio_spawn_join` in `peers/benches/switch_costs.rs`).
     #[inline(always)]
     fn take_back(&self, task: NonNull<Task>, hosted: bool) -> Box<Task> {
         if !hosted {

@@ -13,7 +13,7 @@
 //! - tasks resumed in place ([`RunQueue::front`], [`RunQueue::rotate`]): a
 //!   task that yields while it is the only one queued is not moved at all.
 //!
-//! Benchmark: `yield_round` in `benches/run_queue.rs`, run once with this
+//! Benchmark: `yield_round` in `peers/benches/run_queue.rs`, run once with this
 //! ring and once with a `VecDeque` (in a `RefCell`, and in an `UnsafeCell`)
 //! behind the same API. With other tasks runnable a yield takes fewer
 //! instructions through the ring than through either; with one, the same.

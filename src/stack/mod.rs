@@ -116,7 +116,7 @@ pub use sys::page_size;
 /// Enough for std formatting, buffered I/O and moderate recursion with a wide
 /// margin. Chunks are `MAP_NORESERVE`, so only touched pages cost memory: a
 /// parked coroutine that touched a page or two costs that much RSS (the
-/// `corio_parked_bytes` row of `examples/switch_costs` measures it), and
+/// `corio_parked_bytes` row of `peers/examples/switch_costs` measures it), and
 /// 256 KiB of address space per stack lets 100,000 coroutines fit in 26 GB of
 /// the 128 TiB user address space.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;

@@ -493,7 +493,7 @@ impl<T> Shared<T> {
     /// Waits for a message until `deadline` (`None`: as long as it takes).
     /// `Err(true)` for disconnected, `Err(false)` for timed out. Inlined, so
     /// that `recv`'s `None` folds away (`corio_channel_pingpong` in
-    /// `benches/switch_costs.rs`).
+    /// `peers/benches/switch_costs.rs`).
     #[inline(always)]
     #[track_caller]
     fn recv_until(&self, what: &str, deadline: Option<Instant>) -> Result<T, bool> {

@@ -144,7 +144,7 @@ impl<T: ?Sized> Mutex<T> {
 
     /// `lock` when the mutex is held: wait in line for it. Out of line, so
     /// that the uncontended `lock` stays small (`mutex/corio_uncontended`
-    /// in `benches/sync.rs`).
+    /// in `peers/benches/sync.rs`).
     #[cold]
     #[inline(never)]
     #[track_caller]

@@ -115,7 +115,7 @@ pub(crate) struct WaitQueue {
     inner: RefCell<Inner>,
     /// How many wait, kept beside `inner` so that the common "nobody waits"
     /// costs one load (an unlock, a send: `mutex/corio_uncontended` in
-    /// `benches/sync.rs`).
+    /// `peers/benches/sync.rs`).
     waiting: Cell<usize>,
 }
 

@@ -181,19 +181,27 @@ pub fn run_example(name: &str, args: &[&str]) -> Vec<u8> {
 }
 
 /// Whether a source of example `name` (its file or folder, the examples'
-/// shared `common/` folder), of the library, or the manifest changed after
+/// shared `common/` folder), of the library, or a manifest changed after
 /// `binary` was built.
 fn older_than_sources(binary: &std::path::Path, name: &str) -> bool {
     let built = std::fs::metadata(binary)
         .and_then(|m| m.modified())
         .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let package = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // These helpers also serve the `peers/` member, whose examples use the
+    // library and `examples/common/` of the corio package one level up.
+    let corio = if package.join("src/lib.rs").exists() {
+        package
+    } else {
+        package.parent().expect("peers/ sits inside corio's folder")
+    };
     let mut pending = vec![
-        root.join("examples").join(name),
-        root.join("examples").join(format!("{name}.rs")),
-        root.join("examples/common"),
-        root.join("src"),
-        root.join("Cargo.toml"),
+        package.join("examples").join(name),
+        package.join("examples").join(format!("{name}.rs")),
+        package.join("Cargo.toml"),
+        corio.join("examples/common"),
+        corio.join("src"),
+        corio.join("Cargo.toml"),
     ];
     while let Some(path) = pending.pop() {
         let Ok(metadata) = std::fs::metadata(&path) else {

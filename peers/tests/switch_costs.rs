@@ -18,6 +18,7 @@ mod os;
 mod parked;
 #[path = "../examples/switch_costs/same_mechanism.rs"]
 mod same_mechanism;
+#[path = "../../tests/util/mod.rs"]
 mod util;
 
 use std::sync::{Mutex, MutexGuard};

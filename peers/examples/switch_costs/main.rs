@@ -27,7 +27,7 @@
 //! executable with a hidden first argument (`--switch-costs-child`), so each
 //! child is a plain `execve` and each memory figure comes from a fresh process.
 
-#[path = "../common/affinity.rs"]
+#[path = "../../../examples/common/affinity.rs"]
 mod affinity;
 mod create;
 mod handoff;
@@ -37,9 +37,9 @@ mod parked;
 mod report;
 mod rows;
 mod same_mechanism;
-#[path = "../common/stats.rs"]
+#[path = "../../../examples/common/stats.rs"]
 mod stats;
-#[path = "../common/values.rs"]
+#[path = "../../../examples/common/values.rs"]
 mod values;
 
 use std::process::ExitCode;

@@ -2,11 +2,12 @@
 //! and the hidden child-process modes the process rows run in.
 //!
 //! Shared (via `#[path]`) by the `switch_costs` example, `benches/switch_costs.rs`
-//! and `tests/switch_costs.rs`, so all three measure exactly the same thing.
+//! and `tests/switch_costs.rs` (all three in `peers/`), so all three measure
+//! exactly the same thing.
 //! `getrusage` and `/proc/self/status` are read through the labs' one
 //! wrapper, `examples/common/usage.rs`, which this file brings along.
 
-#[path = "../common/usage.rs"]
+#[path = "../../../examples/common/usage.rs"]
 pub mod usage;
 
 use std::io::{self, Read, Write};

@@ -47,7 +47,7 @@ use corio::Runtime;
 use criterion::{Criterion, Throughput};
 use usage::CpuTicks;
 
-#[path = "../examples/common/usage.rs"]
+#[path = "../../examples/common/usage.rs"]
 mod usage;
 
 /// Concurrent connections, as in the task statement.

@@ -32,14 +32,14 @@
 //!
 //! Linux only (`/proc`, `sched_setaffinity`).
 
-#[path = "../examples/common/affinity.rs"]
+#[path = "../../examples/common/affinity.rs"]
 #[allow(dead_code)] // Pins to given CPUs only.
 mod affinity;
-#[path = "../examples/http_hello/http.rs"]
+#[path = "../../examples/http_hello/http.rs"]
 mod http;
-#[path = "../examples/common/stats.rs"]
+#[path = "../../examples/common/stats.rs"]
 mod stats;
-#[path = "../examples/common/usage.rs"]
+#[path = "../../examples/common/usage.rs"]
 mod usage;
 
 use usage::CpuTicks;
