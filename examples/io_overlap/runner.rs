@@ -50,12 +50,27 @@ pub struct Measurement {
     /// CPU that other programs on the machine used meanwhile; filled in by
     /// the parent, which sees the whole child's lifetime.
     pub others: Others,
+    /// Connections the kernel dropped meanwhile for a full accept queue
+    /// (`measure::listen_overflows`), filled in by the parent; `None` where
+    /// the counter cannot be read.
+    pub listen_overflows: Option<u64>,
+    /// Whether this run belongs to the task-count sweep rather than the
+    /// table; set by the parent.
+    pub sweep: bool,
 }
 
 impl Measurement {
     /// Wall time in milliseconds.
     pub fn wall_ms(&self) -> f64 {
         self.wall_ns as f64 / 1e6
+    }
+
+    /// How long it took until the last task had started, ms: the cost of
+    /// spawning every task (and, on one thread, of the connects made
+    /// before it).
+    pub fn start_ms(&self) -> f64 {
+        let last = self.records.iter().map(|r| r.start_ns).max();
+        last.map_or(0.0, |ns| ns.saturating_sub(self.start_ns) as f64 / 1e6)
     }
 }
 
@@ -91,6 +106,8 @@ pub fn measure_mode(
         start_ns: run.start_ns,
         records: run.records,
         others: Others::default(),
+        listen_overflows: None,
+        sweep: false,
     })
 }
 
@@ -109,6 +126,7 @@ pub fn measure_in_child(
     trace_part: Option<(&Path, u32)>,
 ) -> Result<Measurement, String> {
     let others = measure::OtherLoad::start();
+    let overflows_before = measure::listen_overflows();
     let mut command = Command::new(exe);
     if let Some((part, pid)) = trace_part {
         command
@@ -144,6 +162,9 @@ pub fn measure_in_child(
         )
     })?;
     measured.others = others.map(|start| start.since()).unwrap_or_default();
+    measured.listen_overflows = overflows_before
+        .zip(measure::listen_overflows())
+        .map(|(before, after)| after.saturating_sub(before));
     Ok(measured)
 }
 
@@ -231,5 +252,7 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         start_ns,
         records,
         others: Others::default(),
+        listen_overflows: None,
+        sweep: false,
     })
 }
