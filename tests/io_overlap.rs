@@ -51,7 +51,7 @@ use serde_json::Value;
 use workload::Workload;
 
 /// The JSON keys of a `--json` line.
-const JSON_KEYS: [&str; 19] = [
+const JSON_KEYS: [&str; 20] = [
     "workload",
     "mode",
     "tasks",
@@ -69,6 +69,7 @@ const JSON_KEYS: [&str; 19] = [
     "sweep",
     "ideal_ms",
     "start_ms",
+    "cpu_ms",
     "listen_overflows",
     "harness_warning",
 ];
@@ -613,6 +614,7 @@ fn timeline_shows_staggering_and_overlap() {
         processes: 0,
         peak_rss_kib: 1,
         context_switches: 1,
+        cpu_ns: 1,
         corio_switches: None,
         start_ns: 0,
         records,
@@ -693,6 +695,7 @@ fn reports_survive_the_trip_between_processes() {
         processes: 0,
         peak_rss_kib: 3000,
         context_switches: 9,
+        cpu_ns: 77,
         corio_switches: Some(12),
         start_ns: 100,
         records: vec![TaskRecord {
@@ -1102,6 +1105,7 @@ fn timeline_bars_line_up_whatever_the_mode_names() {
         processes: 0,
         peak_rss_kib: 1,
         context_switches: 1,
+        cpu_ns: 1,
         corio_switches: None,
         start_ns: 0,
         records: vec![record(0), record(1)],

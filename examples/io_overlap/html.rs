@@ -320,23 +320,25 @@ fn sweep_section(sweep: &Sweep, setup: &Setup) -> String {
         "<h2>The sweep: more and more io tasks</h2>\n<p class=\"note\">The io workload at \
          growing task counts, threads against coroutines, each run in a fresh process. The \
          ideal is {ideal:.0} ms: one task's {} waits of {} ms, every task's overlapped. \
-         \"started\" is when the last task began.</p>\n",
+         \"started\" is when the last task began; CPU ms is the user and system time of the \
+         mode's processes, which other programs' load does not inflate.</p>\n",
         setup.requests, setup.latency_ms
     );
     out += "<table>\n<tr><th>tasks</th><th class=\"name\">mode</th><th>wall ms</th>\
-            <th>x ideal</th><th>started ms</th><th>OS threads</th><th>KiB per task</th>\
-            <th>kernel switches</th></tr>\n";
+            <th>x ideal</th><th>started ms</th><th>CPU ms</th><th>OS threads</th>\
+            <th>KiB per task</th><th>kernel switches</th></tr>\n";
     for m in &sweep.runs {
         let _ = writeln!(
             out,
             "<tr{}><td>{}</td><td class=\"name\">{}</td><td>{:.1}</td><td>{:.1}x</td>\
-             <td>{:.1}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+             <td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
             corio_class(m.mode),
             m.tasks,
             m.mode,
             m.wall_ms(),
             m.wall_ms() / ideal.max(f64::MIN_POSITIVE),
             m.start_ms(),
+            m.cpu_ns as f64 / 1e6,
             m.os_threads,
             report::kib_per_task(m),
             m.context_switches

@@ -139,8 +139,10 @@ fn machine_busy_ns() -> io::Result<u64> {
 }
 
 /// User + system CPU time of this process (every thread) and of the
-/// children it has waited for, in nanoseconds.
-fn own_cpu_ns() -> u64 {
+/// children it has waited for, in nanoseconds. Around a mode, in its
+/// runner, this is what the mode cost the CPUs whatever else ran: unlike
+/// wall time, other programs' load does not inflate it.
+pub fn own_cpu_ns() -> u64 {
     [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN]
         .into_iter()
         .map(|who| crate::usage::cpu_time(&crate::usage::rusage(who)).as_nanos() as u64)

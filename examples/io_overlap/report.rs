@@ -60,7 +60,8 @@ pub fn harness_warning(m: &Measurement) -> Option<String> {
 /// less trustworthy), `sweep` (whether the row is one of the task-count
 /// sweep's), `ideal_ms` (io: the waits of one task, every wait overlapped;
 /// `null` for cpu), `start_ms` (until the last task started),
-/// `listen_overflows` (connections the kernel dropped meanwhile for a full
+/// `cpu_ms` (CPU time of the mode's processes, user + system, children
+/// included), `listen_overflows` (connections the kernel dropped meanwhile for a full
 /// accept queue, `null` if unreadable) and `harness_warning` (`null`, or
 /// why those drops make the row measure the harness too).
 pub fn json_row(all: &[Measurement], m: &Measurement, setup: &Setup) -> Value {
@@ -90,6 +91,7 @@ pub fn json_row(all: &[Measurement], m: &Measurement, setup: &Setup) -> Value {
         "sweep": m.sweep,
         "ideal_ms": ideal_ms(m, setup),
         "start_ms": to_us(m.start_ms()),
+        "cpu_ms": to_us(m.cpu_ns as f64 / 1e6),
         "listen_overflows": m.listen_overflows,
         "harness_warning": harness_warning(m),
     })
@@ -195,31 +197,41 @@ pub fn sweep_table(sweep: &[Measurement], setup: &Setup, stopped: Option<&str>) 
     let mut out = format!(
         "Sweep: the io workload at growing task counts, threads against coroutines. Ideal: \
          {ideal:.0} ms ({} wait{} of {} ms, every task's overlapped); \"x ideal\" is wall \
-         time over that; \"started\" is when the last task began (spawning, and connecting \
-         on one thread).",
+         time over that.",
         setup.requests,
         plural(setup.requests as usize),
         setup.latency_ms
     );
     out = wrap(&out, 80) + "\n\n";
     out += &format!(
-        "{:>6} {:<11} {:>9} {:>8} {:>10} {:>8} {:>9} {:>10}\n",
-        "tasks", "mode", "wall ms", "x ideal", "started ms", "threads", "KiB/task", "kernel sw"
+        "{:>6} {:<11} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>10}\n",
+        "tasks",
+        "mode",
+        "wall ms",
+        "x ideal",
+        "started",
+        "CPU ms",
+        "threads",
+        "KiB/task",
+        "kernel sw"
     );
     for m in sweep {
         out += &format!(
-            "{:>6} {:<11} {:>9.1} {:>7.1}x {:>10.1} {:>8} {:>9.1} {:>10}\n",
+            "{:>6} {:<11} {:>9.1} {:>7.1}x {:>8.1} {:>8.1} {:>8} {:>9.1} {:>10}\n",
             m.tasks,
             m.mode.name(),
             m.wall_ms(),
             m.wall_ms() / ideal.max(f64::MIN_POSITIVE),
             m.start_ms(),
+            m.cpu_ns as f64 / 1e6,
             m.os_threads,
             kib_per_task(m),
             m.context_switches
         );
     }
-    out += "KiB/task: peak RSS over the task count.\n";
+    out += "started: ms until the last task began. CPU ms: user + system time of the mode's\n\
+             processes (the service excluded), which other programs' load does not inflate.\n\
+             KiB/task: peak RSS over the task count.\n";
     out += &overflow_warning(sweep);
     if let Some(sentence) = sweep_sentence(sweep) {
         out += &format!("\n{}\n", wrap(&sentence, 80));
@@ -244,11 +256,15 @@ fn sweep_sentence(sweep: &[Measurement]) -> Option<String> {
         .find_map(|m| Some((at(Mode::Threads, m.tasks)?, at(Mode::Coroutines, m.tasks)?)))?;
     Some(format!(
         "At {} tasks threads took {:.1}x the coroutines' wall time ({:.0} ms against {:.0} \
-         ms), with {} OS threads against {} and {:.1} KiB per task against {:.1}.",
+         ms) and {:.1}x their CPU time ({:.0} ms against {:.0} ms), with {} OS threads against \
+         {} and {:.1} KiB per task against {:.1}.",
         threads.tasks,
         threads.wall_ns as f64 / coroutines.wall_ns.max(1) as f64,
         threads.wall_ms(),
         coroutines.wall_ms(),
+        threads.cpu_ns as f64 / coroutines.cpu_ns.max(1) as f64,
+        threads.cpu_ns as f64 / 1e6,
+        coroutines.cpu_ns as f64 / 1e6,
         threads.os_threads,
         coroutines.os_threads,
         kib_per_task(threads),

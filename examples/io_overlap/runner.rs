@@ -41,6 +41,9 @@ pub struct Measurement {
     /// Kernel context switches (voluntary + involuntary, `getrusage`)
     /// during the mode, children included.
     pub context_switches: u64,
+    /// CPU time (user + system) of the mode's processes during the mode,
+    /// children included; the slow service, in the parent, is not.
+    pub cpu_ns: u64,
     /// Coroutine switches corio counted, for the modes with corio runtimes.
     pub corio_switches: Option<u64>,
     /// When the mode started (`monotonic_ns`), the zero of its timeline.
@@ -89,7 +92,9 @@ pub fn measure_mode(
     progress: Progress,
 ) -> Result<Measurement, String> {
     let switches_before = measure::context_switches();
+    let cpu_before = measure::own_cpu_ns();
     let run = modes::run_mode(mode, plan, exe, progress)?;
+    let cpu_ns = measure::own_cpu_ns().saturating_sub(cpu_before);
     let context_switches = measure::context_switches() - switches_before;
     let own_rss_kib =
         measure::peak_rss_kib().map_err(|error| format!("reading peak RSS: {error}"))?;
@@ -102,6 +107,7 @@ pub fn measure_mode(
         processes: run.processes,
         peak_rss_kib: own_rss_kib + run.children_rss_kib,
         context_switches,
+        cpu_ns,
         corio_switches: run.corio_switches,
         start_ns: run.start_ns,
         records: run.records,
@@ -198,13 +204,14 @@ pub fn format_report(measured: &Measurement) -> String {
         report += &format!("record {}\n", r.to_fields());
     }
     report += &format!(
-        "summary {} {} {} {} {} {}\n",
+        "summary {} {} {} {} {} {} {}\n",
         measured.start_ns,
         measured.wall_ns,
         measured.os_threads,
         measured.processes,
         measured.peak_rss_kib,
-        measured.context_switches
+        measured.context_switches,
+        measured.cpu_ns
     );
     if let Some(switches) = measured.corio_switches {
         report += &format!("corio {switches}\n");
@@ -235,6 +242,7 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         processes,
         peak_rss_kib,
         context_switches,
+        cpu_ns,
     ] = summary?.as_slice()
     else {
         return None;
@@ -248,6 +256,7 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         processes: processes as usize,
         peak_rss_kib,
         context_switches,
+        cpu_ns,
         corio_switches,
         start_ns,
         records,
