@@ -148,21 +148,33 @@ corio sw:  switches between coroutines that corio made in user space, without th
            kernel (corio::stats().switches); - where no corio runtime ran
 Every mode ran in a fresh process of its own, so these figures are its own.
 ";
+    out += &busy_warning(all);
+    out + &overflow_warning(all)
+}
+
+/// A warning naming the runs during which other programs kept CPUs busy;
+/// empty if there were none.
+fn busy_warning(all: &[Measurement]) -> String {
     let disturbed: Vec<String> = all
         .iter()
         .filter(|m| m.others.disturbing())
-        .map(|m| format!("{}/{} {:.1}", m.workload, m.mode, m.others.cores))
+        .map(|m| {
+            format!(
+                "{}/{} at {} tasks {:.1}",
+                m.workload, m.mode, m.tasks, m.others.cores
+            )
+        })
         .collect();
-    if !disturbed.is_empty() {
-        let warning = format!(
-            "warning: other programs kept CPUs busy while some modes ran (cores they used on \
-             average: {}). Those wall times and speedups carry their load; rerun on an idle \
-             machine for clean figures.",
-            disturbed.join(", ")
-        );
-        out += &format!("\n{}\n", wrap(&warning, 80));
+    if disturbed.is_empty() {
+        return String::new();
     }
-    out + &overflow_warning(all)
+    let warning = format!(
+        "warning: other programs kept CPUs busy while some modes ran (cores they used on \
+         average: {}). Those wall times and speedups carry their load; rerun on an idle \
+         machine for clean figures, or compare CPU time, which their load does not inflate.",
+        disturbed.join(", ")
+    );
+    format!("\n{}\n", wrap(&warning, 80))
 }
 
 /// A warning naming the runs during which the kernel dropped connections
@@ -229,6 +241,7 @@ pub fn sweep_table(sweep: &[Measurement], setup: &Setup, stopped: Option<&str>) 
             m.context_switches
         );
     }
+    out += &busy_warning(sweep);
     out += "started: ms until the last task began. CPU ms: user + system time of the mode's\n\
              processes (the service excluded), which other programs' load does not inflate.\n\
              KiB/task: peak RSS over the task count.\n";
