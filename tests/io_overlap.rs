@@ -1069,8 +1069,8 @@ fn html_page_is_self_contained_with_table_timelines_and_sweep_chart() {
     assert!(page.starts_with("<!DOCTYPE html>"));
     let elements = balanced_elements(&page);
     let count = |name: &str| elements.iter().filter(|e| *e == name).count();
-    // One timeline per mode, two sweep charts; the table and the sweep's.
-    assert_eq!(count("svg"), 3 + 2, "svg elements");
+    // One timeline per mode, three sweep charts; the table and the sweep's.
+    assert_eq!(count("svg"), 3 + 3, "svg elements");
     assert_eq!(count("table"), 2, "table elements");
     assert_eq!(count("rect"), 3 * 3, "a bar per task per mode");
     assert!(!page.contains("<script"), "no script at all");

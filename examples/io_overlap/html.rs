@@ -313,7 +313,7 @@ fn timelines(measured: &[&Measurement]) -> String {
 }
 
 /// The sweep: its table and two charts over the task count (log axis):
-/// wall time (with the ideal) and peak memory per task.
+/// wall time (with the ideal), CPU time and peak memory per task.
 fn sweep_section(sweep: &Sweep, setup: &Setup) -> String {
     let ideal = f64::from(setup.requests) * setup.latency_ms as f64;
     let mut out = format!(
@@ -359,6 +359,13 @@ fn sweep_section(sweep: &Sweep, setup: &Setup) -> String {
         |m| m.wall_ms(),
         true,
         Some(ideal),
+    );
+    out += &chart(
+        "CPU time of the mode, ms (log scale)",
+        &sweep.runs,
+        |m| m.cpu_ns as f64 / 1e6,
+        true,
+        None,
     );
     out += &chart(
         "peak memory per task, KiB (log scale)",
