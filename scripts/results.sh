@@ -72,6 +72,9 @@ fi
 result first_build           scripts/first_build.sh io_overlap 3
 result io_overlap            cargo run -q --release --example io_overlap
 result io_overlap_cpus1      cargo run -q --release --example io_overlap -- --cpus 1
+# What a newcomer runs first: the debug build, defaults (its last line is
+# the whole run's time, which README quotes).
+result io_overlap_debug      cargo run -q --example io_overlap
 result switch_costs          cargo run -q --release --example switch_costs
 result switch_costs_cpus1    cargo run -q --release --example switch_costs -- --cpus 1 --only pingpong,yield,ctx
 result yield_peers_3_runs    bash -c 'for run in 1 2 3; do echo "run $run:"; cargo run -q --release --example switch_costs -- --only corio_yield,tokio_yield,may_yield | grep -A5 "^handoffs"; done'

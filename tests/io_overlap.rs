@@ -10,6 +10,10 @@
 
 #[path = "../examples/io_overlap/cli.rs"]
 mod cli;
+#[path = "../examples/io_overlap/html.rs"]
+mod html;
+#[path = "../examples/io_overlap/limits.rs"]
+mod limits;
 #[path = "../examples/io_overlap/measure.rs"]
 mod measure;
 #[path = "../examples/io_overlap/modes.rs"]
@@ -24,6 +28,8 @@ mod report;
 mod runner;
 #[path = "../examples/io_overlap/service.rs"]
 mod service;
+#[path = "../examples/io_overlap/sweep.rs"]
+mod sweep;
 #[path = "../examples/io_overlap/timeline.rs"]
 mod timeline;
 #[path = "../examples/common/usage.rs"]
@@ -45,7 +51,7 @@ use serde_json::Value;
 use workload::Workload;
 
 /// The JSON keys of a `--json` line.
-const JSON_KEYS: [&str; 14] = [
+const JSON_KEYS: [&str; 20] = [
     "workload",
     "mode",
     "tasks",
@@ -60,6 +66,12 @@ const JSON_KEYS: [&str; 14] = [
     "cores",
     "pinned",
     "busy_warning",
+    "sweep",
+    "ideal_ms",
+    "start_ms",
+    "cpu_ms",
+    "listen_overflows",
+    "harness_warning",
 ];
 
 /// The example binary (see `util::example_binary`), looked up once.
@@ -84,8 +96,9 @@ fn io_plan(tasks: usize, requests: u32, latency_ms: u64) -> Plan {
         workload: Workload::Io,
         tasks,
         requests,
-        service: service::start(Duration::from_millis(latency_ms))
-            .expect("the slow service starts"),
+        service: service::start(Duration::from_millis(latency_ms), tasks)
+            .expect("the slow service starts")
+            .address,
         cpu_rounds: 0,
         cores: 2,
     }
@@ -601,10 +614,13 @@ fn timeline_shows_staggering_and_overlap() {
         processes: 0,
         peak_rss_kib: 1,
         context_switches: 1,
+        cpu_ns: 1,
         corio_switches: None,
         start_ns: 0,
         records,
         others: Default::default(),
+        listen_overflows: None,
+        sweep: false,
     };
     let serial = measured(
         Mode::Serial,
@@ -679,6 +695,7 @@ fn reports_survive_the_trip_between_processes() {
         processes: 0,
         peak_rss_kib: 3000,
         context_switches: 9,
+        cpu_ns: 77,
         corio_switches: Some(12),
         start_ns: 100,
         records: vec![TaskRecord {
@@ -688,6 +705,8 @@ fn reports_survive_the_trip_between_processes() {
             end_ns: 104,
         }],
         others: Default::default(),
+        listen_overflows: None,
+        sweep: false,
     };
     assert_eq!(
         runner::parse_report(Mode::Hybrid, &plan, &runner::format_report(&measured)),
@@ -708,4 +727,400 @@ fn reports_survive_the_trip_between_processes() {
 fn hybrid_deals_tasks_round_robin() {
     assert_eq!(modes::deal(5, 2), [vec![0, 2, 4], vec![1, 3]]);
     assert_eq!(modes::deal(1, 4), [vec![0]], "never an idle runtime");
+}
+
+/// Runs the example under `ulimit -n files` (soft and hard), as on a
+/// machine whose open-file limit the example cannot raise further.
+fn run_example_with_open_files(files: u32, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+        .arg(example_binary())
+        .args(args)
+        .output()
+        .expect("sh can run the example binary")
+}
+
+#[test]
+fn sweep_rows_carry_the_table_keys_and_mark_themselves() {
+    let output = run_example(&[
+        "--json",
+        "--workload",
+        "io",
+        "--modes",
+        "threads",
+        "--tasks",
+        "2",
+        "--sweep",
+        "5,3",
+        "--requests",
+        "1",
+        "--latency-ms",
+        "2",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let lines = json_lines(&text(&output.stdout));
+    let rows: Vec<(bool, String, f64)> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["sweep"].as_bool().expect("sweep is a boolean"),
+                line["mode"].as_str().unwrap().to_string(),
+                field(line, "tasks"),
+            )
+        })
+        .collect();
+    let row = |sweep, mode: &str, tasks| (sweep, mode.to_string(), tasks);
+    assert_eq!(
+        rows,
+        [
+            row(false, "threads", 2.0),
+            row(true, "threads", 3.0),
+            row(true, "coroutines", 3.0),
+            row(true, "threads", 5.0),
+            row(true, "coroutines", 5.0),
+        ],
+        "the table's row, then the sweep's in ascending task counts"
+    );
+    for line in &lines {
+        assert_eq!(field(line, "ideal_ms"), 2.0, "one wait of 2 ms");
+        assert!(field(line, "wall_ms") >= 2.0, "no run beats its one wait");
+        assert!(field(line, "start_ms") <= field(line, "wall_ms"));
+        let overflows = field(line, "listen_overflows");
+        assert_eq!(
+            line["harness_warning"].is_null(),
+            overflows == 0.0,
+            "a warning exactly when the kernel dropped connections: {line}"
+        );
+        if line["sweep"] == Value::Bool(true) {
+            assert_eq!(
+                line["speedup"],
+                Value::Null,
+                "serial never runs in the sweep"
+            );
+            let threads = if line["mode"] == "threads" {
+                field(line, "tasks") + 1.0
+            } else {
+                1.0
+            };
+            assert_eq!(field(line, "os_threads"), threads, "{line}");
+        }
+    }
+}
+
+#[test]
+fn the_default_sweep_runs_only_for_the_default_shape() {
+    let parse = |args: &[&str]| match cli::parse(args) {
+        Ok(cli::Command::Run(options)) => options.sweep_counts(),
+        other => panic!("{args:?} gave {other:?}"),
+    };
+    assert_eq!(parse(&[]), cli::DEFAULT_SWEEP);
+    assert_eq!(parse(&["--json", "--cpus", "1"]), cli::DEFAULT_SWEEP);
+    assert_eq!(parse(&["--tasks", "5"]), Vec::<usize>::new());
+    assert_eq!(parse(&["--modes", "threads"]), Vec::<usize>::new());
+    assert_eq!(parse(&["--workload", "cpu"]), Vec::<usize>::new());
+    assert_eq!(parse(&["--no-sweep"]), Vec::<usize>::new());
+    assert_eq!(parse(&["--tasks", "5", "--sweep", "30,2,30"]), [2, 30]);
+    assert!(
+        cli::parse(&["--sweep", "10,0"])
+            .unwrap_err()
+            .contains("\"0\"")
+    );
+    assert!(cli::parse(&["--sweep", "10", "--no-sweep"]).is_err());
+    let cli::Command::Run(options) = cli::parse(&["--tasks", "7", "--sweep", "3,40"]).unwrap()
+    else {
+        panic!("valid arguments")
+    };
+    assert_eq!(
+        options.most_connections(),
+        40,
+        "the service is sized for the sweep"
+    );
+}
+
+#[test]
+fn a_sweep_step_over_the_open_file_limit_stops_the_sweep_with_one_line() {
+    let output = run_example_with_open_files(
+        200,
+        &[
+            "--workload",
+            "io",
+            "--modes",
+            "coroutines",
+            "--tasks",
+            "2",
+            "--sweep",
+            "3,1000,2000",
+            "--requests",
+            "1",
+            "--latency-ms",
+            "1",
+        ],
+    );
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        text(&output.stderr)
+    );
+    let stopped: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains("sweep stopped"))
+        .collect();
+    assert_eq!(stopped.len(), 1, "one line says why:\n{stdout}");
+    assert!(stopped[0].contains("at 1000 tasks"), "{}", stopped[0]);
+    let paragraph = &stdout[stdout.find("The sweep stopped").unwrap()..];
+    assert!(
+        paragraph.contains("open-file limit is 200") && paragraph.contains("ulimit -Hn"),
+        "names the limit and how to raise it:\n{paragraph}"
+    );
+    assert!(
+        stdout.contains("     3 coroutines"),
+        "the step that fitted is reported:\n{stdout}"
+    );
+    assert!(!stdout.contains("  1000 coroutines"));
+}
+
+#[test]
+fn a_run_that_does_not_fit_is_refused_before_it_starts() {
+    let plan = Plan {
+        workload: Workload::Io,
+        tasks: 1 << 40,
+        requests: 1,
+        service: "127.0.0.1:9".parse().unwrap(),
+        cpu_rounds: 0,
+        cores: 2,
+    };
+    for mode in [Mode::Coroutines, Mode::Threads] {
+        let why = limits::check(mode, &plan).unwrap_err();
+        assert!(why.contains("open files"), "{mode}: {why}");
+    }
+    let small = Plan { tasks: 4, ..plan };
+    for mode in Mode::ALL {
+        assert_eq!(limits::check(mode, &small), Ok(()), "{mode}");
+    }
+}
+
+#[test]
+fn the_service_has_room_for_twice_the_connections_in_its_queues() {
+    assert_eq!(service::listeners_for(1, 4096), 1);
+    assert_eq!(service::listeners_for(2048, 4096), 1);
+    assert_eq!(service::listeners_for(10_000, 4096), 5);
+    assert_eq!(service::listeners_for(10_000, 128), 64, "capped");
+    let sizing = service::start(Duration::from_millis(1), 10_000).expect("the service starts");
+    assert!(sizing.address.ip().is_loopback());
+    assert!(
+        sizing.listeners * sizing.backlog >= 20_000 || sizing.listeners == 64,
+        "{sizing:?}"
+    );
+    // Every listener answers: connections spread over them by the kernel.
+    for task in 0..16 {
+        let stream = std::net::TcpStream::connect(sizing.address).unwrap();
+        assert_eq!(
+            workload::io_task(stream, task, 1).unwrap(),
+            workload::expected_io_result(task, 1)
+        );
+    }
+}
+
+#[test]
+fn netstat_counters_are_read_by_group_and_name() {
+    let path = std::env::temp_dir().join(format!("io_overlap_netstat_{}", std::process::id()));
+    fs::write(
+        &path,
+        "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 17 19\n\
+         IpExt: InNoRoutes ListenOverflows\nIpExt: 1 99\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    assert_eq!(
+        usage::netstat_counter(file, "TcpExt", "ListenOverflows").unwrap(),
+        17
+    );
+    assert_eq!(
+        usage::netstat_counter(file, "IpExt", "ListenOverflows").unwrap(),
+        99
+    );
+    assert!(usage::netstat_counter(file, "TcpExt", "Nope").is_err());
+    fs::remove_file(&path).unwrap();
+    // The real file has the counter the example watches.
+    assert!(measure::listen_overflows().is_some());
+}
+
+#[test]
+fn html_to_an_unwritable_path_is_a_usage_error_before_any_work() {
+    let output = run_example(&["--html", "/nonexistent-dir/page.html"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("--html") && first.contains("/nonexistent-dir/page.html"),
+        "{first}"
+    );
+    assert!(stderr.contains("usage: io_overlap"));
+    assert!(output.stdout.is_empty());
+    assert!(!stderr.contains("tasks done"), "no mode ran: {stderr}");
+}
+
+/// Checks that every element of an HTML page is closed in order (void
+/// elements and `/>` aside), and returns the names of the elements opened.
+fn balanced_elements(page: &str) -> Vec<String> {
+    const VOID: [&str; 6] = ["meta", "br", "hr", "img", "input", "link"];
+    let mut open: Vec<String> = Vec::new();
+    let mut seen = Vec::new();
+    let mut rest = page;
+    while let Some(at) = rest.find('<') {
+        let end = rest[at..].find('>').expect("every tag is closed by >") + at;
+        let tag = &rest[at + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        assert!(!name.is_empty(), "a tag without a name: <{tag}>");
+        if closing {
+            assert_eq!(
+                open.pop().as_deref(),
+                Some(name.as_str()),
+                "</{name}> closes something else"
+            );
+        } else {
+            if !tag.ends_with('/') && !VOID.contains(&name.as_str()) {
+                open.push(name.clone());
+            }
+            seen.push(name);
+        }
+    }
+    assert!(open.is_empty(), "never closed: {open:?}");
+    seen
+}
+
+/// What would make a page reach the network.
+fn network_references(page: &str) -> Vec<String> {
+    let lower = page.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for attribute in ["src=", "href="] {
+        for quote in ["\"", "'", ""] {
+            for scheme in ["http://", "https://", "//"] {
+                let needle = format!("{attribute}{quote}{scheme}");
+                if lower.contains(&needle) {
+                    found.push(needle);
+                }
+            }
+        }
+    }
+    for needle in [
+        "<script src",
+        "@import",
+        "url(http",
+        "url(//",
+        "url(\"http",
+        "url('http",
+    ] {
+        if lower.contains(needle) {
+            found.push(needle.to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn the_page_checkers_catch_what_they_look_for() {
+    balanced_elements(
+        "<html><body><svg><line x1=\"0\"/></svg><table><tr></tr></table></body></html>",
+    );
+    let unbalanced = std::panic::catch_unwind(|| balanced_elements("<svg><table></svg></table>"));
+    assert!(unbalanced.is_err());
+    assert!(network_references("<a href=\"#x\">x</a><p>see https://example.org</p>").is_empty());
+    assert_eq!(network_references("<img src=\"https://x/y.png\">").len(), 1);
+    assert_eq!(
+        network_references("<style>@import url(http://x)</style>").len(),
+        2
+    );
+}
+
+#[test]
+fn html_page_is_self_contained_with_table_timelines_and_sweep_chart() {
+    let path = std::env::temp_dir().join(format!("io_overlap_page_{}.html", std::process::id()));
+    let output = run_example(&[
+        "--workload",
+        "io",
+        "--modes",
+        "serial,processes+threads,coroutines",
+        "--tasks",
+        "3",
+        "--requests",
+        "1",
+        "--latency-ms",
+        "1",
+        "--sweep",
+        "2,4",
+        "--html",
+        path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let page = fs::read_to_string(&path).expect("the page was written");
+    fs::remove_file(&path).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    let elements = balanced_elements(&page);
+    let count = |name: &str| elements.iter().filter(|e| *e == name).count();
+    // One timeline per mode, three sweep charts; the table and the sweep's.
+    assert_eq!(count("svg"), 3 + 3, "svg elements");
+    assert_eq!(count("table"), 2, "table elements");
+    assert_eq!(count("rect"), 3 * 3, "a bar per task per mode");
+    assert!(!page.contains("<script"), "no script at all");
+    assert_eq!(network_references(&page), Vec::<String>::new());
+    for mode in ["serial", "processes+threads", "coroutines"] {
+        assert!(
+            page.contains(&format!("<td class=\"name\">{mode}</td>")),
+            "{mode} row"
+        );
+    }
+    assert!(page.contains("tasks (log scale)"));
+    assert!(
+        page.contains("process 1, own thread"),
+        "where each task ran"
+    );
+}
+
+#[test]
+fn timeline_bars_line_up_whatever_the_mode_names() {
+    let record = |task| TaskRecord {
+        task,
+        result: 0,
+        start_ns: 0,
+        end_ns: 100,
+    };
+    let measured = |mode| runner::Measurement {
+        workload: Workload::Io,
+        mode,
+        tasks: 2,
+        wall_ns: 100,
+        os_threads: 1,
+        processes: 0,
+        peak_rss_kib: 1,
+        context_switches: 1,
+        cpu_ns: 1,
+        corio_switches: None,
+        start_ns: 0,
+        records: vec![record(0), record(1)],
+        others: Default::default(),
+        listen_overflows: None,
+        sweep: false,
+    };
+    let all: Vec<runner::Measurement> = Mode::ALL.into_iter().map(measured).collect();
+    let refs: Vec<&runner::Measurement> = all.iter().collect();
+    let rendered = timeline::render(&refs, 2);
+    let bars: Vec<usize> = rendered
+        .lines()
+        .skip(1)
+        .map(|line| line.find('|').expect("a bar"))
+        .collect();
+    assert_eq!(bars.len(), 2 * Mode::ALL.len());
+    assert!(bars.iter().all(|&at| at == bars[0]), "{rendered}");
 }

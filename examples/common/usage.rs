@@ -114,3 +114,94 @@ pub fn proc_field(file: &str, field: &str) -> io::Result<u64> {
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| io::Error::other(format!("{file} has no `{field}: <number>` line")))
 }
+
+/// The whole number a one-number file holds: `/proc/sys/...` settings,
+/// cgroup files such as `pids.max`. `max` (a cgroup's "no limit") is
+/// `u64::MAX`.
+///
+/// # Errors
+///
+/// The file cannot be read or holds something else.
+pub fn proc_number(file: &str) -> io::Result<u64> {
+    let text = std::fs::read_to_string(file)?;
+    let text = text.trim();
+    if text == "max" {
+        return Ok(u64::MAX);
+    }
+    text.parse()
+        .map_err(|_| io::Error::other(format!("{file} holds {text:?}, not a whole number")))
+}
+
+/// One counter of `/proc/net/netstat` (or `/proc/net/snmp`), which come in
+/// pairs of lines: `TcpExt: name name ...` then `TcpExt: value value ...`.
+/// `group` is the prefix without its colon (`TcpExt`), `name` the
+/// counter's (`ListenOverflows`). The counters belong to this process's
+/// network namespace: every program in it adds to them.
+///
+/// # Errors
+///
+/// The file cannot be read or has no such counter.
+pub fn netstat_counter(file: &str, group: &str, name: &str) -> io::Result<u64> {
+    let text = std::fs::read_to_string(file)?;
+    let prefix = format!("{group}:");
+    let mut lines = text.lines().filter(|line| line.starts_with(&prefix));
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        let found = names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(key, _)| *key == name)
+            .and_then(|(_, value)| value.parse().ok());
+        if let Some(value) = found {
+            return Ok(value);
+        }
+    }
+    Err(io::Error::other(format!(
+        "{file} has no {group} counter {name}"
+    )))
+}
+
+/// A resource limit (`RLIMIT_NOFILE`, `RLIMIT_NPROC`, ...): `(soft, hard)`,
+/// `u64::MAX` for unlimited.
+///
+/// # Panics
+///
+/// If `getrlimit` fails, which it cannot for a valid resource.
+pub fn rlimit(resource: libc::__rlimit_resource_t) -> (u64, u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    let rc = unsafe { libc::getrlimit(resource, &mut limit) };
+    assert_eq!(
+        rc,
+        0,
+        "getrlimit({resource}) failed: {}",
+        io::Error::last_os_error()
+    );
+    let value = |v: libc::rlim_t| {
+        if v == libc::RLIM_INFINITY {
+            u64::MAX
+        } else {
+            v
+        }
+    };
+    (value(limit.rlim_cur), value(limit.rlim_max))
+}
+
+/// Raises a resource's soft limit to its hard limit (what an unprivileged
+/// process may always do) and returns the soft limit now in force.
+pub fn raise_soft_limit(resource: libc::__rlimit_resource_t) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(resource, &mut limit) } == 0 && limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid rlimit whose soft value does not exceed
+        // its hard value.
+        unsafe { libc::setrlimit(resource, &limit) };
+    }
+    rlimit(resource).0
+}

@@ -26,6 +26,12 @@ pub const DEFAULT_CPU_TASKS: usize = 8;
 pub const DEFAULT_LATENCY_MS: u64 = 10;
 /// Round trips per io task when `--requests` is not given.
 pub const DEFAULT_REQUESTS: u32 = 3;
+/// The io task counts the default run sweeps for threads and coroutines:
+/// from where they tie to where threads fall behind, within the 20 s the
+/// whole default run may take on 2 cores.
+pub const DEFAULT_SWEEP: [usize; 4] = [10, 100, 1_000, 10_000];
+/// The most tasks of a run, `--tasks` or a sweep step.
+pub const MAX_TASKS: usize = 100_000;
 
 /// What the user asked for.
 #[derive(Clone, Debug, PartialEq, Parser)]
@@ -95,6 +101,19 @@ pub struct Options {
     /// (corio::trace).
     #[arg(long, value_name = "FILE", value_parser = trace_file)]
     pub trace: Option<PathBuf>,
+    /// After the table, run the io workload with threads and coroutines at
+    /// each of these task counts (1..=100000) [default: 10,100,1000,10000
+    /// when none of --tasks, --modes, --workload cpu is given]
+    #[arg(long, value_name = "COUNTS", value_parser = sweep_counts)]
+    pub sweep: Option<::std::vec::Vec<usize>>,
+    /// Skip the task-count sweep.
+    #[arg(long, conflicts_with = "sweep")]
+    pub no_sweep: bool,
+    /// Also write the report as one self-contained HTML page (inline SVG
+    /// and CSS, nothing from the network): the table, a timeline per mode
+    /// and the sweep as a chart.
+    #[arg(long, value_name = "FILE", value_parser = html_file)]
+    pub html: Option<PathBuf>,
     /// A hidden role of this same executable, for its own child processes.
     #[command(subcommand)]
     pub role: Option<Role>,
@@ -134,6 +153,35 @@ impl Options {
             Workload::Io => DEFAULT_IO_TASKS,
             Workload::Cpu => DEFAULT_CPU_TASKS,
         })
+    }
+
+    /// The io task counts to sweep after the table (see `--sweep`); empty
+    /// for no sweep.
+    pub fn sweep_counts(&self) -> Vec<usize> {
+        if self.no_sweep {
+            return Vec::new();
+        }
+        match &self.sweep {
+            Some(counts) => counts.clone(),
+            None if self.tasks.is_none()
+                && self.modes.len() == Mode::ALL.len()
+                && self.workloads.contains(&Workload::Io) =>
+            {
+                DEFAULT_SWEEP.to_vec()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// The most io connections any run of these options makes at once:
+    /// what the slow service must be sized for.
+    pub fn most_connections(&self) -> usize {
+        let table = if self.workloads.contains(&Workload::Io) {
+            self.tasks_for(Workload::Io)
+        } else {
+            0
+        };
+        self.sweep_counts().into_iter().fold(table, usize::max)
     }
 
     /// How long the service waits before each answer.
@@ -220,6 +268,24 @@ fn modes(text: &str) -> Result<Vec<Mode>, String> {
     }
     modes.sort();
     Ok(modes)
+}
+
+fn sweep_counts(text: &str) -> Result<Vec<usize>, String> {
+    let within = values::within::<usize>(1, MAX_TASKS as u64);
+    let mut counts = text
+        .split(',')
+        .map(|item| within(item).map_err(|error| format!("{item:?} {error}")))
+        .collect::<Result<Vec<usize>, String>>()?;
+    counts.sort_unstable();
+    counts.dedup();
+    Ok(counts)
+}
+
+fn html_file(text: &str) -> Result<PathBuf, String> {
+    if text.is_empty() {
+        return Err("needs a file name".to_string());
+    }
+    Ok(PathBuf::from(text))
 }
 
 fn trace_file(text: &str) -> Result<PathBuf, String> {

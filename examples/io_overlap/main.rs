@@ -1,8 +1,9 @@
 //! # io_overlap: one workload, every way of running it, side by side
 //!
 //! ```text
-//! cargo run --example io_overlap                      # both workloads, all modes (< 20 s in debug)
+//! cargo run --example io_overlap                      # both workloads, all modes, then the sweep
 //! cargo run --release --example io_overlap
+//! cargo run --example io_overlap -- --html report.html # the same as one self-contained page
 //! cargo run --example io_overlap -- --workload io --tasks 1000 --modes threads,coroutines
 //! cargo run --example io_overlap -- --json            # one JSON object per line
 //! cargo run --example io_overlap -- --cpus 1          # one CPU: concurrency without parallelism
@@ -43,18 +44,25 @@
 //! OS threads, child processes, peak RSS, kernel context switches and
 //! corio's own coroutine switches; then
 //! sentences computed from those figures, and a text timeline of the first
-//! tasks of each mode. How each figure is measured: `measure.rs` and
-//! `runner.rs`, and docs/io-overlap.md.
+//! tasks of each mode. With no arguments it then sweeps the io task count
+//! (10, 100, 1,000, 10,000) for threads and coroutines, so the point where
+//! threads fall behind shows without flags (`--sweep`, `--no-sweep`). How
+//! each figure is measured: `measure.rs` and `runner.rs`, and
+//! docs/io-overlap.md.
 //!
 //! Module map: `cli` (options), `workload` (the tasks), `service` (the slow
 //! service), `modes` (the six ways to run them), `processes` (the child
 //! processes), `runner` (one mode per child process, measured),
-//! `measure` (OS counters), `progress` (stderr), `report` (table,
-//! sentences and `--json` rows), `timeline` (text, and the `--trace` file).
+//! `measure` (OS counters), `limits` (does a run fit this machine),
+//! `sweep` (the task-count sweep), `progress` (stderr), `report` (table,
+//! sentences and `--json` rows), `timeline` (text, and the `--trace` file),
+//! `html` (the `--html` page).
 
 #[path = "../common/affinity.rs"]
 mod affinity;
 mod cli;
+mod html;
+mod limits;
 mod measure;
 mod modes;
 mod processes;
@@ -62,6 +70,7 @@ mod progress;
 mod report;
 mod runner;
 mod service;
+mod sweep;
 mod timeline;
 #[path = "../common/usage.rs"]
 mod usage;
@@ -90,7 +99,17 @@ fn main() -> ExitCode {
             println!("{}", cli::usage());
             ExitCode::SUCCESS
         }
-        Ok(Command::Run(options)) => exit_on_error(run(&options)),
+        Ok(Command::Run(options)) => {
+            // A page that cannot be written is a bad argument: said now,
+            // before any work, as the parser's errors are.
+            if let Some(path) = &options.html {
+                if let Err(message) = check_writable(path, "HTML page") {
+                    eprintln!("io_overlap: --html: {message}\n\n{}", cli::usage());
+                    return ExitCode::from(2);
+                }
+            }
+            exit_on_error(run(&options))
+        }
         // Hidden roles: this same executable is the runner of each mode and
         // the process of each task in processes mode.
         Ok(Command::Role(Role::RunTask { args })) => {
@@ -123,20 +142,23 @@ fn current_exe() -> Result<std::path::PathBuf, String> {
 }
 
 fn run(options: &Options) -> Result<(), String> {
+    let run_started = Instant::now();
     measure::raise_open_file_limit();
     // Before any thread or child exists, so that all of them inherit it.
     if let Some(cpus) = options.cpus {
         affinity::pin_to_first_cpus(cpus).map_err(|error| error.to_string())?;
     }
     if let Some(path) = &options.trace {
-        check_writable(path)?;
+        check_writable(path, "trace file")?;
     }
     let mut fragments = Vec::new();
     let exe = current_exe()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let service = if options.workloads.contains(&Workload::Io) {
-        service::start(options.latency())
+    let sweep_counts = options.sweep_counts();
+    let service = if options.workloads.contains(&Workload::Io) || !sweep_counts.is_empty() {
+        service::start(options.latency(), options.most_connections())
             .map_err(|error| format!("could not start the slow service: {error}"))?
+            .address
     } else {
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
     };
@@ -176,6 +198,8 @@ fn run(options: &Options) -> Result<(), String> {
                 )),
                 _ => None,
             };
+            limits::check(mode, &plan)
+                .map_err(|why| format!("{workload}/{mode} with {} tasks {why}", plan.tasks))?;
             let measured = runner::measure_in_child(
                 mode,
                 &plan,
@@ -198,15 +222,56 @@ fn run(options: &Options) -> Result<(), String> {
         }
     }
 
+    let sweep = if sweep_counts.is_empty() {
+        sweep::Sweep::default()
+    } else {
+        let base = Plan {
+            workload: Workload::Io,
+            tasks: 0,
+            requests: options.requests,
+            service,
+            cpu_rounds,
+            cores,
+        };
+        sweep::run(&base, &sweep_counts, &exe, true, |measured, plan| {
+            check_results(&[], measured, plan)
+        })
+    };
+
     if let Some(path) = &options.trace {
         write_trace(path, &all, &fragments)?;
+    }
+    if let Some(path) = &options.html {
+        let page = html::page(&all, &sweep, &setup);
+        fs::write(path, page)
+            .map_err(|error| format!("could not write the page to {}: {error}", path.display()))?;
     }
     if options.json {
         for m in &all {
             println!("{}", report::json_row(&all, m, &setup));
         }
+        for m in &sweep.runs {
+            println!("{}", report::json_row(&sweep.runs, m, &setup));
+        }
+        if let Some(why) = &sweep.stopped {
+            eprintln!("io_overlap: {why}");
+        }
     } else {
         print!("{}", full_report(&all, &setup));
+        if !sweep_counts.is_empty() {
+            println!();
+            print!(
+                "{}",
+                report::sweep_table(&sweep.runs, &setup, sweep.stopped.as_deref())
+            );
+        }
+        if let Some(path) = &options.html {
+            println!("\nThe report as a page: {}", path.display());
+        }
+        println!(
+            "\nThe whole run took {:.1} s.",
+            run_started.elapsed().as_secs_f64()
+        );
         if let Some(path) = &options.trace {
             println!(
                 "Trace of every task written to {} (open it in https://ui.perfetto.dev).",
@@ -317,15 +382,20 @@ fn trace_part_path(trace: &Path, index: usize) -> std::path::PathBuf {
     trace.with_file_name(name)
 }
 
-/// Fails now, before minutes of measuring, if the trace file cannot be
-/// written (a missing directory, no permission).
-fn check_writable(path: &Path) -> Result<(), String> {
+/// Fails now, before minutes of measuring, if an output file cannot be
+/// written (a missing directory, no permission, a directory's name).
+fn check_writable(path: &Path, what: &str) -> Result<(), String> {
     let existed = path.exists();
     fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|error| format!("cannot write the trace file {}: {error}", path.display()))?;
+        .map_err(|error| {
+            format!(
+                "cannot write the {what} {}: {error}; give a path in a directory you can write to",
+                path.display()
+            )
+        })?;
     if !existed {
         let _ = fs::remove_file(path);
     }

@@ -7,7 +7,7 @@
 //! charged to the mode.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Nanoseconds on `CLOCK_MONOTONIC`.
 ///
@@ -36,22 +36,48 @@ pub fn os_threads_now() -> io::Result<usize> {
 /// The highest number of OS threads seen by [`ThreadPeak::sample`].
 ///
 /// Sampling happens at moments when every task of a mode has been started
-/// and each time a task ends, which is where the peak of a
-/// thread-per-task mode lies; a library thread started at any point before
-/// the last task ends is caught as well.
+/// and as tasks end, which is where the peak of a thread-per-task mode
+/// lies; a library thread started at any point before the last task ends
+/// is caught as well.
+///
+/// As tasks end the census is taken at most once per
+/// [`ThreadPeak::INTERVAL_NS`]: reading `/proc` costs tens of
+/// microseconds, which for ten thousand coroutines on one thread would be
+/// the harness's time, not the mode's.
 #[derive(Debug, Default)]
 pub struct ThreadPeak {
     /// An atomic because worker threads sample concurrently.
     peak: AtomicUsize,
+    /// When [`ThreadPeak::sample_now_and_then`] last sampled
+    /// ([`monotonic_ns`]); the thread that wins the exchange samples.
+    last_ns: AtomicU64,
 }
 
 impl ThreadPeak {
+    /// The least time between two samples of [`ThreadPeak::sample_now_and_then`].
+    pub const INTERVAL_NS: u64 = 1_000_000;
+
     /// Counts the threads now and keeps the maximum.
     pub fn sample(&self) {
         // A failed read leaves the peak as it was; the census is reported,
         // never relied on for correctness.
         if let Ok(threads) = os_threads_now() {
             self.peak.fetch_max(threads, Ordering::Relaxed);
+        }
+    }
+
+    /// [`ThreadPeak::sample`], unless another sample was taken less than
+    /// [`ThreadPeak::INTERVAL_NS`] ago.
+    pub fn sample_now_and_then(&self) {
+        let now = monotonic_ns();
+        let last = self.last_ns.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= Self::INTERVAL_NS
+            && self
+                .last_ns
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.sample();
         }
     }
 
@@ -86,21 +112,20 @@ pub fn context_switches() -> u64 {
 
 /// Raises this process's open-file limit to the hard limit, so that a run
 /// with thousands of tasks (one socket each) is not stopped by the soft
-/// default of 1024. Failure is harmless: the run then reports `EMFILE`.
-pub fn raise_open_file_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0
-        && limit.rlim_cur < limit.rlim_max
-    {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: `limit` is a valid rlimit whose soft value does not exceed
-        // its hard value, which an unprivileged process may always set.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-    }
+/// default of 1024; returns the soft limit now in force. Children inherit
+/// it. `limits` checks each run against what is left.
+pub fn raise_open_file_limit() -> u64 {
+    crate::usage::raise_soft_limit(libc::RLIMIT_NOFILE)
+}
+
+/// The kernel's count of connections dropped because a listener's accept
+/// queue was full (`TcpExtListenOverflows` in `/proc/net/netstat`), for
+/// this network namespace. The parent reads it around every mode: if it
+/// moved, some client's SYN was dropped and retried a second or more
+/// later, and the mode's wall time measured the harness, not the mode.
+/// `None` where the counter cannot be read.
+pub fn listen_overflows() -> Option<u64> {
+    crate::usage::netstat_counter("/proc/net/netstat", "TcpExt", "ListenOverflows").ok()
 }
 
 /// CPU time the whole machine spent busy, all CPUs together, in
@@ -114,8 +139,10 @@ fn machine_busy_ns() -> io::Result<u64> {
 }
 
 /// User + system CPU time of this process (every thread) and of the
-/// children it has waited for, in nanoseconds.
-fn own_cpu_ns() -> u64 {
+/// children it has waited for, in nanoseconds. Around a mode, in its
+/// runner, this is what the mode cost the CPUs whatever else ran: unlike
+/// wall time, other programs' load does not inflate it.
+pub fn own_cpu_ns() -> u64 {
     [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN]
         .into_iter()
         .map(|who| crate::usage::cpu_time(&crate::usage::rusage(who)).as_nanos() as u64)

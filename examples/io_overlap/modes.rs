@@ -271,7 +271,7 @@ fn timed(
     let start_ns = measure::monotonic_ns();
     let result = body().map_err(|error| task_error(&shared.plan, task, &error))?;
     let end_ns = measure::monotonic_ns();
-    shared.threads.sample();
+    shared.threads.sample_now_and_then();
     shared.progress.task_done();
     Ok(TaskRecord {
         task,

@@ -22,19 +22,48 @@ pub struct Setup {
     pub cpu_task_ms: f64,
 }
 
-/// `mode`'s wall time over serial's for the same workload, if serial ran.
+/// `mode`'s wall time over serial's for the same workload and task count,
+/// if serial ran (it never does in the sweep).
 pub fn speedup(all: &[Measurement], measured: &Measurement) -> Option<f64> {
-    let serial = find(all, measured.workload, Mode::Serial)?;
+    let serial = all.iter().find(|m| {
+        m.workload == measured.workload
+            && m.mode == Mode::Serial
+            && m.tasks == measured.tasks
+            && m.sweep == measured.sweep
+    })?;
     Some(serial.wall_ns as f64 / measured.wall_ns.max(1) as f64)
+}
+
+/// An io run's ideal wall time, ms: every task's waits overlapped
+/// perfectly, so one task's `requests` waits of `latency_ms`; `None` for
+/// cpu.
+pub fn ideal_ms(m: &Measurement, setup: &Setup) -> Option<f64> {
+    (m.workload == Workload::Io).then(|| f64::from(setup.requests) * setup.latency_ms as f64)
+}
+
+/// Why a run's figures measured the harness too: the kernel dropped
+/// connections for a full accept queue while it ran.
+pub fn harness_warning(m: &Measurement) -> Option<String> {
+    let dropped = m.listen_overflows.filter(|&n| n > 0)?;
+    Some(format!(
+        "the kernel dropped {dropped} connection attempt{} for a full accept queue while          this mode ran (TcpExtListenOverflows, counted for every program on this machine);          a dropped client retries a second or more later, so this wall time may include          that wait",
+        plural(dropped as usize)
+    ))
 }
 
 /// One `--json` line: exactly the keys `workload`, `mode`, `tasks`,
 /// `wall_ms`, `speedup` (`null` when serial did not run), `os_threads`,
 /// `processes`, `peak_rss_kib`, `context_switches` (the kernel's),
 /// `corio_switches` (`null` for modes without a corio runtime), `profile`
-/// (`"debug"` or `"release"`), `cores`, `pinned` (by `--cpus`) and
+/// (`"debug"` or `"release"`), `cores`, `pinned` (by `--cpus`),
 /// `busy_warning` (`null`, or why the machine's other load makes this row
-/// less trustworthy).
+/// less trustworthy), `sweep` (whether the row is one of the task-count
+/// sweep's), `ideal_ms` (io: the waits of one task, every wait overlapped;
+/// `null` for cpu), `start_ms` (until the last task started),
+/// `cpu_ms` (CPU time of the mode's processes, user + system, children
+/// included), `listen_overflows` (connections the kernel dropped meanwhile for a full
+/// accept queue, `null` if unreadable) and `harness_warning` (`null`, or
+/// why those drops make the row measure the harness too).
 pub fn json_row(all: &[Measurement], m: &Measurement, setup: &Setup) -> Value {
     // Milliseconds to the microsecond: more digits would only be noise.
     let to_us = |ms: f64| (ms * 1e3).round() / 1e3;
@@ -59,6 +88,12 @@ pub fn json_row(all: &[Measurement], m: &Measurement, setup: &Setup) -> Value {
         "cores": setup.cores,
         "pinned": setup.pinned,
         "busy_warning": busy_warning,
+        "sweep": m.sweep,
+        "ideal_ms": ideal_ms(m, setup),
+        "start_ms": to_us(m.start_ms()),
+        "cpu_ms": to_us(m.cpu_ns as f64 / 1e6),
+        "listen_overflows": m.listen_overflows,
+        "harness_warning": harness_warning(m),
     })
 }
 
@@ -113,21 +148,141 @@ corio sw:  switches between coroutines that corio made in user space, without th
            kernel (corio::stats().switches); - where no corio runtime ran
 Every mode ran in a fresh process of its own, so these figures are its own.
 ";
+    out += &busy_warning(all);
+    out + &overflow_warning(all)
+}
+
+/// A warning naming the runs during which other programs kept CPUs busy;
+/// empty if there were none.
+fn busy_warning(all: &[Measurement]) -> String {
     let disturbed: Vec<String> = all
         .iter()
         .filter(|m| m.others.disturbing())
-        .map(|m| format!("{}/{} {:.1}", m.workload, m.mode, m.others.cores))
+        .map(|m| {
+            format!(
+                "{}/{} at {} tasks {:.1}",
+                m.workload, m.mode, m.tasks, m.others.cores
+            )
+        })
         .collect();
-    if !disturbed.is_empty() {
-        let warning = format!(
-            "warning: other programs kept CPUs busy while some modes ran (cores they used on \
-             average: {}). Those wall times and speedups carry their load; rerun on an idle \
-             machine for clean figures.",
-            disturbed.join(", ")
+    if disturbed.is_empty() {
+        return String::new();
+    }
+    let warning = format!(
+        "warning: other programs kept CPUs busy while some modes ran (cores they used on \
+         average: {}). Those wall times and speedups carry their load; rerun on an idle \
+         machine for clean figures, or compare CPU time, which their load does not inflate.",
+        disturbed.join(", ")
+    );
+    format!("\n{}\n", wrap(&warning, 80))
+}
+
+/// A warning naming the runs during which the kernel dropped connections
+/// for a full accept queue; empty if there were none.
+fn overflow_warning(all: &[Measurement]) -> String {
+    let dropped: Vec<String> = all
+        .iter()
+        .filter_map(|m| {
+            let n = m.listen_overflows.filter(|&n| n > 0)?;
+            Some(format!(
+                "{}/{} at {} tasks: {n}",
+                m.workload, m.mode, m.tasks
+            ))
+        })
+        .collect();
+    if dropped.is_empty() {
+        return String::new();
+    }
+    let warning = format!(
+        "warning: the kernel dropped connections for a full accept queue while some modes          ran ({}; TcpExtListenOverflows, which counts every program on this machine). A          dropped client retries a second or more later, so those wall times may measure the          harness, not the mode.",
+        dropped.join(", ")
+    );
+    format!("\n{}\n", wrap(&warning, 80))
+}
+
+/// The sweep's table: per task count and mode, wall time, how it compares
+/// with the ideal, OS threads, peak memory per task and context switches;
+/// then what the largest count shows, and why the sweep stopped early if
+/// it did.
+pub fn sweep_table(sweep: &[Measurement], setup: &Setup, stopped: Option<&str>) -> String {
+    let ideal = f64::from(setup.requests) * setup.latency_ms as f64;
+    let mut out = format!(
+        "Sweep: the io workload at growing task counts, threads against coroutines. Ideal: \
+         {ideal:.0} ms ({} wait{} of {} ms, every task's overlapped); \"x ideal\" is wall \
+         time over that.",
+        setup.requests,
+        plural(setup.requests as usize),
+        setup.latency_ms
+    );
+    out = wrap(&out, 80) + "\n\n";
+    out += &format!(
+        "{:>6} {:<11} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>10}\n",
+        "tasks",
+        "mode",
+        "wall ms",
+        "x ideal",
+        "started",
+        "CPU ms",
+        "threads",
+        "KiB/task",
+        "kernel sw"
+    );
+    for m in sweep {
+        out += &format!(
+            "{:>6} {:<11} {:>9.1} {:>7.1}x {:>8.1} {:>8.1} {:>8} {:>9.1} {:>10}\n",
+            m.tasks,
+            m.mode.name(),
+            m.wall_ms(),
+            m.wall_ms() / ideal.max(f64::MIN_POSITIVE),
+            m.start_ms(),
+            m.cpu_ns as f64 / 1e6,
+            m.os_threads,
+            kib_per_task(m),
+            m.context_switches
         );
-        out += &format!("\n{}\n", wrap(&warning, 80));
+    }
+    out += &busy_warning(sweep);
+    out += "started: ms until the last task began. CPU ms: user + system time of the mode's\n\
+             processes (the service excluded), which other programs' load does not inflate.\n\
+             KiB/task: peak RSS over the task count.\n";
+    out += &overflow_warning(sweep);
+    if let Some(sentence) = sweep_sentence(sweep) {
+        out += &format!("\n{}\n", wrap(&sentence, 80));
+    }
+    if let Some(why) = stopped {
+        out += &format!("\n{}\n", wrap(why, 80));
     }
     out
+}
+
+/// Peak RSS per task, KiB.
+pub fn kib_per_task(m: &Measurement) -> f64 {
+    m.peak_rss_kib as f64 / m.tasks.max(1) as f64
+}
+
+/// What the largest task count that both modes ran says.
+fn sweep_sentence(sweep: &[Measurement]) -> Option<String> {
+    let at = |mode, tasks| sweep.iter().find(|m| m.mode == mode && m.tasks == tasks);
+    let (threads, coroutines) = sweep
+        .iter()
+        .rev()
+        .find_map(|m| Some((at(Mode::Threads, m.tasks)?, at(Mode::Coroutines, m.tasks)?)))?;
+    Some(format!(
+        "At {} tasks threads took {:.1}x the coroutines' wall time ({:.0} ms against {:.0} \
+         ms) and {:.1}x their CPU time ({:.0} ms against {:.0} ms), with {} OS threads against \
+         {} and {:.1} KiB per task against {:.1}.",
+        threads.tasks,
+        threads.wall_ns as f64 / coroutines.wall_ns.max(1) as f64,
+        threads.wall_ms(),
+        coroutines.wall_ms(),
+        threads.cpu_ns as f64 / coroutines.cpu_ns.max(1) as f64,
+        threads.cpu_ns as f64 / 1e6,
+        coroutines.cpu_ns as f64 / 1e6,
+        threads.os_threads,
+        coroutines.os_threads,
+        kib_per_task(threads),
+        kib_per_task(coroutines)
+    ))
 }
 
 /// Plain sentences computed from the figures; one paragraph per workload.

@@ -41,6 +41,9 @@ pub struct Measurement {
     /// Kernel context switches (voluntary + involuntary, `getrusage`)
     /// during the mode, children included.
     pub context_switches: u64,
+    /// CPU time (user + system) of the mode's processes during the mode,
+    /// children included; the slow service, in the parent, is not.
+    pub cpu_ns: u64,
     /// Coroutine switches corio counted, for the modes with corio runtimes.
     pub corio_switches: Option<u64>,
     /// When the mode started (`monotonic_ns`), the zero of its timeline.
@@ -50,12 +53,27 @@ pub struct Measurement {
     /// CPU that other programs on the machine used meanwhile; filled in by
     /// the parent, which sees the whole child's lifetime.
     pub others: Others,
+    /// Connections the kernel dropped meanwhile for a full accept queue
+    /// (`measure::listen_overflows`), filled in by the parent; `None` where
+    /// the counter cannot be read.
+    pub listen_overflows: Option<u64>,
+    /// Whether this run belongs to the task-count sweep rather than the
+    /// table; set by the parent.
+    pub sweep: bool,
 }
 
 impl Measurement {
     /// Wall time in milliseconds.
     pub fn wall_ms(&self) -> f64 {
         self.wall_ns as f64 / 1e6
+    }
+
+    /// How long it took until the last task had started, ms: the cost of
+    /// spawning every task (and, on one thread, of the connects made
+    /// before it).
+    pub fn start_ms(&self) -> f64 {
+        let last = self.records.iter().map(|r| r.start_ns).max();
+        last.map_or(0.0, |ns| ns.saturating_sub(self.start_ns) as f64 / 1e6)
     }
 }
 
@@ -74,7 +92,9 @@ pub fn measure_mode(
     progress: Progress,
 ) -> Result<Measurement, String> {
     let switches_before = measure::context_switches();
+    let cpu_before = measure::own_cpu_ns();
     let run = modes::run_mode(mode, plan, exe, progress)?;
+    let cpu_ns = measure::own_cpu_ns().saturating_sub(cpu_before);
     let context_switches = measure::context_switches() - switches_before;
     let own_rss_kib =
         measure::peak_rss_kib().map_err(|error| format!("reading peak RSS: {error}"))?;
@@ -87,10 +107,13 @@ pub fn measure_mode(
         processes: run.processes,
         peak_rss_kib: own_rss_kib + run.children_rss_kib,
         context_switches,
+        cpu_ns,
         corio_switches: run.corio_switches,
         start_ns: run.start_ns,
         records: run.records,
         others: Others::default(),
+        listen_overflows: None,
+        sweep: false,
     })
 }
 
@@ -109,6 +132,7 @@ pub fn measure_in_child(
     trace_part: Option<(&Path, u32)>,
 ) -> Result<Measurement, String> {
     let others = measure::OtherLoad::start();
+    let overflows_before = measure::listen_overflows();
     let mut command = Command::new(exe);
     if let Some((part, pid)) = trace_part {
         command
@@ -144,6 +168,9 @@ pub fn measure_in_child(
         )
     })?;
     measured.others = others.map(|start| start.since()).unwrap_or_default();
+    measured.listen_overflows = overflows_before
+        .zip(measure::listen_overflows())
+        .map(|(before, after)| after.saturating_sub(before));
     Ok(measured)
 }
 
@@ -177,13 +204,14 @@ pub fn format_report(measured: &Measurement) -> String {
         report += &format!("record {}\n", r.to_fields());
     }
     report += &format!(
-        "summary {} {} {} {} {} {}\n",
+        "summary {} {} {} {} {} {} {}\n",
         measured.start_ns,
         measured.wall_ns,
         measured.os_threads,
         measured.processes,
         measured.peak_rss_kib,
-        measured.context_switches
+        measured.context_switches,
+        measured.cpu_ns
     );
     if let Some(switches) = measured.corio_switches {
         report += &format!("corio {switches}\n");
@@ -214,6 +242,7 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         processes,
         peak_rss_kib,
         context_switches,
+        cpu_ns,
     ] = summary?.as_slice()
     else {
         return None;
@@ -227,9 +256,12 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         processes: processes as usize,
         peak_rss_kib,
         context_switches,
+        cpu_ns,
         corio_switches,
         start_ns,
         records,
         others: Others::default(),
+        listen_overflows: None,
+        sweep: false,
     })
 }

@@ -6,9 +6,24 @@
 //! of its own, so the service's thread, memory and context switches never
 //! appear in a mode's figures. Being a corio server, it can hold thousands
 //! of connections waiting at once on that one thread.
+//!
+//! It must never be what a mode waits for. Ten thousand coroutines connect
+//! within a few milliseconds, faster than any accept loop that shares the
+//! machine can take them, and a connection that finds its listener's accept
+//! queue full has its SYN dropped and retried a second or more later. So
+//! the service does not race: it listens on enough `SO_REUSEPORT` sockets,
+//! each with the largest backlog the kernel allows (`somaxconn`), that
+//! twice the largest run's connections fit in the queues even if nobody
+//! accepted at all ([`Sizing`]). The factor of two covers the kernel's
+//! uneven spread over the sockets (a hash of each connection's ports). A
+//! connect ramp would have worked too, but it adds a delay of the
+//! harness's choosing to every mode's start; queues that are big enough
+//! add nothing. The parent still reads the kernel's overflow counter
+//! around each mode (`measure::listen_overflows`) and warns if it moved.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -22,33 +37,94 @@ use crate::workload::{self, MESSAGE_LEN};
 /// up instead of spinning.
 const ACCEPT_RETRY: Duration = Duration::from_millis(5);
 
-/// Starts the service on a loopback port and returns its address.
+/// Where the service listens and how its accept queues are sized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizing {
+    /// The loopback address every listener shares.
+    pub address: SocketAddr,
+    /// How many `SO_REUSEPORT` listeners share it.
+    pub listeners: usize,
+    /// Each listener's accept-queue length (`somaxconn`, read at start).
+    pub backlog: usize,
+}
+
+/// The most listeners the service opens; with Linux's default `somaxconn`
+/// of 4096 they hold more than 100,000 waiting connections.
+const MAX_LISTENERS: usize = 64;
+
+/// The accept-queue length one listener can have: `net.core.somaxconn`,
+/// to which the kernel clamps every `listen(2)`.
+fn kernel_backlog() -> usize {
+    crate::usage::proc_number("/proc/sys/net/core/somaxconn")
+        .map_or(1024, |n| n.clamp(128, i32::MAX as u64) as usize)
+}
+
+/// How many listeners of `backlog` hold twice `connections` between them.
+pub fn listeners_for(connections: usize, backlog: usize) -> usize {
+    (2 * connections)
+        .div_ceil(backlog.max(1))
+        .clamp(1, MAX_LISTENERS)
+}
+
+/// Starts the service on a loopback port, sized for up to `connections`
+/// clients at once (see the module docs), and returns where it listens.
 ///
 /// The thread runs until the process exits.
 ///
 /// # Errors
 ///
 /// If the thread cannot be started or the port cannot be bound.
-pub fn start(latency: Duration) -> io::Result<SocketAddr> {
+pub fn start(latency: Duration, connections: usize) -> io::Result<Sizing> {
+    let backlog = kernel_backlog();
+    let listeners = listeners_for(connections, backlog);
     let (address_sender, address) = mpsc::channel();
     thread::Builder::new()
         .name("slow service".into())
         .spawn(move || {
-            corio::run(move || {
-                let listener = match TcpListener::bind("127.0.0.1:0") {
-                    Ok(listener) => listener,
-                    Err(error) => {
-                        let _ = address_sender.send(Err(error));
-                        return;
+            corio::run(move || match bind(listeners, backlog) {
+                Ok(mut bound) => {
+                    let _ = address_sender.send(bound[0].local_addr());
+                    // One acceptor per listener; the root is the first.
+                    let first = bound.remove(0);
+                    for listener in bound {
+                        drop(corio::spawn(move || accept_forever(&listener, latency)));
                     }
-                };
-                let _ = address_sender.send(listener.local_addr());
-                accept_forever(&listener, latency);
+                    accept_forever(&first, latency)
+                }
+                Err(error) => {
+                    let _ = address_sender.send(Err(error));
+                }
             })
         })?;
-    address
-        .recv()
-        .map_err(|_| io::Error::other("the slow service's thread ended before it was listening"))?
+    let address = address.recv().map_err(|_| {
+        io::Error::other("the slow service's thread ended before it was listening")
+    })??;
+    Ok(Sizing {
+        address,
+        listeners,
+        backlog,
+    })
+}
+
+/// `count` listeners on one loopback port, each with `backlog`.
+fn bind(count: usize, backlog: usize) -> io::Result<Vec<TcpListener>> {
+    let first = TcpListener::bind_reuse_port("127.0.0.1:0")?;
+    let port = first.local_addr()?;
+    let mut all = vec![first];
+    for _ in 1..count {
+        all.push(TcpListener::bind_reuse_port(port)?);
+    }
+    for listener in &all {
+        // corio listens with a backlog of 1024; listen(2) again on a
+        // listening socket changes only its backlog.
+        let backlog = libc::c_int::try_from(backlog).unwrap_or(libc::c_int::MAX);
+        // SAFETY: listen(2) takes two integers and touches no memory of
+        // ours; the descriptor belongs to `listener`, alive here.
+        if unsafe { libc::listen(listener.as_raw_fd(), backlog) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(all)
 }
 
 fn accept_forever(listener: &TcpListener, latency: Duration) -> ! {

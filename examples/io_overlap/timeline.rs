@@ -41,13 +41,19 @@ pub fn render(measured: &[&Measurement], rows: usize) -> String {
         window_ns as f64 / 1e6,
         duration_label(column_ns)
     );
+    // Every row's bar starts in the same column, whatever the modes shown.
+    let label_width = measured
+        .iter()
+        .map(|m| m.mode.name().len())
+        .max()
+        .unwrap_or(0);
     for m in measured {
         for (row, record) in m.records.iter().take(rows).enumerate() {
             let label = if row == 0 { m.mode.name() } else { "" };
             let start = record.start_ns.saturating_sub(m.start_ns);
             let end = record.end_ns.saturating_sub(m.start_ns);
             out += &format!(
-                "{label:<11}{:>3} |{}|\n",
+                "{label:<label_width$} {:>3} |{}|\n",
                 record.task,
                 bar(start, end, column_ns)
             );
