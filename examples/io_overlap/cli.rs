@@ -96,9 +96,10 @@ pub struct Options {
     #[arg(long)]
     pub json: bool,
     /// Write every task's timeline as a Chrome trace-event JSON file (open
-    /// it in https://ui.perfetto.dev or chrome://tracing); the coroutines
-    /// mode adds every switch, wait and wake-up of its corio runtime
-    /// (corio::trace).
+    /// it in https://ui.perfetto.dev); the coroutines mode adds every
+    /// switch, wait and wake-up of its corio runtime (corio::trace). A FILE
+    /// ending in .html gets corio's offline viewer of the coroutines run's
+    /// runtime instead (one page per workload: FILE, FILE-2.html).
     #[arg(long, value_name = "FILE", value_parser = trace_file)]
     pub trace: Option<PathBuf>,
     /// After the table, run the io workload with threads and coroutines at

@@ -77,6 +77,7 @@ mod usage;
 mod workload;
 
 use std::fs;
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
@@ -272,11 +273,16 @@ fn run(options: &Options) -> Result<(), String> {
             "\nThe whole run took {:.1} s.",
             run_started.elapsed().as_secs_f64()
         );
-        if let Some(path) = &options.trace {
-            println!(
+        match &options.trace {
+            Some(path) if wants_html(path) => println!(
+                "The coroutines run's runtime trace written to {} (opens in any browser, offline).",
+                path.display()
+            ),
+            Some(path) => println!(
                 "Trace of every task written to {} (open it in https://ui.perfetto.dev).",
                 path.display()
-            );
+            ),
+            None => {}
         }
     }
     Ok(())
@@ -402,7 +408,41 @@ fn check_writable(path: &Path, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `--trace FILE` asks for the offline viewer (FILE ends in `.html`).
+pub fn wants_html(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("html"))
+}
+
 fn write_trace(path: &Path, all: &[Measurement], fragments: &[String]) -> Result<(), String> {
-    fs::write(path, timeline::chrome_trace(all, fragments))
-        .map_err(|error| format!("could not write the trace to {}: {error}", path.display()))
+    let failed = |path: &Path, error: io::Error| {
+        format!("could not write the trace to {}: {error}", path.display())
+    };
+    if !wants_html(path) {
+        return fs::write(path, timeline::chrome_trace(all, fragments))
+            .map_err(|e| failed(path, e));
+    }
+    // One viewer page per coroutines run (its runtime's every switch): the
+    // first at PATH, the others beside it as PATH-2.html, PATH-3.html.
+    if fragments.is_empty() {
+        return Err(format!(
+            "--trace {} asks for the runtime viewer, but no coroutines mode ran; add \
+             coroutines to --modes, or give a .json file for every mode's timeline",
+            path.display()
+        ));
+    }
+    for (index, page) in fragments.iter().enumerate() {
+        let target = match index {
+            0 => path.to_path_buf(),
+            n => {
+                let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                path.with_file_name(format!("{stem}-{}.html", n + 1))
+            }
+        };
+        fs::write(&target, page).map_err(|e| failed(&target, e))?;
+        if index > 0 {
+            eprintln!("trace viewer written to {}", target.display());
+        }
+    }
+    Ok(())
 }

@@ -399,6 +399,11 @@ fn run_coroutines(
     let write = || -> io::Result<()> {
         let mut out = io::BufWriter::new(std::fs::File::create(&part)?);
         use std::io::Write;
+        if Path::new(&part).to_string_lossy().contains(".html.part") {
+            // `--trace FILE.html`: the runtime's offline viewer page.
+            trace.write_html(&mut out)?;
+            return out.flush();
+        }
         let name = format!(
             "{} / coroutines: every switch of the corio runtime ({} events, {} dropped)",
             shared.plan.workload,
