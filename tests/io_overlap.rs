@@ -1124,3 +1124,34 @@ fn timeline_bars_line_up_whatever_the_mode_names() {
     assert_eq!(bars.len(), 2 * Mode::ALL.len());
     assert!(bars.iter().all(|&at| at == bars[0]), "{rendered}");
 }
+
+#[test]
+fn trace_to_an_html_file_writes_the_offline_viewer_of_the_coroutines_run() {
+    let dir = std::env::temp_dir().join(format!("io_overlap_trace_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("run.html");
+    let output = run_example(&[
+        "--workload",
+        "io",
+        "--modes",
+        "coroutines",
+        "--tasks",
+        "20",
+        "--no-sweep",
+        "--trace",
+        page.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let html = std::fs::read_to_string(&page).expect("the page is written");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        html.starts_with("<!DOCTYPE html"),
+        "{}",
+        &html[..100.min(html.len())]
+    );
+    assert!(html.contains("<canvas"), "the viewer draws on a canvas");
+    assert!(html.contains("application/json"), "the events are embedded");
+    for network in ["http://", "https://", "<script src", "@import"] {
+        assert!(!html.contains(network), "{network} in the page");
+    }
+}
