@@ -84,6 +84,8 @@ struct Source<W> {
     writers: VecDeque<W>,
     /// [`READY_READ`] and [`READY_WRITE`]: what the socket may be ready for.
     ready: u8,
+    /// Its file descriptor, for reports (the task dump).
+    fd: i32,
 }
 
 /// The socket may be readable (no `WouldBlock` since the last edge).
@@ -121,6 +123,7 @@ impl<W> Default for Source<W> {
             readers: VecDeque::new(),
             writers: VecDeque::new(),
             ready: READY_READ | READY_WRITE,
+            fd: -1,
         }
     }
 }
@@ -259,14 +262,27 @@ impl<W: Copy + PartialEq> Reactor<W> {
     }
 
     /// Registers a socket for readable and writable edges; returns its token.
-    pub(crate) fn register(&self, source: &mut impl mio::event::Source) -> io::Result<usize> {
-        let token = self.sources.borrow_mut().insert(Source::default());
+    /// `fd` is its file descriptor, for reports.
+    pub(crate) fn register(
+        &self,
+        source: &mut impl mio::event::Source,
+        fd: i32,
+    ) -> io::Result<usize> {
+        let token = self.sources.borrow_mut().insert(Source {
+            fd,
+            ..Source::default()
+        });
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = self.registry.register(source, Token(token), interest) {
             self.sources.borrow_mut().remove(token);
             return Err(e);
         }
         Ok(token)
+    }
+
+    /// The file descriptor registered under `token`, if it is registered.
+    pub(crate) fn fd(&self, token: usize) -> Option<i32> {
+        self.sources.borrow().get(token).map(|source| source.fd)
     }
 
     /// Deregisters a socket that is being closed. A coroutine still waiting on

@@ -94,6 +94,26 @@ impl<T> JoinHandle<T> {
         self.spawned.join("JoinHandle::join")
     }
 
+    /// The task's metrics so far: how often it was switched in and, in a
+    /// runtime built with `task_metrics(true)`, how long it ran and waited
+    /// for the CPU. Final once the task has finished; readable from any
+    /// thread of the runtime, also after the task ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let h = corio::spawn(|| (0..5).for_each(|_| corio::yield_now()));
+    ///     while !h.is_finished() {
+    ///         corio::yield_now();
+    ///     }
+    ///     assert_eq!(h.metrics().switches, 6); // the first run, then 5 yields
+    /// });
+    /// ```
+    pub fn metrics(&self) -> crate::runtime::TaskMetrics {
+        self.spawned.metrics()
+    }
+
     /// Whether the task has ended (returned or panicked). Never blocks.
     ///
     /// # Examples

@@ -70,6 +70,12 @@ impl<T> Timers<T> {
         key
     }
 
+    /// The deadline of the timer `key` (as its key holds it, to the
+    /// nanosecond from the epoch).
+    pub(crate) fn deadline(&self, key: TimerKey) -> Instant {
+        self.epoch + Duration::from_nanos((key >> 64) as u64)
+    }
+
     /// Disarms a timer; a timer that already fired is ignored.
     pub(crate) fn cancel(&mut self, key: TimerKey) {
         self.entries.remove(&key);

@@ -118,8 +118,10 @@ fn five_hundred_parked_readers_use_no_extra_os_threads() {
 /// Runs in its own process, so no other test's threads come and go.
 fn parked_readers_body() {
     const READERS: usize = 500;
-    let threads_before = util::count_proc_entries("task");
-    let (threads_while, got) = corio::run(|| {
+    let (threads_before, threads_while, got) = corio::run(|| {
+        // Counted inside the runtime: its stall watchdog thread (one per
+        // process, it runs no task) is there from the start.
+        let threads_before = util::count_proc_entries("task");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let mut clients = Vec::new();
@@ -141,7 +143,7 @@ fn parked_readers_body() {
             .into_iter()
             .map(|r| r.join().unwrap().unwrap())
             .collect();
-        (threads_while, got)
+        (threads_before, threads_while, got)
     });
     assert_eq!(
         threads_while, threads_before,

@@ -31,9 +31,10 @@ fn the_same_worker_gives_the_same_outcome_on_threads_and_on_coroutines() {
     assert_eq!(on_corio.checksum, on_std.checksum);
     // Coroutines: the whole fan-in ran on the test's own OS thread, so the
     // process never had more threads than the harness gave it (its main
-    // thread and this test's). On std, the consumer and the server are OS
+    // thread and this test's) and corio's stall watchdog. On std, the consumer and the server are OS
     // threads alive at every sample (the producers and handlers may have
     // finished between two samples, so they are not counted on).
-    assert!(on_corio.peak_os_threads <= 2, "{on_corio:?}");
+    // corio's stall watchdog is one more thread, which runs no task.
+    assert!(on_corio.peak_os_threads <= 3, "{on_corio:?}");
     assert!(on_std.peak_os_threads >= 4, "{on_std:?}");
 }

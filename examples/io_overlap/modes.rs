@@ -383,14 +383,17 @@ fn run_coroutines(
     zero_ns: u64,
 ) -> Result<Vec<TaskRecord>, String> {
     let Some(part) = std::env::var_os(TRACE_PART_ENV) else {
-        return corio::run(|| coroutine_tasks(shared, tasks));
+        let mut rt = measured_runtime()
+            .build()
+            .map_err(|error| format!("could not start a corio runtime: {error}"))?;
+        return rt.block_on(|| coroutine_tasks(shared, tasks));
     };
     let pid: u32 = std::env::var(TRACE_PID_ENV)
         .ok()
         .and_then(|pid| pid.parse().ok())
         .ok_or("internal: a trace fragment needs its process id")?;
     let built_ns = measure::monotonic_ns();
-    let mut rt = corio::Runtime::builder()
+    let mut rt = measured_runtime()
         .trace(TRACE_EVENTS)
         .build()
         .map_err(|error| format!("could not start a traced corio runtime: {error}"))?;
@@ -463,11 +466,20 @@ fn coroutine_tasks(shared: &Arc<Shared>, tasks: Vec<usize>) -> Result<Vec<TaskRe
     records
 }
 
+/// The settings of every measured corio runtime: the defaults, with the
+/// stall watchdog off. The watchdog is one more OS thread per process that
+/// wakes every 25 ms and runs no task; the OS threads and context switches
+/// columns count what runs the tasks (docs/io-overlap.md says so).
+fn measured_runtime() -> corio::runtime::Builder {
+    corio::Runtime::builder().stall_threshold(None)
+}
+
 /// One corio runtime per core (`corio::runtime::ThreadPerCore`), tasks
 /// dealt out round-robin; this thread only waits for them.
 fn run_hybrid(shared: &Arc<Shared>) -> Result<Vec<TaskRecord>, String> {
     let lists = deal(shared.plan.tasks, shared.plan.cores);
     let per_core = corio::runtime::ThreadPerCore::new(lists.len())
+        .builder(measured_runtime())
         .run(|core| coroutine_tasks(shared, lists[core].clone()))
         .map_err(|error| format!("could not start the runtimes: {error}"))?;
     let mut records = Vec::with_capacity(shared.plan.tasks);

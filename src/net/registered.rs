@@ -46,8 +46,12 @@ impl<S: mio::event::Source> Registered<S> {
     ///
     /// Panics with a message naming `what` outside a corio runtime.
     #[track_caller]
-    pub(crate) fn new(what: &str, mut source: S) -> io::Result<Registered<S>> {
-        let registration = IoRegistration::new(what, &mut source)?;
+    pub(crate) fn new(what: &str, mut source: S) -> io::Result<Registered<S>>
+    where
+        S: std::os::fd::AsRawFd,
+    {
+        let fd = source.as_raw_fd();
+        let registration = IoRegistration::new(what, &mut source, fd)?;
         Ok(Registered {
             source,
             registration,
@@ -67,7 +71,10 @@ impl<S: mio::event::Source> Registered<S> {
         what: &str,
         source: S,
         like: &Registered<L>,
-    ) -> io::Result<Registered<S>> {
+    ) -> io::Result<Registered<S>>
+    where
+        S: std::os::fd::AsRawFd,
+    {
         let mut registered = Registered::new(what, source)?;
         registered.nonblocking = Rc::clone(&like.nonblocking);
         registered.shut = Rc::clone(&like.shut);

@@ -38,7 +38,7 @@ pub(super) struct Registered {
 impl Registered {
     /// Registers `fd` with the current runtime's reactor.
     pub(super) fn new(what: &str, fd: RawFd) -> io::Result<Registered> {
-        let registration = IoRegistration::new(what, &mut SourceFd(&fd))?;
+        let registration = IoRegistration::new(what, &mut SourceFd(&fd), fd)?;
         Ok(Registered { fd, registration })
     }
 

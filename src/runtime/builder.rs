@@ -1,10 +1,19 @@
 //! [`Builder`]: a runtime's settings, checked when it is built.
 
+use std::fmt;
 use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::{DEFAULT_EVENT_INTERVAL, Runtime, install_panic_hook};
-use crate::scheduler::{Core, NotSend};
+use super::watchdog::{self, OnStall, Stall};
+use super::{DEFAULT_EVENT_INTERVAL, DEFAULT_STALL_THRESHOLD, Runtime, install_panic_hook};
+use crate::scheduler::{Core, NotSend, Settings};
 use crate::stack;
+
+/// The smallest stall threshold a runtime accepts.
+const MIN_STALL_THRESHOLD: Duration = Duration::from_millis(1);
+/// The largest stall threshold a runtime accepts.
+const MAX_STALL_THRESHOLD: Duration = Duration::from_secs(3600);
 
 /// Configures and creates a [`Runtime`].
 ///
@@ -18,7 +27,7 @@ use crate::stack;
 /// rt.block_on(|| ());
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder {
     /// Default stack size of the runtime's coroutines, before validation.
     stack_size: usize,
@@ -26,6 +35,12 @@ pub struct Builder {
     event_interval: u32,
     /// Events the trace ring keeps, if tracing is on.
     trace: Option<usize>,
+    /// See [`Builder::stall_threshold`].
+    stall_threshold: Option<Duration>,
+    /// See [`Builder::on_stall`].
+    on_stall: Option<OnStall>,
+    /// See [`Builder::task_metrics`].
+    task_metrics: bool,
 }
 
 impl Default for Builder {
@@ -34,7 +49,23 @@ impl Default for Builder {
             stack_size: stack::DEFAULT_STACK_SIZE,
             event_interval: DEFAULT_EVENT_INTERVAL,
             trace: None,
+            stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
+            on_stall: None,
+            task_metrics: false,
         }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("stack_size", &self.stack_size)
+            .field("event_interval", &self.event_interval)
+            .field("trace", &self.trace)
+            .field("stall_threshold", &self.stall_threshold)
+            .field("on_stall", &self.on_stall.as_ref().map(|_| "Fn(&Stall)"))
+            .field("task_metrics", &self.task_metrics)
+            .finish()
     }
 }
 
@@ -121,13 +152,130 @@ impl Builder {
         self
     }
 
+    /// How long one coroutine may keep the runtime's OS thread before the
+    /// stall watchdog reports it; `None` turns the watchdog off (no stall
+    /// and no quiet-hang reports). The default is
+    /// [`DEFAULT_STALL_THRESHOLD`](super::DEFAULT_STALL_THRESHOLD), 100 ms;
+    /// the allowed range is 1 ms to 1 hour.
+    ///
+    /// A coroutine keeps the thread until it yields or waits on something
+    /// corio knows (a corio socket, timer, channel, lock, join). One that
+    /// calls a blocking std function (`std::thread::sleep`, a std lock or
+    /// channel, a std socket or stdin read, a child process wait) or loops
+    /// without yielding stops every other coroutine of its runtime. Past
+    /// the threshold, one line goes to stderr while the stall lasts, naming
+    /// the coroutine, the thread, how long, and what the thread is doing
+    /// (`running`, or `blocked in` a system call read from `/proc`), with
+    /// a hint at the std call and corio's replacement; one more line says
+    /// when it ended and how long it lasted. The same lines go to
+    /// `log::warn!`. Reports are rate-limited process-wide: the first 10
+    /// stalls, then at most one per 10 s, and the next printed report says
+    /// how many were left out. A coroutine that keeps yielding is never
+    /// reported.
+    ///
+    /// The watchdog is one OS thread per process (`corio-watchdog`),
+    /// started with the first runtime that has a threshold; it wakes every
+    /// quarter of the smallest threshold (every 5 ms while a reported stall
+    /// lasts), so a reported length can be short by up to a quarter of the
+    /// threshold. The scheduler's cost is one plain store per switch.
+    ///
+    /// The same threshold sets the quiet-hang report: when every coroutine
+    /// has waited 20 thresholds (2 s by default) and only another OS
+    /// thread could still wake one (a channel's `Sender` or a `Handle`
+    /// held there, a `spawn_blocking` job), one report beginning `corio:
+    /// nothing has run for` goes to stderr with the task dump below it;
+    /// the program keeps waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut rt = corio::Runtime::builder()
+    ///     .stall_threshold(Some(Duration::from_millis(20)))
+    ///     .build()?;
+    /// rt.block_on(|| corio::thread::sleep(Duration::from_millis(50))); // waits: no stall
+    /// let quiet = corio::Runtime::builder().stall_threshold(None).build()?;
+    /// let err = corio::Runtime::builder()
+    ///     .stall_threshold(Some(Duration::from_micros(10)))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # drop((rt, quiet));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stall_threshold(mut self, threshold: Option<Duration>) -> Builder {
+        self.stall_threshold = threshold;
+        self
+    }
+
+    /// Calls `f` with every stall report instead of printing it on stderr:
+    /// once when the stall passes the threshold (`ended: false`) and once
+    /// when it ends (`ended: true`). Every stall reaches `f` (no rate
+    /// limit); `log::warn!` still gets the rate-limited lines. `f` runs on
+    /// the watchdog's thread; a panic in it is caught and reported once on
+    /// stderr, and the watchdog carries on. Without a stall threshold (see
+    /// [`Builder::stall_threshold`]) `f` is never called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let mut rt = corio::Runtime::builder()
+    ///     .stall_threshold(Some(Duration::from_millis(20)))
+    ///     .on_stall(move |stall| log.lock().unwrap().push(stall.clone()))
+    ///     .build()?;
+    /// rt.block_on(|| std::thread::sleep(Duration::from_millis(300))); // breaks the contract
+    /// drop(rt);
+    /// # std::thread::sleep(Duration::from_millis(50));
+    /// let seen = seen.lock().unwrap();
+    /// assert!(seen.iter().any(|stall| !stall.ended));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_stall<F>(mut self, f: F) -> Builder
+    where
+        F: Fn(&Stall) + Send + Sync + 'static,
+    {
+        self.on_stall = Some(Arc::new(f));
+        self
+    }
+
+    /// Measures every task's run and queue times ([`TaskMetrics`]'s
+    /// `busy`, `longest_slice`, `queued`, `longest_queued`); off by
+    /// default, when they stay zero. `switches` is counted either way.
+    /// The cost is two readings of the CPU's cycle counter per switch, the
+    /// clock the trace uses (measured in `docs/results/task_metrics.md`).
+    ///
+    /// [`TaskMetrics`]: super::TaskMetrics
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rt = corio::Runtime::builder().task_metrics(true).build()?;
+    /// let busy = rt.block_on(|| {
+    ///     let worker = corio::spawn(|| (0..100_000u64).sum::<u64>());
+    ///     worker.join().unwrap();
+    ///     corio::runtime::tasks().iter().next().unwrap().metrics.busy
+    /// });
+    /// assert!(busy > std::time::Duration::ZERO);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn task_metrics(mut self, on: bool) -> Builder {
+        self.task_metrics = on;
+        self
+    }
+
     /// Creates the runtime.
     ///
     /// # Errors
     ///
     /// - `ErrorKind::InvalidInput` if the stack size is out of range, the
-    ///   event interval is 0 or the trace capacity is 0; the message gives
-    ///   the allowed values.
+    ///   event interval is 0, the trace capacity is 0 or the stall threshold
+    ///   is out of range; the message gives the allowed values.
     /// - The OS error if the poller cannot be created.
     ///
     /// # Examples
@@ -155,10 +303,31 @@ impl Builder {
                  `capacity` events, 24 bytes each); leave `trace` out to turn tracing off",
             ));
         }
-        let core = Core::new(stack_size, self.event_interval, self.trace)?;
+        if let Some(threshold) = self.stall_threshold
+            && !(MIN_STALL_THRESHOLD..=MAX_STALL_THRESHOLD).contains(&threshold)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "stall_threshold must be between 1 ms and 1 hour (it was {threshold:?}); \
+                     the default is 100 ms, and None turns the stall watchdog off"
+                ),
+            ));
+        }
+        let core = Core::new(Settings {
+            stack_size,
+            event_interval: self.event_interval,
+            trace: self.trace,
+            stall_threshold: self.stall_threshold,
+            task_metrics: self.task_metrics,
+        })?;
         install_panic_hook();
+        let watch = self
+            .stall_threshold
+            .map(|threshold| watchdog::watch(core.runtime_id(), threshold, self.on_stall));
         Ok(Runtime {
             core,
+            _watch: watch,
             _not_send: NotSend::default(),
         })
     }

@@ -7,14 +7,20 @@ use std::panic;
 use std::rc::Rc;
 use std::sync::Once;
 
+mod activity;
 mod builder;
 mod cores;
 mod handle;
+mod watchdog;
 
 pub use crate::blocking::{BLOCKING_KEEP_ALIVE, MAX_BLOCKING_THREADS};
+pub use activity::Activity;
 pub use builder::Builder;
 pub use cores::ThreadPerCore;
 pub use handle::{Handle, RemoteJoinHandle};
+pub use watchdog::Stall;
+
+pub use crate::scheduler::{Dump, TaskInfo, TaskMetrics, TaskState};
 
 use crate::scheduler::{self, Core, NotSend, Remote, Stats};
 use crate::stack;
@@ -54,6 +60,16 @@ pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
 /// assert_eq!(corio::runtime::DEFAULT_STACK_SIZE, 256 * 1024);
 /// ```
 pub const DEFAULT_STACK_SIZE: usize = stack::DEFAULT_STACK_SIZE;
+
+/// The stall threshold of a runtime whose builder did not set one
+/// ([`Builder::stall_threshold`]): 100 ms.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(corio::runtime::DEFAULT_STALL_THRESHOLD.as_millis(), 100);
+/// ```
+pub const DEFAULT_STALL_THRESHOLD: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A corio runtime: runs coroutines on the thread that calls
 /// [`block_on`](Runtime::block_on).
@@ -101,6 +117,8 @@ pub struct Runtime {
     /// can hold a `Weak` to wake a receiver parked in it from anywhere on
     /// the thread.
     core: Rc<Core>,
+    /// Keeps the stall watchdog watching this runtime, if it does.
+    _watch: Option<watchdog::WatchGuard>,
     /// Coroutines are pinned to this thread.
     _not_send: NotSend,
 }
@@ -411,4 +429,34 @@ where
 #[track_caller]
 pub fn stats() -> Stats {
     scheduler::with_core("corio::stats", Core::stats)
+}
+
+/// Every live task of the current runtime: the caller first, then the
+/// runnable tasks in queue order, then the waiting ones, each with its
+/// state in words, its metrics and its stack's high-water mark (see
+/// [`TaskInfo`]). The deadlock and quiet-hang reports print the same lines.
+///
+/// # Panics
+///
+/// Panics outside a corio runtime, with a message saying so.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::runtime::TaskState;
+///
+/// corio::run(|| {
+///     let sleeper = corio::spawn(|| corio::thread::sleep(Duration::from_millis(50)));
+///     corio::yield_now(); // the sleeper starts and sleeps
+///     let dump = corio::runtime::tasks();
+///     let states: Vec<_> = dump.iter().map(|t| t.state.clone()).collect();
+///     assert_eq!(states, [TaskState::Running, TaskState::Sleeping]);
+///     println!("{dump}");
+///     sleeper.join().unwrap();
+/// });
+/// ```
+#[track_caller]
+pub fn tasks() -> Dump {
+    scheduler::with_core("corio::runtime::tasks", Core::dump)
 }

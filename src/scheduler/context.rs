@@ -299,7 +299,7 @@ pub(crate) fn running_serial() -> u64 {
 
 /// The running coroutine's task, untagged; `None` if none runs. Unlike
 /// [`running`], no runtime needs to be entered.
-fn current_task() -> Option<*const Task> {
+pub(super) fn current_task() -> Option<*const Task> {
     let tagged = HERE.with(|h| h.current.get());
     (!tagged.is_null()).then(|| tagged.map_addr(|a| a & !HOSTED_BIT))
 }

@@ -2,9 +2,9 @@
 //! still wake one (and say who waits on what once that lasts), and report a
 //! deadlock when nothing at all can.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use super::task::{ParkedOn, SlotState};
 use super::{Core, TaskId};
 
 /// How long a runtime whose coroutines are all blocked waits for another
@@ -14,27 +14,22 @@ const STUCK_PATIENCE: Duration = Duration::from_secs(2);
 
 impl Core {
     /// Polls for another thread's wake-up that may never come; once the
-    /// runtime has been stuck so for [`STUCK_PATIENCE`], logs who waits on
-    /// what (once per stretch), and from then on waits without a timeout.
+    /// runtime has been stuck so for its patience (20 stall thresholds, or
+    /// [`STUCK_PATIENCE`] with the watchdog off), reports who waits on what
+    /// (once per stretch: on stderr with the watchdog on, to `log` always),
+    /// and from then on waits without a timeout.
     #[cold]
     pub(super) fn wait_patiently(&self) {
         let now = Instant::now();
         let since = self.stuck_since.get().unwrap_or(now);
         self.stuck_since.set(Some(since));
         let waited = now - since;
-        if waited < STUCK_PATIENCE {
-            self.poll(Some(STUCK_PATIENCE - waited));
+        let patience = self.quiet_after.unwrap_or(STUCK_PATIENCE);
+        if waited < patience {
+            self.poll(Some(patience - waited));
         } else {
             if !self.stuck_warned.replace(true) {
-                log::warn!(
-                    "corio: every coroutine of runtime {} has been blocked for {:?}, and \
-                     only another OS thread can wake one now (a channel's sender or a \
-                     Handle may be there). If no thread holds one, this is a \
-                     deadlock:\n{}",
-                    self.runtime,
-                    STUCK_PATIENCE,
-                    self.blocked_lines(None).join("\n")
-                );
+                self.report_quiet_hang(waited);
             }
             self.poll(None);
         }
@@ -44,9 +39,34 @@ impl Core {
         }
     }
 
+    /// The quiet-hang report: nothing has run for `waited`.
+    #[cold]
+    fn report_quiet_hang(&self, waited: Duration) {
+        let thread = std::thread::current();
+        let thread = match thread.name() {
+            Some(name) => format!("thread '{name}'"),
+            None => format!("thread {:?}", thread.id()),
+        };
+        let report = format!(
+            "corio: nothing has run for {} on {thread} (runtime {}): every coroutine \
+             waits, and only another OS thread can wake one now (a channel's Sender or \
+             a Handle held there, or a spawn_blocking job). If none will, this is a \
+             deadlock; the program keeps waiting. The tasks:\n{}",
+            seconds(waited),
+            self.runtime,
+            self.task_lines(None).join("\n")
+        );
+        if self.quiet_after.is_some() {
+            // A failed write to stderr is ignored: there is nowhere else to
+            // say it, and `log` gets the report too.
+            let _ = writeln!(std::io::stderr().lock(), "{report}");
+        }
+        log::warn!("{report}");
+    }
+
     #[cold]
     pub(super) fn deadlock(&self, root: TaskId) -> ! {
-        let lines = self.blocked_lines(Some(root));
+        let lines = self.task_lines(Some(root));
         let count = lines.len();
         panic!(
             "corio deadlock: {count} coroutine(s) are blocked and nothing (no timer, \
@@ -57,25 +77,29 @@ impl Core {
         )
     }
 
-    /// One line per parked task: who, and on what.
-    pub(super) fn blocked_lines(&self, root: Option<TaskId>) -> Vec<String> {
-        let tasks = self.tasks.borrow();
-        let mut lines = Vec::new();
-        for (_, slot) in tasks.iter() {
-            if let SlotState::Parked(parked) = &slot.state {
-                let who = if Some(parked.task.id) == root {
-                    format!("{} (the root passed to block_on)", parked.task.describe())
+    /// One line per live task, as the task dump prints it, the root
+    /// marked.
+    pub(super) fn task_lines(&self, root: Option<TaskId>) -> Vec<String> {
+        self.dump()
+            .iter()
+            .map(|task| {
+                let note = if Some(task.id) == root {
+                    " (the root passed to block_on)"
                 } else {
-                    parked.task.describe()
+                    ""
                 };
-                let on = match &parked.on {
-                    ParkedOn::Blocker(b) => b.to_string(),
-                    ParkedOn::Io(token, _) => format!("waiting on socket token {token}"),
-                    ParkedOn::Sleep => "sleeping".to_string(),
-                };
-                lines.push(format!("  {who}: {on}"));
-            }
-        }
-        lines
+                format!("  {}", task.line(note))
+            })
+            .collect()
+    }
+}
+
+/// `d` as seconds with one decimal ("2.0 s"), or milliseconds below one
+/// second ("250 ms").
+pub(crate) fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
     }
 }

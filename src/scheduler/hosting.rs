@@ -25,7 +25,7 @@ use super::context;
 use super::run::{Next, Stopped};
 use super::suspend::{Suspend, Wake};
 use super::task::{Task, TaskId};
-use crate::trace::{EventKind, SuspendReason};
+use crate::trace::{self, EventKind, SuspendReason};
 
 /// A yield's pass of a host over the other tasks: restores the host's
 /// current-task mark when dropped.
@@ -68,6 +68,7 @@ impl<'a> WaitingPass<'a> {
     /// current (the pass runs as scheduler code).
     fn begin(core: &'a Core, me: *const Task, id: TaskId) -> WaitingPass<'a> {
         core.host.set(Some(id));
+        core.host_task.set(me);
         core.host_woken_ahead.set(None);
         context::leave_task();
         WaitingPass { core, me }
@@ -89,7 +90,7 @@ impl Core {
     /// become ready meanwhile queue behind it, as they would have.
     #[inline(always)]
     pub(crate) fn host_yield(&self, me: *const Task) {
-        if self.trace.is_some() {
+        if self.instrumented {
             self.host_yield_as::<true>(me);
         } else {
             self.host_yield_as::<false>(me);
@@ -109,7 +110,12 @@ impl Core {
         let pass = Pass::begin(me);
         // SAFETY: `me` is the running coroutine's task, alive while it runs.
         let serial = || unsafe { (*me).id.serial() };
+        // SAFETY: as above.
+        let counters = || unsafe { (*me).counters() };
         if TRACED {
+            if self.timed {
+                counters().end_slice(trace::clock());
+            }
             self.trace(serial(), || EventKind::Suspend(SuspendReason::Yield));
         }
         // Two switches: into the first task, and the switch back into this
@@ -138,7 +144,12 @@ impl Core {
             self.tick();
         }
         // The switch back into this coroutine, counted up front.
+        self.ticks.pulse.switched_in(serial());
+        counters().switched_in();
         if TRACED {
+            if self.timed {
+                counters().start_slice(trace::clock());
+            }
             self.trace(serial(), || EventKind::Resume);
         }
         drop(pass);
@@ -186,12 +197,22 @@ impl Core {
         reason: SuspendReason,
     ) -> bool {
         let pass = WaitingPass::begin(self, me, id);
+        // SAFETY: `me` is the running coroutine's task, alive while it runs.
+        let counters = unsafe { (*me).counters() };
+        if self.timed {
+            counters.end_slice(trace::clock());
+        }
         self.trace(id.serial(), || EventKind::Suspend(reason));
         loop {
             if let Some(ahead) = self.host_woken_ahead.get() {
                 if ahead == 0 {
                     // The switch back into this coroutine counts as one.
                     self.tick();
+                    self.ticks.pulse.switched_in(id.serial());
+                    counters.switched_in();
+                    if self.timed {
+                        counters.start_slice(trace::clock());
+                    }
                     self.trace(id.serial(), || EventKind::Resume);
                     return true;
                 }
@@ -239,6 +260,11 @@ impl Core {
         let in_place = usize::from(context::is_running());
         self.host_woken_ahead
             .set(Some(self.run_queue.len() - in_place));
+        if self.timed {
+            // SAFETY: `host_task` is the hosting task while `host` is set,
+            // and it is alive: it runs (hosting this very pass).
+            unsafe { (*self.host_task.get()).counters() }.runnable(trace::clock());
+        }
         self.trace(id.serial(), || EventKind::Wake(self.wake_cause(how)));
         log::trace!("wake {id} (hosting; {how:?})");
     }

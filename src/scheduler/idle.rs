@@ -74,12 +74,7 @@ impl Core {
         }
         match self.other_threads_may_wake() {
             None => false,
-            Some(true) => {
-                self.stuck_since.set(None);
-                self.poll(None);
-                true
-            }
-            Some(false) => {
+            Some(_) => {
                 self.wait_patiently();
                 true
             }
@@ -113,7 +108,16 @@ impl Core {
         bump(&self.stats.polls, 1);
         let mut woken = Vec::new();
         let began = self.trace.is_some().then(trace::clock);
+        // A blocking poll is no stall: the watchdog must not see one.
+        let blocking = timeout != Some(Duration::ZERO);
+        let was_busy = self.ticks.pulse.beat().busy;
+        if blocking {
+            self.ticks.pulse.set_busy(false);
+        }
         let events = self.reactor.poll(timeout, &mut woken);
+        if blocking {
+            self.ticks.pulse.set_busy(was_busy);
+        }
         bump(&self.stats.events, events as u64);
         if let Some(began) = began {
             // In clock ticks until the trace is taken (`Recorder::take`).

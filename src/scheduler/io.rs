@@ -40,9 +40,10 @@ impl IoRegistration {
     pub(crate) fn new(
         what: &str,
         source: &mut impl mio::event::Source,
+        fd: std::os::fd::RawFd,
     ) -> io::Result<IoRegistration> {
         let reactor = context::with_core(what, |core: &Core| Rc::clone(&core.reactor));
-        let token = reactor.register(source)?;
+        let token = reactor.register(source, fd)?;
         Ok(IoRegistration { token, reactor })
     }
 

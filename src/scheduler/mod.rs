@@ -52,11 +52,13 @@
 
 mod context;
 mod deadlock;
+mod dump;
 mod hosting;
 mod idle;
 mod inbox;
 mod io;
 mod metrics;
+mod pulse;
 mod run;
 mod run_queue;
 mod spawn;
@@ -64,11 +66,11 @@ mod suspend;
 mod task;
 mod teardown;
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
@@ -82,17 +84,41 @@ pub(crate) use context::{
     running_id, running_shared, suspend, try_running_id, try_with_core, unwinding_in_progress,
     with_core, yield_now,
 };
+pub use dump::{Dump, TaskInfo, TaskState};
 pub(crate) use inbox::{Remote, runtime_gone, wake_remote};
 pub(crate) use io::IoRegistration;
-pub use metrics::Stats;
+pub(crate) use metrics::TaskCounters;
+pub use metrics::{Stats, TaskMetrics};
+pub(crate) use pulse::{Beat, sample_watched};
 pub(crate) use spawn::{NotSend, Spawned, panic_text, spawn, spawn_on, spawn_unchecked_on};
 pub(crate) use suspend::{Blocker, CannotWait, Suspend, Switch, Wake};
 pub use task::TaskId;
 pub(crate) use task::{Parker, Task, TaskCoroutine, TaskShared};
 
 use metrics::{StatCells, Ticks};
+use pulse::Watched;
 use run_queue::RunQueue;
 use task::Slot;
+
+/// What a runtime is built with (`runtime::Builder`, checked there).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// Stack size for tasks that do not ask for their own.
+    pub(crate) stack_size: usize,
+    /// Ticks between two non-blocking polls.
+    pub(crate) event_interval: u32,
+    /// Trace ring capacity, if tracing is on.
+    pub(crate) trace: Option<usize>,
+    /// The stall threshold, if the watchdog watches this runtime; a quiet
+    /// hang is reported after [`QUIET_HANG_FACTOR`] times it.
+    pub(crate) stall_threshold: Option<Duration>,
+    /// Whether tasks' run and queue times are measured.
+    pub(crate) task_metrics: bool,
+}
+
+/// A runtime whose coroutines have all waited this many stall thresholds,
+/// with only another thread left to wake one, reports a quiet hang.
+pub(crate) const QUIET_HANG_FACTOR: u32 = 20;
 
 /// The state of one runtime, shared by the scheduler loop and by the code
 /// running in its coroutines (through `context`).
@@ -100,6 +126,9 @@ use task::Slot;
 /// Everything is `Cell`/`RefCell`: a runtime is confined to one thread, so a
 /// lock would only cost time. Borrows never outlive a switch.
 pub(crate) struct Core {
+    /// Keeps the pulse (in `ticks`) listed for the stall watchdog; declared
+    /// before `ticks` so that it is dropped, and the pulse unlisted, first.
+    watched: OnceCell<Watched>,
     /// This core, for handing out [`Core::weak`].
     me: Weak<Core>,
     /// Which runtime of the process this is; stamped into every `TaskId`, so
@@ -115,8 +144,23 @@ pub(crate) struct Core {
     stacks: RefCell<StackPool>,
     /// Stack size for tasks that do not ask for their own.
     default_stack_size: usize,
-    /// Scheduler ticks, which also count the switches (`Stats::switches`).
+    /// Scheduler ticks, which also count the switches (`Stats::switches`),
+    /// and the pulse the stall watchdog reads.
     ticks: Ticks,
+    /// How long every coroutine may wait, with only another thread left to
+    /// wake one, before a quiet hang is reported on stderr (`None`: never).
+    quiet_after: Option<Duration>,
+    /// Named tasks alive, whose names the pulse keeps (watched runtimes only).
+    named_live: Cell<usize>,
+    /// Whether tasks' run and queue times are measured
+    /// (`runtime::Builder::task_metrics`).
+    timed: bool,
+    /// Whether tracing or task timing is on: the instrumented build of the
+    /// task-running code runs (`run_task`'s `TRACED`). Fixed at build.
+    instrumented: bool,
+    /// The task hosting the others in `host_until_woken`, valid while
+    /// `host` is set: for the task dump.
+    host_task: Cell<*const Task>,
     /// The running task that hosts the others in `host_until_woken`, if
     /// one does: its slot says `Scheduled` (it runs), and [`Core::wake`]
     /// tells it from a queued task by this. A cell, not a slot state, so
@@ -223,26 +267,30 @@ impl Core {
     ///
     /// The OS error if the poller (epoll, its waker, its timer) cannot be
     /// made.
-    pub(crate) fn new(
-        default_stack_size: usize,
-        event_interval: u32,
-        trace: Option<usize>,
-    ) -> std::io::Result<Rc<Core>> {
+    pub(crate) fn new(settings: Settings) -> std::io::Result<Rc<Core>> {
         let reactor = Reactor::new()?;
         let waker = reactor.waker()?;
         /// Hands out runtime ids; 2^32 runtimes in one process would wrap
         /// it, and the ids only need to differ among live ones.
         static NEXT_RUNTIME: AtomicU32 = AtomicU32::new(1);
         let runtime = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
-        Ok(Rc::new_cyclic(|me| Core {
+        let core = Rc::new_cyclic(|me| Core {
+            watched: OnceCell::new(),
             me: me.clone(),
             runtime,
             run_queue: RunQueue::new(),
             tasks: RefCell::new(Slab::new()),
             next_serial: Cell::new(1),
             stacks: RefCell::new(StackPool::new()),
-            default_stack_size,
-            ticks: Ticks::new(event_interval),
+            default_stack_size: settings.stack_size,
+            ticks: Ticks::new(settings.event_interval, runtime),
+            quiet_after: settings
+                .stall_threshold
+                .map(|threshold| threshold.saturating_mul(QUIET_HANG_FACTOR)),
+            named_live: Cell::new(0),
+            timed: settings.task_metrics,
+            instrumented: settings.task_metrics || settings.trace.is_some(),
+            host_task: Cell::new(std::ptr::null()),
             host: Cell::new(None),
             host_woken_ahead: Cell::new(None),
             root: Cell::new(None),
@@ -256,9 +304,27 @@ impl Core {
             stop_requested: Cell::new(false),
             stuck_since: Cell::new(None),
             stuck_warned: Cell::new(false),
-            trace: trace.map(|capacity| Box::new(RefCell::new(Recorder::new(capacity)))),
+            trace: settings
+                .trace
+                .map(|capacity| Box::new(RefCell::new(Recorder::new(capacity)))),
             waking: Cell::new(None),
-        }))
+        });
+        if settings.task_metrics {
+            metrics::start_clock_calibration();
+        }
+        if settings.stall_threshold.is_some() {
+            // SAFETY: the pulse lives inside the `Rc`'s allocation, which
+            // does not move, and `watched` is dropped before `ticks` (field
+            // order), so the pulse outlives its listing.
+            let watched = unsafe { pulse::watch(&core.ticks.pulse) };
+            let _ = core.watched.set(watched);
+        }
+        Ok(core)
+    }
+
+    /// The runtime's id, as stamped in its `TaskId`s.
+    pub(crate) fn runtime_id(&self) -> u32 {
+        self.runtime
     }
 
     /// Records `kind` for `task` (a serial; 0: the scheduler) if tracing is

@@ -10,9 +10,10 @@ use corosensei::CoroutineResult;
 
 use super::context;
 use super::metrics::bump;
+use super::pulse::Pulse;
 use super::task::{Parked, ParkedOn, Slot, SlotState};
 use super::{Core, Suspend, Switch, Task, TaskId, Wake};
-use crate::trace::{EventKind, SuspendReason, WakeCause};
+use crate::trace::{self, EventKind, SuspendReason, WakeCause};
 
 /// Which task [`Core::run_task`] runs, and who owns it while it runs.
 pub(super) enum Next {
@@ -64,6 +65,15 @@ impl Core {
                 recorder.name(serial, name);
             }
         }
+        if self.timed {
+            task.counters().runnable(trace::clock());
+        }
+        if self.watched.get().is_some()
+            && let Some(name) = task.shared.name()
+        {
+            self.ticks.pulse.named(task.id.serial(), name);
+            self.named_live.set(self.named_live.get() + 1);
+        }
         let traced = traced(&task);
         self.run_queue.push_back(task);
         if let Some(task) = traced {
@@ -114,6 +124,9 @@ impl Core {
         // corio finds it in no queue and no slot (a wake-up for it is then
         // a no-op, as for any task that is not parked).
         self.trace(id.serial(), || EventKind::Wake(self.wake_cause(how)));
+        if self.timed {
+            task.counters().runnable(trace::clock());
+        }
         log::trace!("wake {} ({how:?})", task.describe());
         self.run_queue.push_back(task);
     }
@@ -143,9 +156,10 @@ impl Core {
     /// calls `log`, that is a user's backend, which may call into corio, and
     /// must find no coroutine running (see `context`).
     ///
-    /// `TRACED` is whether tracing is on, decided once per pass by the
-    /// caller, so that the untraced build of this function has no trace
-    /// code at all (the yield path is where a branch shows).
+    /// `TRACED` is whether tracing or task timing is on
+    /// (`Core::instrumented`), decided once per pass by the caller, so
+    /// that the plain build of this function has no trace or timing code at
+    /// all (the yield path is where a branch shows).
     #[inline(always)]
     pub(super) fn run_task<const TRACED: bool>(&self, next: Next) -> Option<Stopped> {
         let hosted = matches!(next, Next::Front);
@@ -153,9 +167,17 @@ impl Core {
             Next::Popped(task) => NonNull::from(Box::leak(task)),
             Next::Front => self.run_queue.front()?,
         };
+        // SAFETY: as below: the task is alive and not running; its counters
+        // live in its join slot, which the task keeps alive.
+        let (serial, counters) =
+            unsafe { ((*task.as_ptr()).id.serial(), &*(*task.as_ptr()).counters) };
+        // The watchdog's one store, and the task's switch count.
+        self.ticks.pulse.switched_in(serial);
+        counters.switched_in();
         if TRACED {
-            // SAFETY: as below: the task is alive and not running.
-            let serial = unsafe { (*task.as_ptr()).id.serial() };
+            if self.timed {
+                counters.start_slice(trace::clock());
+            }
             self.trace(serial, || EventKind::Resume);
         }
         context::enter_task(task.as_ptr(), hosted);
@@ -170,6 +192,9 @@ impl Core {
         let result = unsafe { (*task.as_ptr()).coroutine.resume(()) };
         context::leave_task();
         if TRACED {
+            if self.timed {
+                counters.end_slice(trace::clock());
+            }
             self.trace_stop(task, &result);
         }
         let stopped = match result {
@@ -201,7 +226,7 @@ impl Core {
     /// once for all its tasks (`host_yield`).
     #[inline(always)]
     pub(super) fn run_next(&self, next: Next) -> Option<Stopped> {
-        if self.trace.is_some() {
+        if self.instrumented {
             self.run_task::<true>(next)
         } else {
             self.run_task::<false>(next)
@@ -295,6 +320,10 @@ impl Core {
     /// A task returned: recycle its stack and free its slot.
     #[inline(never)]
     fn finish(&self, task: Task) {
+        if self.named_live.get() > 0 && task.shared.name().is_some() {
+            self.ticks.pulse.unnamed(task.id.serial());
+            self.named_live.set(self.named_live.get() - 1);
+        }
         let Task { id, coroutine, .. } = task;
         if self.root.get() == Some(id) {
             self.root_done.set(true);
@@ -313,6 +342,7 @@ impl Core {
     /// Panics with a deadlock report when `root` is blocked and nothing can
     /// ever wake any task.
     pub(crate) fn run_until(&self, root: TaskId) {
+        let _busy = Busy::begin(&self.ticks.pulse);
         self.root.set(Some(root));
         self.root_done.set(false);
         if self.remote.has_pending() {
@@ -375,4 +405,21 @@ impl Core {
 /// and should find the scheduler's state whole.
 pub(super) fn traced(task: &Task) -> Option<String> {
     log::log_enabled!(log::Level::Trace).then(|| task.describe())
+}
+
+/// Marks the runtime's thread as running tasks (see `Pulse::busy`) while
+/// `run_until` runs, and as not running them once it returns or unwinds.
+struct Busy<'a>(&'a Pulse);
+
+impl<'a> Busy<'a> {
+    fn begin(pulse: &'a Pulse) -> Busy<'a> {
+        pulse.set_busy(true);
+        Busy(pulse)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set_busy(false);
+    }
 }

@@ -126,6 +126,12 @@ impl RunQueue {
         Some(unsafe { Box::from_raw(found.as_ptr()) })
     }
 
+    /// The queued tasks, front first (for the task dump; the pointers are
+    /// valid until the queue next changes).
+    pub(crate) fn snapshot(&self) -> Vec<NonNull<Task>> {
+        self.with(|ring| ring.items())
+    }
+
     /// How many tasks are queued.
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
@@ -254,6 +260,21 @@ impl<T> Ring<T> {
             self.slots.swap(at & self.mask, before & self.mask);
             at = before;
         }
+    }
+
+    /// Copies of the items, front first.
+    fn items(&mut self) -> Vec<T>
+    where
+        T: Copy,
+    {
+        let mut items = Vec::with_capacity(self.len());
+        let mut at = self.head;
+        while at != self.tail {
+            // SAFETY: `at` is in `head..tail`, so its slot is initialised.
+            items.push(unsafe { *self.slot(at).assume_init_ref() });
+            at = at.wrapping_add(1);
+        }
+        items
     }
 
     /// Removes the first item that `is_it` picks, moving the ones behind it

@@ -21,9 +21,10 @@ use corosensei::{Coroutine, Yielder};
 
 use super::context;
 use super::{
-    Blocker, Core, Parker, Suspend, Switch, Task, TaskCoroutine, TaskId, TaskShared, Wake,
+    Blocker, Core, Parker, Suspend, Switch, Task, TaskCoroutine, TaskCounters, TaskId, TaskMetrics,
+    TaskShared, Wake,
 };
-use crate::stack::PooledStack;
+use crate::stack::{PooledStack, StackSpan};
 use crate::trace::SuspendReason;
 
 /// What `join` of a task that a dropped runtime unwound gives: the task never
@@ -48,6 +49,8 @@ struct JoinSlot<T> {
     /// The name given with `Builder::name`: here rather than in the `Task`,
     /// so that `Thread::name` reaches it through a handle.
     name: Option<Box<str>>,
+    /// The task's switch and time counters, kept after it ended.
+    counters: TaskCounters,
 }
 
 impl<T> TaskShared for JoinSlot<T> {
@@ -82,6 +85,11 @@ impl<T> Spawned<T> {
     /// Whether the task has ended (returned or panicked).
     pub(crate) fn is_finished(&self) -> bool {
         self.slot.finished.get()
+    }
+
+    /// The task's metrics so far (final once it finished).
+    pub(crate) fn metrics(&self) -> TaskMetrics {
+        self.slot.counters.metrics()
     }
 
     /// Suspends the calling coroutine until the task ends, and returns its
@@ -200,9 +208,10 @@ where
     T: 'static,
 {
     let (id, stack, slot) = prepare(core, name, stack_size)?;
+    let span = stack.span();
     let coroutine = Coroutine::with_stack(stack, task_body(f, id, Rc::clone(&slot), |_, _| ()));
     let shared: Rc<dyn TaskShared> = slot.clone();
-    Ok(queue(core, id, coroutine, shared, slot))
+    Ok(queue(core, id, (coroutine, span), shared, slot))
 }
 
 /// [`spawn_on`] for a closure and a result that may borrow (a scope's
@@ -232,6 +241,7 @@ where
 {
     type Body<'b> = Box<dyn FnOnce(&Yielder<(), Switch>, ()) + 'b>;
     let (id, stack, slot) = prepare(core, name, stack_size)?;
+    let span = stack.span();
     let body: Body<'a> = Box::new(task_body(f, id, Rc::clone(&slot), finished));
     // SAFETY: only the lifetime changes; the caller guarantees the body is
     // run or dropped (the coroutine ended or unwound) before `'a` ends.
@@ -244,7 +254,7 @@ where
     let shared = unsafe {
         std::mem::transmute::<Rc<dyn TaskShared + 'a>, Rc<dyn TaskShared + 'static>>(shared)
     };
-    Ok(queue(core, id, coroutine, shared, slot))
+    Ok(queue(core, id, (coroutine, span), shared, slot))
 }
 
 /// A task's id, stack and result slot, before its coroutine is made.
@@ -273,6 +283,7 @@ fn prepare<T>(
         parker: Parker::default(),
         joiner: Cell::new(None),
         name: name.map(String::into_boxed_str),
+        counters: TaskCounters::default(),
     });
     Ok((id, stack, slot))
 }
@@ -321,15 +332,18 @@ where
 fn queue<T>(
     core: &Core,
     id: TaskId,
-    coroutine: TaskCoroutine,
+    (coroutine, stack): (TaskCoroutine, StackSpan),
     shared: Rc<dyn TaskShared>,
     slot: Rc<JoinSlot<T>>,
 ) -> Spawned<T> {
+    let counters: *const TaskCounters = &slot.counters;
     core.schedule_new(Box::new(Task {
         id,
         coroutine,
         yielder: Cell::new(std::ptr::null()),
         shared,
+        counters,
+        stack,
     }));
     Spawned {
         slot,

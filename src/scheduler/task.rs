@@ -7,8 +7,9 @@ use std::rc::Rc;
 
 use corosensei::{Coroutine, Yielder};
 
+use super::metrics::TaskCounters;
 use super::suspend::{Blocker, Switch};
-use crate::stack::PooledStack;
+use crate::stack::{PooledStack, StackSpan};
 use crate::timer::TimerKey;
 
 /// Identifies a task within its runtime.
@@ -29,7 +30,10 @@ use crate::timer::TimerKey;
 /// assert_ne!(a, b);
 /// println!("{a} and {b}"); // "task 2 and task 3"
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+///
+/// Two ids are equal when they name the same task: the same runtime and
+/// serial (the slot follows from those).
+#[derive(Clone, Copy, Debug)]
 pub struct TaskId {
     /// Key of the task's slot in `Core::tasks`; reused after the task ends.
     key: u32,
@@ -46,6 +50,17 @@ impl TaskId {
         let key = u32::try_from(key).expect("fewer than 2^32 live tasks");
         TaskId {
             key,
+            runtime,
+            serial,
+        }
+    }
+
+    /// The id of task `serial` of runtime `runtime`, as a report from
+    /// another thread knows it, without its slot: equal to the task's own
+    /// id; a look-up of its slot finds nothing (a wake-up is ignored).
+    pub(crate) fn unkeyed(runtime: u32, serial: u64) -> TaskId {
+        TaskId {
+            key: u32::MAX,
             runtime,
             serial,
         }
@@ -83,6 +98,22 @@ impl TaskId {
     }
 }
 
+impl PartialEq for TaskId {
+    #[inline]
+    fn eq(&self, other: &TaskId) -> bool {
+        self.serial == other.serial && self.runtime == other.runtime
+    }
+}
+
+impl Eq for TaskId {}
+
+impl std::hash::Hash for TaskId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.runtime.hash(state);
+        self.serial.hash(state);
+    }
+}
+
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "task {}", self.serial)
@@ -115,9 +146,23 @@ pub(crate) struct Task {
     /// name and park token. A view without the result type, so that a
     /// `Thread` handle (`corio::thread::current`) can reach them.
     pub(crate) shared: Rc<dyn TaskShared>,
+    /// The task's counters, in its join slot (inside `shared`'s allocation,
+    /// which `shared` keeps alive as long as the task): reached without a
+    /// virtual call at every switch.
+    pub(crate) counters: *const TaskCounters,
+    /// Where its stack is, for the task dump's high-water mark.
+    pub(crate) stack: StackSpan,
 }
 
 impl Task {
+    /// The task's counters.
+    #[inline(always)]
+    pub(crate) fn counters(&self) -> &TaskCounters {
+        // SAFETY: `counters` points into the allocation `shared` keeps alive
+        // for as long as this task lives (see the field).
+        unsafe { &*self.counters }
+    }
+
     /// "task 7 'worker'", or "task 7" for an unnamed task.
     pub(crate) fn describe(&self) -> String {
         describe(self.id, self.shared.name())

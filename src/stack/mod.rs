@@ -107,6 +107,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use header::HEADER_SIZE;
 pub(crate) use header::StackHeader;
+pub(crate) use pool::StackSpan;
 pub use pool::{PooledStack, StackPool};
 pub(crate) use spare::with_panic_room;
 pub use sys::page_size;

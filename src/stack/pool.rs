@@ -259,6 +259,14 @@ impl PooledStack {
         self.slot
     }
 
+    /// Where its usable memory is, for [`StackSpan::used`].
+    pub(crate) fn span(&self) -> StackSpan {
+        StackSpan {
+            low: self.slot + page_size(),
+            base: self.base.get(),
+        }
+    }
+
     /// Task id written by the last [`StackPool::take`].
     pub fn owner_id(&self) -> u64 {
         self.header().owner_id
@@ -353,5 +361,57 @@ unsafe impl Stack for PooledStack {
     #[inline]
     fn limit(&self) -> StackPointer {
         StackPointer::new(self.slot).expect("a mapped slot is never at address 0")
+    }
+}
+
+/// Where a stack's usable memory is: from `low`, right above its guard
+/// page, up to `base`, its header, from where it grows down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StackSpan {
+    /// Lowest usable address (page-aligned).
+    pub(crate) low: usize,
+    /// Highest usable address, where the stack begins.
+    pub(crate) base: usize,
+}
+
+impl StackSpan {
+    /// Usable bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.base - self.low
+    }
+
+    /// The stack's high-water mark, in bytes from its base: how deep it has
+    /// been written since its memory was last given back to the OS.
+    ///
+    /// Found without touching a page that is not in memory: `mincore`
+    /// names the resident pages, and the lowest resident page is scanned
+    /// for its lowest non-zero byte (fresh pages read as zero). Exact to
+    /// the byte for a stack carved fresh, give or take zero bytes the
+    /// coroutine wrote at the very bottom; a stack reused from the pool
+    /// without being released shows the deepest use of any task that had
+    /// it since, an upper bound. 0 if the kernel cannot say.
+    ///
+    /// The stack must be alive (its `PooledStack` not dropped) while this
+    /// runs; it may be the running coroutine's own.
+    pub(crate) fn used(&self) -> usize {
+        let page = page_size();
+        let Some(resident) = sys::resident_pages(self.low, self.len()) else {
+            return 0;
+        };
+        for (index, _) in resident.iter().enumerate().filter(|(_, r)| **r) {
+            let start = self.low + index * page;
+            let end = (start + page).min(self.base);
+            for address in start..end {
+                // SAFETY: `[low, base)` is mapped read-write while the stack
+                // lives (the caller's promise), and this page is resident,
+                // so the read neither faults nor allocates. A byte read is
+                // never torn; the stack's owner is this thread.
+                let byte = unsafe { std::ptr::read_volatile(address as *const u8) };
+                if byte != 0 {
+                    return self.base - address;
+                }
+            }
+        }
+        0
     }
 }

@@ -172,6 +172,21 @@ pub(crate) unsafe fn release_pages(start: usize, len: usize) -> io::Result<()> {
     check(unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) })
 }
 
+/// Which pages of `[start, start + len)` are resident (`mincore`): one
+/// entry per page, `true` if the page is in memory. `None` if the kernel
+/// refuses (the range is not mapped).
+///
+/// `start` must be page-aligned; `len` is rounded up to whole pages.
+pub(crate) fn resident_pages(start: usize, len: usize) -> Option<Vec<bool>> {
+    let page = page_size();
+    let pages = len.div_ceil(page);
+    let mut vec = vec![0u8; pages];
+    // SAFETY: mincore only reads the page tables of the range and writes
+    // one byte per page into `vec`, which has exactly that many.
+    let rc = unsafe { libc::mincore(start as *mut libc::c_void, pages * page, vec.as_mut_ptr()) };
+    (rc == 0).then(|| vec.iter().map(|byte| byte & 1 == 1).collect())
+}
+
 /// Whether `MADV_GUARD_INSTALL` works here: tried on a scratch mapping.
 /// `Ok(false)` for `EINVAL` (a kernel before 6.13), `Err` for anything else.
 pub(crate) fn guard_regions_supported() -> io::Result<bool> {

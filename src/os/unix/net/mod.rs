@@ -94,6 +94,12 @@ impl<T> Deref for Socket<T> {
     }
 }
 
+impl<T: AsRawFd> AsRawFd for Socket<T> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 impl<T: AsRawFd> mio::event::Source for Socket<T> {
     fn register(
         &mut self,

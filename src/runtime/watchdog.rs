@@ -1,0 +1,441 @@
+//! The stall watchdog: one OS thread per process that samples the pulse of
+//! every runtime built with a stall threshold, and reports a coroutine that
+//! has kept its runtime's thread past it.
+//!
+//! # How it looks
+//!
+//! Every runtime's scheduler keeps its tick countdown in its pulse
+//! (`scheduler/pulse.rs`): it moves at every switch, and a runtime blocked
+//! in its poller says so. The watchdog reads every pulse each quarter of
+//! the smallest threshold (every 5 ms while a reported stall lasts, to time
+//! its end). A busy runtime whose countdown has not moved for a threshold
+//! has one coroutine holding its thread: the watchdog reads what that
+//! thread is doing from `/proc` ([`Activity`]) and reports a [`Stall`].
+//! Because it samples, a reported length can be short by up to one sampling
+//! period (a quarter of the threshold).
+//!
+//! # Where reports go
+//!
+//! To `runtime::Builder::on_stall`'s callback if the runtime has one (every
+//! stall, its start and its end; a panic in it is caught and said once on
+//! stderr), else to stderr; to `log::warn!` as well. stderr and `log` are
+//! rate-limited process-wide: the first [`BURST`] stalls are reported, then
+//! one per [`QUIET_PERIOD`], and the next report says how many it left out;
+//! a stall's end is printed when its start was.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::activity::{self, Activity};
+use crate::scheduler::{Beat, TaskId, sample_watched};
+
+/// Stall reports printed before the rate limit starts.
+pub const BURST: u32 = 10;
+/// After the first [`BURST`] reports, at most one per this period.
+pub const QUIET_PERIOD: Duration = Duration::from_secs(10);
+/// Sampling period while a reported stall lasts, to time its end.
+const END_PERIOD: Duration = Duration::from_millis(5);
+
+/// A stall callback (`runtime::Builder::on_stall`).
+pub(crate) type OnStall = Arc<dyn Fn(&Stall) + Send + Sync + 'static>;
+
+/// A coroutine that kept its runtime's OS thread past the stall threshold:
+/// while it lasted, nothing else of its runtime ran.
+///
+/// The watchdog makes one when the stall passes the threshold (`ended:
+/// false`) and one when it ends (`ended: true`, with its whole length).
+/// `Display`s as the line corio prints on stderr.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use corio::runtime::Runtime;
+///
+/// let mut rt = Runtime::builder()
+///     .stall_threshold(Some(Duration::from_millis(50)))
+///     .on_stall(|stall| {
+///         if !stall.ended {
+///             eprintln!("{} held the thread for {:?}: {}", stall.task, stall.elapsed, stall.activity);
+///         }
+///     })
+///     .build()
+///     .unwrap();
+/// rt.block_on(|| std::thread::sleep(Duration::from_millis(200)));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Stall {
+    /// The coroutine holding the thread.
+    pub task: TaskId,
+    /// Its name (`task::Builder::name`), if it has one.
+    pub name: Option<String>,
+    /// The runtime's OS thread: its name, or `tid N` for an unnamed one.
+    pub thread: String,
+    /// How long it has held the thread (at its end: in all), as sampled.
+    pub elapsed: Duration,
+    /// What the thread was doing when the watchdog looked.
+    pub activity: Activity,
+    /// Whether this is the end of the stall.
+    pub ended: bool,
+}
+
+impl fmt::Display for Stall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = match &self.name {
+            Some(name) => format!("coroutine {} '{name}'", self.task.as_u64()),
+            None => format!("coroutine {}", self.task.as_u64()),
+        };
+        let elapsed = millis(self.elapsed);
+        if self.ended {
+            return write!(
+                f,
+                "corio: {who} released thread {} after {elapsed} ({})",
+                self.thread, self.activity
+            );
+        }
+        write!(
+            f,
+            "corio: {who} has held thread {} for {elapsed}: {}",
+            self.thread, self.activity
+        )?;
+        match self.activity.hint() {
+            "" => Ok(()),
+            hint => write!(f, " ({hint})"),
+        }
+    }
+}
+
+/// `d` in whole milliseconds.
+fn millis(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+/// One runtime the watchdog watches.
+struct Watch {
+    /// Its threshold.
+    threshold: Duration,
+    /// Its callback, if it has one.
+    on_stall: Option<OnStall>,
+}
+
+/// The runtimes being watched, by runtime id, and whether the thread runs.
+struct Watches {
+    /// By runtime id (few: a `Vec` keeps the static `const`).
+    by_runtime: Vec<(u32, Watch)>,
+    /// Whether the watchdog thread has been started.
+    started: bool,
+}
+
+/// The watch list and the condition the idle watchdog waits on.
+static WATCHES: Mutex<Watches> = Mutex::new(Watches {
+    by_runtime: Vec::new(),
+    started: false,
+});
+/// Signalled when a runtime is added to an empty watch list.
+static ADDED: Condvar = Condvar::new();
+
+/// Locks `mutex`, also after a panic elsewhere poisoned it (the values
+/// under these locks are whole between statements).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Watches runtime `runtime` until the guard is dropped; starts the
+/// watchdog thread with the first runtime.
+pub(crate) fn watch(runtime: u32, threshold: Duration, on_stall: Option<OnStall>) -> WatchGuard {
+    let mut watches = lock(&WATCHES);
+    watches.by_runtime.push((
+        runtime,
+        Watch {
+            threshold,
+            on_stall,
+        },
+    ));
+    if !watches.started {
+        let spawned = std::thread::Builder::new()
+            .name("corio-watchdog".into())
+            .spawn(run);
+        match spawned {
+            Ok(_) => watches.started = true,
+            Err(e) => {
+                // No thread, no reports: say so once, and carry on.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "corio: could not start the stall watchdog thread ({e}); stalls will \
+                     not be reported"
+                );
+                watches.started = true;
+            }
+        }
+    }
+    ADDED.notify_one();
+    WatchGuard(runtime)
+}
+
+/// Keeps a runtime watched; dropping it stops that.
+#[derive(Debug)]
+pub(crate) struct WatchGuard(u32);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        lock(&WATCHES).by_runtime.retain(|(id, _)| *id != self.0);
+    }
+}
+
+/// What the watchdog knows of one runtime between samples.
+#[derive(Default)]
+struct Track {
+    /// The last beat read, and since when it has been the same.
+    last: Option<(Beat, Instant)>,
+    /// The stall reported and still lasting, and whether its start was
+    /// printed (so its end is).
+    reported: Option<(Stall, bool)>,
+}
+
+/// What one sample found of one runtime.
+struct Sample {
+    /// The runtime.
+    runtime: u32,
+    /// Its beat.
+    beat: Beat,
+    /// Its thread's kernel id.
+    tid: i32,
+    /// Its thread's name, if it has one.
+    thread: Option<Arc<str>>,
+}
+
+/// The watchdog thread. In the steady state a round allocates nothing: the
+/// lists are kept and cleared, and text is made only for a report.
+fn run() {
+    let mut tracks: HashMap<u32, Track> = HashMap::new();
+    let mut limiter = Limiter::default();
+    let mut watches: Vec<(u32, Duration, Option<OnStall>)> = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
+    loop {
+        let period = {
+            let mut guard = lock(&WATCHES);
+            while guard.by_runtime.is_empty() {
+                guard = ADDED.wait(guard).unwrap_or_else(PoisonError::into_inner);
+            }
+            watches.clear();
+            watches.extend(
+                guard
+                    .by_runtime
+                    .iter()
+                    .map(|(id, w)| (*id, w.threshold, w.on_stall.clone())),
+            );
+            let smallest = watches.iter().map(|(_, t, _)| *t).min();
+            let mut period = smallest.unwrap_or(Duration::from_millis(100)) / 4;
+            if tracks.values().any(|t| t.reported.is_some()) {
+                period = period.min(END_PERIOD);
+            }
+            period
+        };
+        let now = Instant::now();
+        samples.clear();
+        sample_watched(|pulse| {
+            if watches.iter().any(|(id, _, _)| *id == pulse.runtime()) {
+                samples.push(Sample {
+                    runtime: pulse.runtime(),
+                    beat: pulse.beat(),
+                    tid: pulse.tid(),
+                    thread: pulse.thread_name(),
+                });
+            }
+        });
+        tracks.retain(|runtime, _| watches.iter().any(|(id, _, _)| id == runtime));
+        for sample in &samples {
+            let Some((_, threshold, on_stall)) =
+                watches.iter().find(|(id, _, _)| *id == sample.runtime)
+            else {
+                continue;
+            };
+            let track = tracks.entry(sample.runtime).or_default();
+            let same = track.last.is_some_and(|(beat, _)| beat == sample.beat);
+            if !same || !sample.beat.busy {
+                if let Some((stall, printed)) = track.reported.take() {
+                    let since = track.last.map_or(now, |(_, since)| since);
+                    let end = Stall {
+                        ended: true,
+                        elapsed: stall.elapsed.max(now - since),
+                        ..stall
+                    };
+                    report(&end, on_stall.as_ref(), &mut limiter, Some(printed));
+                }
+                track.last = Some((sample.beat, now));
+                continue;
+            }
+            let since = track.last.map_or(now, |(_, since)| since);
+            let elapsed = now - since;
+            match &mut track.reported {
+                Some((stall, _)) => stall.elapsed = elapsed,
+                None if elapsed >= *threshold => {
+                    let stall = stall_of(sample, elapsed);
+                    let printed = report(&stall, on_stall.as_ref(), &mut limiter, None);
+                    track.reported = Some((stall, printed));
+                }
+                None => {}
+            }
+        }
+        std::thread::sleep(period);
+    }
+}
+
+/// The stall a sample shows, with what its thread is doing.
+fn stall_of(sample: &Sample, elapsed: Duration) -> Stall {
+    let serial = sample.beat.running;
+    let mut name = None;
+    sample_watched(|pulse| {
+        if pulse.runtime() == sample.runtime {
+            name = pulse.task_name(serial).map(|n| n.to_string());
+        }
+    });
+    Stall {
+        task: TaskId::unkeyed(sample.runtime, serial),
+        name,
+        thread: sample
+            .thread
+            .as_ref()
+            .map_or_else(|| format!("tid {}", sample.tid), |n| format!("'{n}'")),
+        elapsed,
+        activity: activity::read(sample.tid),
+        ended: false,
+    }
+}
+
+/// Reports `stall` to the callback or stderr, and to `log`. `printed` is,
+/// for a stall's end, whether its start was printed; returns whether this
+/// report was printed on stderr (or would have been, for `log`).
+fn report(
+    stall: &Stall,
+    on_stall: Option<&OnStall>,
+    limiter: &mut Limiter,
+    printed: Option<bool>,
+) -> bool {
+    let show = match printed {
+        Some(printed) => printed,
+        None => limiter.admit(Instant::now()),
+    };
+    let line = stall.to_string();
+    let line = match (show, printed, limiter.take_left_out()) {
+        (true, None, left_out) if left_out > 0 => {
+            format!("{line} [{left_out} earlier stall report(s) left out by the rate limit]")
+        }
+        _ => line,
+    };
+    match on_stall {
+        Some(callback) => call_back(callback, stall),
+        None if show => {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+        None => {}
+    }
+    if show {
+        log::warn!("{line}");
+    }
+    show
+}
+
+/// Calls the user's callback; a panic in it is caught and said once.
+fn call_back(callback: &OnStall, stall: &Stall) {
+    if panic::catch_unwind(AssertUnwindSafe(|| callback(stall))).is_err() {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "corio: the on_stall callback panicked; the panic was caught and the \
+                 watchdog carries on (it keeps calling the callback for later stalls)"
+            );
+        });
+    }
+}
+
+/// The process-wide rate limit of printed stall reports (module docs).
+#[derive(Default)]
+struct Limiter {
+    /// Reports printed so far.
+    printed: u32,
+    /// When the last one was printed.
+    last: Option<Instant>,
+    /// Stalls left out since the last printed report.
+    left_out: u64,
+    /// `left_out` as of the last admitted report, to be said in it.
+    to_say: u64,
+}
+
+impl Limiter {
+    /// Whether a new stall's report is printed at `now`.
+    fn admit(&mut self, now: Instant) -> bool {
+        let admitted = self.printed < BURST
+            || self
+                .last
+                .is_none_or(|last| now.duration_since(last) >= QUIET_PERIOD);
+        if admitted {
+            self.printed = self.printed.saturating_add(1);
+            self.last = Some(now);
+            self.to_say = std::mem::take(&mut self.left_out);
+        } else {
+            self.left_out += 1;
+        }
+        admitted
+    }
+
+    /// How many reports the last admitted one left out.
+    fn take_left_out(&mut self) -> u64 {
+        std::mem::take(&mut self.to_say)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_lets_a_burst_through_then_one_per_period() {
+        let mut limiter = Limiter::default();
+        let start = Instant::now();
+        for _ in 0..BURST {
+            assert!(limiter.admit(start));
+        }
+        assert!(!limiter.admit(start + Duration::from_secs(1)));
+        assert!(!limiter.admit(start + Duration::from_secs(2)));
+        assert!(limiter.admit(start + QUIET_PERIOD));
+        assert_eq!(limiter.take_left_out(), 2);
+        assert_eq!(limiter.take_left_out(), 0);
+    }
+
+    #[test]
+    fn a_stall_reads_as_the_documented_line() {
+        let stall = Stall {
+            task: TaskId::unkeyed(1, 7),
+            name: Some("sleeper".into()),
+            thread: "'main'".into(),
+            elapsed: Duration::from_millis(104),
+            activity: Activity::Blocked {
+                syscall: "clock_nanosleep".into(),
+                on: None,
+            },
+            ended: false,
+        };
+        assert_eq!(
+            stall.to_string(),
+            "corio: coroutine 7 'sleeper' has held thread 'main' for 104 ms: blocked in \
+             clock_nanosleep (std::thread::sleep? use corio::thread::sleep)"
+        );
+        let end = Stall {
+            ended: true,
+            elapsed: Duration::from_millis(205),
+            ..stall
+        };
+        assert_eq!(
+            end.to_string(),
+            "corio: coroutine 7 'sleeper' released thread 'main' after 205 ms (blocked in \
+             clock_nanosleep)"
+        );
+    }
+}
