@@ -248,7 +248,7 @@ impl Builder {
     /// `busy`, `longest_slice`, `queued`, `longest_queued`); off by
     /// default, when they stay zero. `switches` is counted either way.
     /// The cost is two readings of the CPU's cycle counter per switch, the
-    /// clock the trace uses (measured in `docs/results/task_metrics.md`).
+    /// clock the trace uses, and a few adds.
     ///
     /// [`TaskMetrics`]: super::TaskMetrics
     ///
