@@ -23,23 +23,7 @@ mod on_corio {
     include!("std_shaped/fs_cases.rs");
 }
 
-/// One `#[test]` per case and flavour: `CASE::std` runs it on std's
-/// threads, `CASE::corio` inside a corio runtime.
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[test]
-            fn std() {
-                super::on_std::$case();
-            }
-
-            #[test]
-            fn corio() {
-                corio::run(super::on_corio::$case);
-            }
-        }
-    )*};
-}
+include!("std_shaped/both.rs");
 
 both!(
     missing_file_is_not_found,

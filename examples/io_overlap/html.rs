@@ -207,17 +207,7 @@ fn executor(m: &Measurement, task: usize, cores: usize) -> (usize, String) {
 fn timelines(measured: &[&Measurement]) -> String {
     let workload = measured[0].workload;
     let rows = TIMELINE_TASKS.min(measured[0].tasks);
-    let window_ns = measured
-        .iter()
-        .flat_map(|m| {
-            m.records
-                .iter()
-                .take(rows)
-                .map(|r| r.end_ns.saturating_sub(m.start_ns))
-        })
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
+    let window_ns = crate::timeline::window_ns(measured, rows) as f64;
     let what = match workload {
         Workload::Io => {
             "A bar runs from the task's start to its end: it connects, then sends a request and \

@@ -15,14 +15,11 @@ use crate::runner::Measurement;
 /// Columns of a timeline bar.
 pub const BAR_WIDTH: usize = 60;
 
-/// The timeline of `measured` (all of one workload), `rows` tasks per mode.
-pub fn render(measured: &[&Measurement], rows: usize) -> String {
-    let Some(first) = measured.first() else {
-        return String::new();
-    };
-    let rows = rows.min(first.tasks);
-    // The window ends when the last shown task of the slowest mode ends.
-    let window_ns = measured
+/// The time a timeline of the first `rows` tasks of each of `measured`
+/// spans: it ends when the last shown task of the slowest mode ends (at
+/// least 1 ns).
+pub fn window_ns(measured: &[&Measurement], rows: usize) -> u64 {
+    measured
         .iter()
         .flat_map(|m| {
             m.records
@@ -32,7 +29,16 @@ pub fn render(measured: &[&Measurement], rows: usize) -> String {
         })
         .max()
         .unwrap_or(0)
-        .max(1);
+        .max(1)
+}
+
+/// The timeline of `measured` (all of one workload), `rows` tasks per mode.
+pub fn render(measured: &[&Measurement], rows: usize) -> String {
+    let Some(first) = measured.first() else {
+        return String::new();
+    };
+    let rows = rows.min(first.tasks);
+    let window_ns = window_ns(measured, rows);
     let column_ns = window_ns as f64 / BAR_WIDTH as f64;
     let mut out = format!(
         "{} timeline: tasks 0-{} of each mode, 0 to {:.0} ms, one column = {}\n",
