@@ -404,3 +404,79 @@ fn a_quiet_hang_prints_the_dump_of_what_each_task_waits_for() {
         "one report per stretch:\n{stderr}"
     );
 }
+
+#[test]
+fn a_stall_that_ends_as_the_program_exits_still_prints_its_end() {
+    if util::is_child("a_stall_that_ends_as_the_program_exits_still_prints_its_end") {
+        corio::run(|| std::thread::sleep(Duration::from_millis(600)));
+        eprintln!("runtime gone");
+        // Exit at once: the watchdog has no time to see the end itself.
+        std::process::exit(0);
+    }
+    let (_, stderr) = util::run_child_ok(
+        "a_stall_that_ends_as_the_program_exits_still_prints_its_end",
+        &[],
+    );
+    let start = line_of(&stderr, "has held thread");
+    let end = line_of(&stderr, "released thread");
+    assert!(
+        start < end && end < line_of(&stderr, "runtime gone"),
+        "{stderr}"
+    );
+    assert_eq!(reports(&stderr).len(), 2, "{stderr}");
+}
+
+#[test]
+fn a_stall_goes_into_the_trace_with_its_report() {
+    let mut rt = Runtime::builder()
+        .trace(1 << 12)
+        .stall_threshold(Some(Duration::from_millis(20)))
+        .on_stall(|_| {}) // keep the test's output clean
+        .build()
+        .unwrap();
+    let breaker = rt.block_on(|| {
+        let breaker = corio::task::Builder::new()
+            .name("breaker".into())
+            .spawn(|| std::thread::sleep(Duration::from_millis(400)))
+            .unwrap();
+        let id = breaker.thread().task_id().as_u64();
+        breaker.join().unwrap();
+        for _ in 0..10 {
+            corio::yield_now(); // a coroutine that yields is no stall
+        }
+        id
+    });
+    let trace = rt.take_trace().unwrap();
+    let stalls = trace.stalls();
+    assert_eq!(stalls.len(), 1, "{stalls:?}");
+    let stall = &stalls[0];
+    assert_eq!(stall.task, breaker);
+    assert!(stall.report.contains("'breaker'"), "{}", stall.report);
+    assert!(stall.report.contains("nanosleep"), "{}", stall.report);
+    // The trace holds the whole run slice: the stall is exactly it.
+    let events = trace.events();
+    let resume = events
+        .iter()
+        .find(|e| e.task == breaker && e.kind == corio::trace::EventKind::Resume)
+        .unwrap();
+    let finish = events
+        .iter()
+        .find(|e| e.task == breaker && e.kind == corio::trace::EventKind::Finish)
+        .unwrap();
+    assert_eq!(stall.at_ns, resume.at_ns);
+    assert_eq!(stall.held_ns, finish.at_ns - resume.at_ns);
+    assert!(stall.held_ns >= 400_000_000, "{stall:?}");
+    let mut json = Vec::new();
+    trace.write_chrome_json(&mut json).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    assert!(json.contains("\"name\":\"stall\""), "{json}");
+    assert!(json.contains("nanosleep"));
+    let mut page = Vec::new();
+    trace.write_html(&mut page).unwrap();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("<b>1 stall</b>"));
+    assert!(page.contains("&#39;breaker&#39;"), "the report, escaped");
+    // A second take starts afresh.
+    rt.block_on(corio::yield_now);
+    assert!(rt.take_trace().unwrap().stalls().is_empty());
+}

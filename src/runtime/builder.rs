@@ -167,8 +167,12 @@ impl Builder {
     /// the coroutine, the thread, how long, and what the thread is doing
     /// (`running`, or `blocked in` a system call read from `/proc`), with
     /// a hint at the std call and corio's replacement; one more line says
-    /// when it ended and how long it lasted. The same lines go to
-    /// `log::warn!`. Reports are rate-limited process-wide: the first 10
+    /// when it ended and how long it lasted (printed by the runtime's own
+    /// drop if the watchdog has not seen the end by then, so that a program
+    /// that exits right after a stall still prints it). The same lines go
+    /// to `log::warn!`. With [`trace`](Builder::trace) on, every stall
+    /// (rate limit or not) also goes into the trace
+    /// ([`Trace::stalls`](crate::trace::Trace::stalls)). Reports are rate-limited process-wide: the first 10
     /// stalls, then at most one per 10 s, and the next printed report says
     /// how many were left out. A coroutine that keeps yielding is never
     /// reported.
@@ -322,9 +326,14 @@ impl Builder {
             task_metrics: self.task_metrics,
         })?;
         install_panic_hook();
-        let watch = self
-            .stall_threshold
-            .map(|threshold| watchdog::watch(core.runtime_id(), threshold, self.on_stall));
+        let watch = self.stall_threshold.map(|threshold| {
+            watchdog::watch(
+                core.runtime_id(),
+                threshold,
+                self.on_stall,
+                core.stall_log(),
+            )
+        });
         Ok(Runtime {
             core,
             _watch: watch,

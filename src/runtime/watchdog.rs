@@ -21,7 +21,12 @@
 //! stderr), else to stderr; to `log::warn!` as well. stderr and `log` are
 //! rate-limited process-wide: the first [`BURST`] stalls are reported, then
 //! one per [`QUIET_PERIOD`], and the next report says how many it left out;
-//! a stall's end is printed when its start was.
+//! a stall's end is printed when its start was. A runtime dropped while
+//! one of its stalls is still reported as lasting prints the end itself
+//! (its thread is dropping it, so the stall is over): a program that exits
+//! right after a stall does not lose that line. With tracing on, every
+//! stall also goes into the runtime's trace (`trace::StallNote`), through a
+//! log the recorder takes with its events.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use super::activity::{self, Activity};
 use crate::scheduler::{Beat, TaskId, sample_watched};
+use crate::trace::{LoggedStall, STALL_LOG_CAPACITY, StallLog};
 
 /// Stall reports printed before the rate limit starts.
 pub const BURST: u32 = 10;
@@ -121,6 +127,24 @@ struct Watch {
     threshold: Duration,
     /// Its callback, if it has one.
     on_stall: Option<OnStall>,
+    /// Where its stalls go for the trace, when tracing is on.
+    log: Option<StallLog>,
+    /// The stall reported and still lasting. Kept here, not in the
+    /// watchdog's own state, so that a runtime dropped before the watchdog
+    /// saw the end (a program that exits right after a stall) reports the
+    /// end itself.
+    lasting: Option<Lasting>,
+}
+
+/// A reported stall that has not ended yet.
+#[derive(Clone)]
+struct Lasting {
+    /// The report at its start (its `elapsed` updated at each sample).
+    stall: Stall,
+    /// When the watchdog first saw the beat the stall holds.
+    since: Instant,
+    /// Whether its start was printed (so its end is).
+    printed: bool,
 }
 
 /// The runtimes being watched, by runtime id, and whether the thread runs.
@@ -131,6 +155,16 @@ struct Watches {
     started: bool,
 }
 
+impl Watches {
+    /// The watch of `runtime`, if it is still watched.
+    fn of(&mut self, runtime: u32) -> Option<&mut Watch> {
+        self.by_runtime
+            .iter_mut()
+            .find(|(id, _)| *id == runtime)
+            .map(|(_, watch)| watch)
+    }
+}
+
 /// The watch list and the condition the idle watchdog waits on.
 static WATCHES: Mutex<Watches> = Mutex::new(Watches {
     by_runtime: Vec::new(),
@@ -138,6 +172,11 @@ static WATCHES: Mutex<Watches> = Mutex::new(Watches {
 });
 /// Signalled when a runtime is added to an empty watch list.
 static ADDED: Condvar = Condvar::new();
+/// Held from the moment a stall becomes [`Lasting`] until its start line is
+/// out, and while its end line is written: a stall's end never comes out
+/// before its start, whichever thread (the watchdog, or the thread
+/// dropping the runtime) writes it. Never taken while [`WATCHES`] is held.
+static REPORTING: Mutex<()> = Mutex::new(());
 
 /// Locks `mutex`, also after a panic elsewhere poisoned it (the values
 /// under these locks are whole between statements).
@@ -146,14 +185,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Watches runtime `runtime` until the guard is dropped; starts the
-/// watchdog thread with the first runtime.
-pub(crate) fn watch(runtime: u32, threshold: Duration, on_stall: Option<OnStall>) -> WatchGuard {
+/// watchdog thread with the first runtime. `log`, when tracing is on,
+/// receives the runtime's stalls for its trace.
+pub(crate) fn watch(
+    runtime: u32,
+    threshold: Duration,
+    on_stall: Option<OnStall>,
+    log: Option<StallLog>,
+) -> WatchGuard {
     let mut watches = lock(&WATCHES);
     watches.by_runtime.push((
         runtime,
         Watch {
             threshold,
             on_stall,
+            log,
+            lasting: None,
         },
     ));
     if !watches.started {
@@ -177,13 +224,38 @@ pub(crate) fn watch(runtime: u32, threshold: Duration, on_stall: Option<OnStall>
     WatchGuard(runtime)
 }
 
-/// Keeps a runtime watched; dropping it stops that.
+/// Keeps a runtime watched; dropping it stops that, and ends a stall still
+/// reported as lasting: the runtime's thread is dropping it, so the stall
+/// is over, and its end line must not be lost when the process exits next.
 #[derive(Debug)]
 pub(crate) struct WatchGuard(u32);
 
 impl Drop for WatchGuard {
     fn drop(&mut self) {
-        lock(&WATCHES).by_runtime.retain(|(id, _)| *id != self.0);
+        let (watch, now) = {
+            let mut watches = lock(&WATCHES);
+            let at = watches.by_runtime.iter().position(|(id, _)| *id == self.0);
+            (
+                at.map(|at| watches.by_runtime.swap_remove(at).1),
+                Instant::now(),
+            )
+        };
+        if let Some(Watch {
+            lasting: Some(lasting),
+            on_stall,
+            log,
+            ..
+        }) = watch
+        {
+            let _reporting = lock(&REPORTING);
+            end(
+                lasting,
+                now,
+                on_stall.as_ref(),
+                log.as_ref(),
+                &mut Limiter::default(),
+            );
+        }
     }
 }
 
@@ -192,9 +264,9 @@ impl Drop for WatchGuard {
 struct Track {
     /// The last beat read, and since when it has been the same.
     last: Option<(Beat, Instant)>,
-    /// The stall reported and still lasting, and whether its start was
-    /// printed (so its end is).
-    reported: Option<(Stall, bool)>,
+    /// Whether a stall of this runtime is [`Lasting`] (a copy of
+    /// `Watch::lasting.is_some()`, to spare a lock per sample).
+    lasting: bool,
 }
 
 /// What one sample found of one runtime.
@@ -209,12 +281,20 @@ struct Sample {
     thread: Option<Arc<str>>,
 }
 
+/// What the watchdog copies of a [`Watch`] each round, to work unlocked.
+struct Copied {
+    runtime: u32,
+    threshold: Duration,
+    on_stall: Option<OnStall>,
+    log: Option<StallLog>,
+}
+
 /// The watchdog thread. In the steady state a round allocates nothing: the
 /// lists are kept and cleared, and text is made only for a report.
 fn run() {
     let mut tracks: HashMap<u32, Track> = HashMap::new();
     let mut limiter = Limiter::default();
-    let mut watches: Vec<(u32, Duration, Option<OnStall>)> = Vec::new();
+    let mut watches: Vec<Copied> = Vec::new();
     let mut samples: Vec<Sample> = Vec::new();
     loop {
         let period = {
@@ -223,15 +303,15 @@ fn run() {
                 guard = ADDED.wait(guard).unwrap_or_else(PoisonError::into_inner);
             }
             watches.clear();
-            watches.extend(
-                guard
-                    .by_runtime
-                    .iter()
-                    .map(|(id, w)| (*id, w.threshold, w.on_stall.clone())),
-            );
-            let smallest = watches.iter().map(|(_, t, _)| *t).min();
+            watches.extend(guard.by_runtime.iter().map(|(id, w)| Copied {
+                runtime: *id,
+                threshold: w.threshold,
+                on_stall: w.on_stall.clone(),
+                log: w.log.clone(),
+            }));
+            let smallest = watches.iter().map(|w| w.threshold).min();
             let mut period = smallest.unwrap_or(Duration::from_millis(100)) / 4;
-            if tracks.values().any(|t| t.reported.is_some()) {
+            if tracks.values().any(|t| t.lasting) {
                 period = period.min(END_PERIOD);
             }
             period
@@ -239,7 +319,7 @@ fn run() {
         let now = Instant::now();
         samples.clear();
         sample_watched(|pulse| {
-            if watches.iter().any(|(id, _, _)| *id == pulse.runtime()) {
+            if watches.iter().any(|w| w.runtime == pulse.runtime()) {
                 samples.push(Sample {
                     runtime: pulse.runtime(),
                     beat: pulse.beat(),
@@ -248,41 +328,105 @@ fn run() {
                 });
             }
         });
-        tracks.retain(|runtime, _| watches.iter().any(|(id, _, _)| id == runtime));
+        tracks.retain(|runtime, _| watches.iter().any(|w| w.runtime == *runtime));
         for sample in &samples {
-            let Some((_, threshold, on_stall)) =
-                watches.iter().find(|(id, _, _)| *id == sample.runtime)
-            else {
+            let Some(watch) = watches.iter().find(|w| w.runtime == sample.runtime) else {
                 continue;
             };
             let track = tracks.entry(sample.runtime).or_default();
             let same = track.last.is_some_and(|(beat, _)| beat == sample.beat);
             if !same || !sample.beat.busy {
-                if let Some((stall, printed)) = track.reported.take() {
-                    let since = track.last.map_or(now, |(_, since)| since);
-                    let end = Stall {
-                        ended: true,
-                        elapsed: stall.elapsed.max(now - since),
-                        ..stall
-                    };
-                    report(&end, on_stall.as_ref(), &mut limiter, Some(printed));
+                if std::mem::take(&mut track.lasting) {
+                    let _reporting = lock(&REPORTING);
+                    let lasting = lock(&WATCHES)
+                        .of(sample.runtime)
+                        .and_then(|w| w.lasting.take());
+                    // None: the runtime was dropped, and its dropping
+                    // thread reported the end.
+                    if let Some(lasting) = lasting {
+                        end(
+                            lasting,
+                            now,
+                            watch.on_stall.as_ref(),
+                            watch.log.as_ref(),
+                            &mut limiter,
+                        );
+                    }
                 }
                 track.last = Some((sample.beat, now));
                 continue;
             }
             let since = track.last.map_or(now, |(_, since)| since);
             let elapsed = now - since;
-            match &mut track.reported {
-                Some((stall, _)) => stall.elapsed = elapsed,
-                None if elapsed >= *threshold => {
-                    let stall = stall_of(sample, elapsed);
-                    let printed = report(&stall, on_stall.as_ref(), &mut limiter, None);
-                    track.reported = Some((stall, printed));
+            if track.lasting {
+                let mut watches = lock(&WATCHES);
+                if let Some(lasting) = watches.of(sample.runtime).and_then(|w| w.lasting.as_mut()) {
+                    lasting.stall.elapsed = elapsed;
                 }
-                None => {}
+                drop(watches);
+                note_held(watch.log.as_ref(), sample.beat.running, since, elapsed);
+            } else if elapsed >= watch.threshold {
+                let stall = stall_of(sample, elapsed);
+                let _reporting = lock(&REPORTING);
+                let show = limiter.admit(Instant::now());
+                {
+                    let mut watches = lock(&WATCHES);
+                    let Some(w) = watches.of(sample.runtime) else {
+                        continue;
+                    };
+                    w.lasting = Some(Lasting {
+                        stall: stall.clone(),
+                        since,
+                        printed: show,
+                    });
+                }
+                track.lasting = true;
+                let line = report(&stall, watch.on_stall.as_ref(), &mut limiter, show);
+                if let Some(log) = &watch.log {
+                    let mut log = lock(log);
+                    if log.len() < STALL_LOG_CAPACITY {
+                        log.push(LoggedStall {
+                            task: sample.beat.running,
+                            began: since,
+                            held: elapsed,
+                            report: line,
+                        });
+                    }
+                }
             }
         }
         std::thread::sleep(period);
+    }
+}
+
+/// Reports the end of `lasting`, seen over at `now` (the first sample that
+/// found its beat moved, or the runtime's drop).
+fn end(
+    lasting: Lasting,
+    now: Instant,
+    on_stall: Option<&OnStall>,
+    log: Option<&StallLog>,
+    limiter: &mut Limiter,
+) {
+    let held = lasting.stall.elapsed.max(now - lasting.since);
+    let end = Stall {
+        ended: true,
+        elapsed: held,
+        ..lasting.stall
+    };
+    note_held(log, end.task.serial(), lasting.since, held);
+    report(&end, on_stall, limiter, lasting.printed);
+}
+
+/// Updates the length of the logged stall of `task` that began `since`.
+fn note_held(log: Option<&StallLog>, task: u64, since: Instant, held: Duration) {
+    if let Some(log) = log
+        && let Some(note) = lock(log)
+            .iter_mut()
+            .rev()
+            .find(|note| note.task == task && note.began == since)
+    {
+        note.held = held;
     }
 }
 
@@ -308,25 +452,20 @@ fn stall_of(sample: &Sample, elapsed: Duration) -> Stall {
     }
 }
 
-/// Reports `stall` to the callback or stderr, and to `log`. `printed` is,
-/// for a stall's end, whether its start was printed; returns whether this
-/// report was printed on stderr (or would have been, for `log`).
-fn report(
-    stall: &Stall,
-    on_stall: Option<&OnStall>,
-    limiter: &mut Limiter,
-    printed: Option<bool>,
-) -> bool {
-    let show = match printed {
-        Some(printed) => printed,
-        None => limiter.admit(Instant::now()),
-    };
+/// Reports `stall` to the callback or, if `show` (the rate limit let it
+/// through; for an end: its start was shown), to stderr; to `log` as well
+/// if `show`. Returns the line.
+fn report(stall: &Stall, on_stall: Option<&OnStall>, limiter: &mut Limiter, show: bool) -> String {
     let line = stall.to_string();
-    let line = match (show, printed, limiter.take_left_out()) {
-        (true, None, left_out) if left_out > 0 => {
-            format!("{line} [{left_out} earlier stall report(s) left out by the rate limit]")
-        }
-        _ => line,
+    let left_out = if show && !stall.ended {
+        limiter.take_left_out()
+    } else {
+        0
+    };
+    let line = if left_out > 0 {
+        format!("{line} [{left_out} earlier stall report(s) left out by the rate limit]")
+    } else {
+        line
     };
     match on_stall {
         Some(callback) => call_back(callback, stall),
@@ -338,7 +477,7 @@ fn report(
     if show {
         log::warn!("{line}");
     }
-    show
+    line
 }
 
 /// Calls the user's callback; a panic in it is caught and said once.

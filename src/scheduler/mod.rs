@@ -77,7 +77,7 @@ use slab::Slab;
 use crate::reactor::Reactor;
 use crate::stack::StackPool;
 use crate::timer::Timers;
-use crate::trace::{EventKind, Recorder, Trace, WakeCause};
+use crate::trace::{EventKind, Recorder, StallLog, Trace, WakeCause};
 
 pub(crate) use context::{
     current_id, current_shared, describe_current, enter_runtime, host_until_woken, in_runtime,
@@ -339,6 +339,15 @@ impl Core {
     /// The events recorded since the last call, if tracing is on.
     pub(crate) fn take_trace(&self) -> Option<Trace> {
         self.trace.as_ref().map(|r| r.borrow_mut().take())
+    }
+
+    /// A log the stall watchdog writes this runtime's stalls into, for the
+    /// trace; `None` when tracing is off.
+    pub(crate) fn stall_log(&self) -> Option<StallLog> {
+        let recorder = self.trace.as_ref()?;
+        let log = StallLog::default();
+        recorder.borrow_mut().log_stalls(log.clone());
+        Some(log)
     }
 
     /// Asks `run_until` to return at its next turn, whether or not its root

@@ -182,6 +182,20 @@ impl Trace {
                 }
             }
         }
+        // Stalls: a slice inside the run slice that held the thread, so
+        // that it nests under it on the task's track.
+        for stall in &self.stalls {
+            write!(
+                out,
+                ",\n{{\"ph\":\"X\",\"name\":\"stall\",\"cat\":\"stall\",\"pid\":{pid},\
+                 \"tid\":{},\"ts\":{},\"dur\":{},\"args\":{{\"report\":\"",
+                stall.task,
+                Micros(stall.at_ns + shift_ns),
+                Micros(stall.held_ns)
+            )?;
+            write_json_escaped(out, &stall.report)?;
+            out.write_all(b"\"}}")?;
+        }
         Ok(())
     }
 }

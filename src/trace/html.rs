@@ -21,7 +21,10 @@
 //!  "arg":[0,0,...],                   spawn: the parent's row; read/write: the
 //!                                     socket's token; woken by a task: the
 //!                                     waker's row; poll: the event count
-//!  "waited":[...]}                    one per poll, in order: ns it blocked
+//!  "waited":[...],                    one per poll, in order: ns it blocked
+//!  "stalls":[[row,at,held,"report"]]} each stall (`Trace::stalls`): its task's
+//!                                     row, its start (ns after t0), its
+//!                                     length in ns, the report line
 //! ```
 //!
 //! Everything a person reads that comes from the trace (task names) is in
@@ -296,6 +299,32 @@ impl Trace {
             }
             writeln!(out, "{}</p>", if any { "" } else { " none" })?;
         }
+        if !self.stalls.is_empty() {
+            writeln!(
+                out,
+                "<div id=\"stalls\"><p><b>{} {}</b>: a coroutine kept its runtime's \
+                 thread past the stall threshold, and nothing else of the runtime ran \
+                 (red frames on the timeline):</p>\n<ul>",
+                grouped(self.stalls.len() as u64),
+                if self.stalls.len() == 1 {
+                    "stall"
+                } else {
+                    "stalls"
+                }
+            )?;
+            let t0 = self.events.first().map_or(0, |e| e.at_ns);
+            for stall in &self.stalls {
+                write!(
+                    out,
+                    "<li>at {}, held {}: <code>",
+                    human_ns(stall.at_ns.saturating_sub(t0)),
+                    human_ns(stall.held_ns)
+                )?;
+                write_html_escaped(out, &stall.report)?;
+                writeln!(out, "</code></li>")?;
+            }
+            writeln!(out, "</ul></div>")?;
+        }
         if self.dropped > 0 {
             writeln!(
                 out,
@@ -357,8 +386,38 @@ impl Trace {
             EventKind::Poll { waited_ns, .. } => Some(i128::from(waited_ns)),
             _ => None,
         })?;
-        out.write_all(b"}")
+        out.write_all(b",\n\"stalls\":[")?;
+        for (i, stall) in self.stalls.iter().enumerate() {
+            // A stall of a task with no event left in the ring has no row.
+            let Some(row) = overview.rows.get(&stall.task) else {
+                continue;
+            };
+            let comma = if i == 0 { "" } else { "," };
+            let at = i128::from(stall.at_ns) - i128::from(t0);
+            write!(out, "{comma}[{row},{at},{},\"", stall.held_ns)?;
+            write_json_escaped_for_html(out, &stall.report)?;
+            out.write_all(b"\"]")?;
+        }
+        out.write_all(b"]}")
     }
+}
+
+/// Writes `text` as HTML text: `&`, `<`, `>` and quotes as entities.
+fn write_html_escaped<W: Write>(out: &mut W, text: &str) -> io::Result<()> {
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+        out.write_all(&rest.as_bytes()[..at])?;
+        let entity: &[u8] = match rest.as_bytes()[at] {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            _ => b"&#39;",
+        };
+        out.write_all(entity)?;
+        rest = &rest[at + 1..];
+    }
+    out.write_all(rest.as_bytes())
 }
 
 /// Writes `[a,b,…]` of the values `value` gives for the events (skipping

@@ -57,7 +57,7 @@ mod html;
 mod json;
 mod recorder;
 
-pub(crate) use recorder::{Recorder, clock};
+pub(crate) use recorder::{LoggedStall, Recorder, STALL_LOG_CAPACITY, StallLog, clock};
 
 /// One thing the scheduler did, at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +208,49 @@ pub struct Trace {
     dropped: u64,
     /// The names of the named tasks among the events' (`Builder::name`).
     names: HashMap<u64, Box<str>>,
+    /// The stalls reported while these events were recorded, oldest first.
+    stalls: Vec<StallNote>,
+}
+
+/// A stall the watchdog reported while tracing was on
+/// ([`Builder::stall_threshold`](crate::runtime::Builder::stall_threshold)):
+/// a coroutine kept its runtime's OS thread past the threshold, so nothing
+/// else of the runtime ran. The Chrome JSON draws it as a slice named
+/// "stall" inside the run slice, the HTML page as a red band on the task's
+/// row with the report on hover, and lists the reports at the top.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let mut rt = corio::Runtime::builder()
+///     .trace(1024)
+///     .stall_threshold(Some(Duration::from_millis(20)))
+///     .build()?;
+/// rt.block_on(|| std::thread::sleep(Duration::from_millis(100)));
+/// let trace = rt.take_trace().unwrap();
+/// let stall = &trace.stalls()[0];
+/// assert!(stall.report.contains("nanosleep"));
+/// assert!(stall.held_ns >= 100_000_000);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StallNote {
+    /// When the coroutine began to hold the thread, on the events' clock
+    /// ([`Event::at_ns`]): the start of its run slice when the trace holds
+    /// it, else when the watchdog first saw it (up to a quarter of the
+    /// threshold later).
+    pub at_ns: u64,
+    /// The coroutine (an [`Event::task`]).
+    pub task: u64,
+    /// How long it held the thread: its run slice's length when the trace
+    /// holds both ends, else as the watchdog last sampled it.
+    pub held_ns: u64,
+    /// The report the watchdog printed (or gave `on_stall`) when the stall
+    /// passed the threshold: who, which thread, what it was doing, the hint.
+    pub report: String,
 }
 
 impl Trace {
@@ -267,5 +310,22 @@ impl Trace {
     /// ```
     pub fn task_name(&self, task: u64) -> Option<&str> {
         self.names.get(&task).map(|name| &**name)
+    }
+
+    /// The stalls the watchdog reported while these events were recorded,
+    /// oldest first; empty when the runtime has no stall threshold. See
+    /// [`StallNote`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rt = corio::Runtime::builder().trace(64).build()?;
+    /// rt.block_on(|| corio::yield_now());
+    /// // A coroutine that yields never stalls its runtime.
+    /// assert!(rt.take_trace().unwrap().stalls().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stalls(&self) -> &[StallNote] {
+        &self.stalls
     }
 }

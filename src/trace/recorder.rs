@@ -2,9 +2,10 @@
 //! reads, and the conversion of its raw words into a [`Trace`].
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use super::{Event, EventKind, SuspendReason, Trace, WakeCause};
+use super::{Event, EventKind, StallNote, SuspendReason, Trace, WakeCause};
 
 /// A raw event in the ring: a clock reading, the task, and the kind packed
 /// into one word (24 bytes where an [`Event`] takes 40: the ring's stores
@@ -139,7 +140,35 @@ pub(crate) struct Recorder {
     /// The clock and `Instant` at the start, for converting readings.
     start_clock: u64,
     start: Instant,
+    /// The stalls the watchdog reported for this runtime, when it watches
+    /// it: written by the watchdog's thread, so behind a lock of its own
+    /// (the ring stays lock-free).
+    stalls: Option<StallLog>,
 }
+
+/// A stall as the watchdog logs it for the trace, from its thread.
+#[derive(Debug)]
+pub(crate) struct LoggedStall {
+    /// The coroutine's serial (an [`Event::task`]).
+    pub(crate) task: u64,
+    /// When the watchdog saw the coroutine start holding the thread (its
+    /// first sample of the unchanged beat: up to one sampling period after
+    /// the real start).
+    pub(crate) began: Instant,
+    /// How long it held the thread, as last sampled.
+    pub(crate) held: Duration,
+    /// The report line printed (or given to `on_stall`) at its start.
+    pub(crate) report: String,
+}
+
+/// Stalls shared by the watchdog (which appends and updates) and the
+/// runtime's recorder (which takes them with the events). At most
+/// [`STALL_LOG_CAPACITY`] wait between two takes; later ones are counted
+/// as dropped.
+pub(crate) type StallLog = Arc<Mutex<Vec<LoggedStall>>>;
+
+/// How many stalls a [`StallLog`] keeps between two takes.
+pub(crate) const STALL_LOG_CAPACITY: usize = 1024;
 
 /// A reading of the trace clock: the time-stamp counter on x86-64.
 #[inline(always)]
@@ -174,7 +203,13 @@ impl Recorder {
             names: HashMap::new(),
             start_clock: clock(),
             start: Instant::now(),
+            stalls: None,
         }
+    }
+
+    /// Takes stall reports from `log` into every later trace.
+    pub(crate) fn log_stalls(&mut self, log: StallLog) {
+        self.stalls = Some(log);
     }
 
     /// Records that `kind` happened to `task` now.
@@ -242,10 +277,61 @@ impl Recorder {
                 self.names.remove(&e.task);
             }
         }
+        let stalls = self.take_stalls(&events);
         Trace {
             events,
             dropped,
             names,
+            stalls,
         }
     }
+
+    /// The stalls logged since the last take, placed on the timeline of
+    /// `events`: a stall is one run slice, so where the trace holds that
+    /// slice it gives the exact start and length; where the ring dropped
+    /// its start, or it was still running, the watchdog's sampled figures
+    /// stand.
+    fn take_stalls(&self, events: &[Event]) -> Vec<StallNote> {
+        let Some(log) = &self.stalls else {
+            return Vec::new();
+        };
+        let logged = std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut notes: Vec<StallNote> = logged
+            .into_iter()
+            .map(|stall| {
+                let seen_ns = nanos(stall.began.saturating_duration_since(self.start));
+                let slice = run_slice(events, stall.task, seen_ns);
+                let (at_ns, held_ns) = slice.unwrap_or((seen_ns, nanos(stall.held)));
+                StallNote {
+                    at_ns,
+                    task: stall.task,
+                    held_ns,
+                    report: stall.report,
+                }
+            })
+            .collect();
+        notes.sort_by_key(|note| note.at_ns);
+        notes
+    }
+}
+
+/// `d` in whole nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The run slice of `task` that was under way at `seen_ns`: its resume's
+/// time and its length, if `events` hold both ends.
+fn run_slice(events: &[Event], task: u64, seen_ns: u64) -> Option<(u64, u64)> {
+    let after = events.partition_point(|e| e.at_ns <= seen_ns);
+    let start = events[..after]
+        .iter()
+        .rev()
+        .find(|e| e.task == task && e.kind == EventKind::Resume)?
+        .at_ns;
+    let end = events[after..]
+        .iter()
+        .find(|e| e.task == task && matches!(e.kind, EventKind::Suspend(_) | EventKind::Finish))?
+        .at_ns;
+    Some((start, end - start))
 }

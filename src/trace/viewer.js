@@ -112,6 +112,12 @@
       row.kind[row.len] = 0; row.len++;
     }
   }
+  // Stalls: per row, [start, end, report], drawn as red frames.
+  const stallsOf = new Map();
+  for (const [r, s, held, report] of data.stalls || []) {
+    if (!stallsOf.has(r)) stallsOf.set(r, []);
+    stallsOf.get(r).push([s, s + held, report]);
+  }
   // Arrows that never landed (the trace ended first) point at its end.
   const arrowCount = arrows.fromAt.length;
   const arrowFrom = Float64Array.from(arrows.fromAt);
@@ -213,6 +219,11 @@
           }
         }
         i = j;
+      }
+      for (const [s, e] of stallsOf.get(r) || []) {
+        if (e < t0 || s > t1) continue;
+        ctx.strokeStyle = "#d0021b"; ctx.lineWidth = 2;
+        ctx.strokeRect(x(s), y + 1, Math.max(x(e) - x(s), 2), ROW_H - 2);
       }
       ctx.restore();
     }
@@ -322,8 +333,12 @@
       }
       const then = row.kind[i] === 0 ? "still running when the trace was taken"
         : "then: " + reason(row.kind[i], row.arg[i]);
-      return label(r) + "\nran " + fmt(row.end[i] - row.start[i]) + " from " +
+      let text = label(r) + "\nran " + fmt(row.end[i] - row.start[i]) + " from " +
         fmt(row.start[i]) + "\n" + then;
+      for (const [s, e, report] of stallsOf.get(r) || []) {
+        if (s <= row.end[i] && e >= row.start[i]) text += "\nSTALL: " + report;
+      }
+      return text;
     }
     if (r === 0) return null;
     if (i < 0) {
