@@ -82,6 +82,7 @@ result who_owns_memory       cargo run -q --release --example who_owns_memory
 result sync_async            cargo run -q --release --example sync_async
 result threads_and_coroutines cargo run -q --release --example threads_and_coroutines
 result trace_cost            cargo run -q --release --example trace_cost
+result yield_instructions    scripts/instructions.sh
 result spawn_scale           cargo run -q --release --example spawn_scale
 result timers                cargo run -q --release --example timers
 result timer_structures      cargo run -q --release --example timers -- --structures

@@ -252,7 +252,11 @@ impl Builder {
     /// `busy`, `longest_slice`, `queued`, `longest_queued`); off by
     /// default, when they stay zero. `switches` is counted either way.
     /// The cost is two readings of the CPU's cycle counter per switch, the
-    /// clock the trace uses, and a few adds.
+    /// clock the trace uses, and a few adds: less than tracing's two
+    /// recorded events. `cargo run --release --example trace_cost` times
+    /// both against a plain runtime, and `scripts/instructions.sh` counts
+    /// their instructions per switch (results in `docs/results/trace_cost.md`
+    /// and `docs/results/yield_instructions.md`).
     ///
     /// [`TaskMetrics`]: super::TaskMetrics
     ///
