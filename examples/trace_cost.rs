@@ -13,6 +13,8 @@ use std::time::Instant;
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/stats.rs"]
 mod stats;
 
@@ -62,6 +64,7 @@ fn round(trace: bool, yields: u64, capacity: usize) -> f64 {
 }
 
 fn main() {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     let rounds = args.rounds.max(1);
     let (mut off, mut on) = (Vec::new(), Vec::new());

@@ -64,3 +64,17 @@ fn help_lists_the_arguments_and_json() {
         );
     }
 }
+
+/// `same_code | head -1` once `head` has gone: the example still runs both
+/// bindings (their disagreement would be a failure) and ends quietly.
+#[test]
+fn a_table_into_a_closed_pipe_exits_quietly() {
+    let output = util::run_with_closed_stdout(example_binary(), &["2", "3"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{:?}\nstderr:\n{stderr}",
+        output.status
+    );
+    assert!(stderr.is_empty(), "stderr:\n{stderr}");
+}

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "../common/pipe.rs"]
+mod pipe;
 #[path = "../common/usage.rs"]
 mod usage;
 #[path = "../common/values.rs"]
@@ -107,6 +109,7 @@ impl Run {
 }
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let Args {
         clients,
         lines,
