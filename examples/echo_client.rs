@@ -21,6 +21,8 @@ use clap::Parser;
 use corio::net::TcpStream;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/stats.rs"]
 mod stats;
 #[path = "common/values.rs"]
@@ -52,6 +54,7 @@ struct Options {
 }
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let opts = Options::parse();
     match corio::run(move || run(&opts)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,6 +28,8 @@ use std::time::Duration;
 use clap::Parser;
 use corio::net::{TcpListener, TcpStream};
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/values.rs"]
 mod values;
 
@@ -50,6 +52,7 @@ struct Args {
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let Args {
         addr,
         quiet,

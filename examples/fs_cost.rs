@@ -35,6 +35,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/stats.rs"]
 mod stats;
 #[path = "common/values.rs"]
@@ -154,6 +156,7 @@ fn us(d: Duration) -> f64 {
 }
 
 fn main() -> std::io::Result<()> {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     let (dir, big, small) = prepare(&args)?;
     let rows = measure(&args, &big, &small);

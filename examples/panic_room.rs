@@ -39,6 +39,9 @@ use std::process::{Command, ExitCode};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
+
 /// Stack size of the coroutine that measures its panics in place.
 const IN_PLACE_STACK: usize = 1024 * 1024;
 
@@ -69,6 +72,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     if let Err(error) = corio::stack::validate_stack_size(args.size) {
         eprintln!("panic_room: --size: {error}");

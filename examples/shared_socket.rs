@@ -19,6 +19,9 @@ use std::time::Instant;
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
+
 #[derive(Parser)]
 #[command(about = "the cost of one readiness event with W coroutines waiting on one socket")]
 struct Args {
@@ -84,6 +87,7 @@ fn measure(waiters: usize, datagrams: usize) -> (f64, f64) {
 }
 
 fn main() {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     if !args.json {
         println!(

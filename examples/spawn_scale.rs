@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
+
 #[derive(Parser)]
 #[command(
     about = "a million cold coroutine spawns: time, RSS and map entries, against the page-fault floor"
@@ -180,6 +183,7 @@ fn floor_row(count: usize) -> io::Result<Row> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     if args.count == 0 {
         return Err("--count must be at least 1".into());

@@ -15,6 +15,9 @@ use corosensei::Coroutine;
 use corosensei::stack::DefaultStack;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
+
 /// Runs `op` `iterations` times and returns nanoseconds per call.
 fn nanos_per_op(iterations: u32, mut op: impl FnMut()) -> f64 {
     let start = Instant::now();
@@ -35,6 +38,7 @@ struct Args {
 }
 
 fn main() {
+    pipe::exit_quietly_on_broken_pipe();
     let Args { json } = Args::parse();
     let report = |name: &str, nanos: f64| {
         if json {

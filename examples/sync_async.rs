@@ -41,6 +41,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/stats.rs"]
 mod stats;
 
@@ -127,6 +129,7 @@ impl Round {
 }
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     let service = match start_service(Duration::from_millis(args.delay_ms)) {
         Ok(addr) => addr,

@@ -79,6 +79,8 @@ fn measure(parked: usize) -> Result<Measured, String> {
     })
 }
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/values.rs"]
 mod values;
 
@@ -99,6 +101,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let Args { counts, json } = Args::parse();
     if !json {
         println!("teardown: dropping a runtime with N coroutines parked on a channel");

@@ -35,6 +35,8 @@ use clap::Parser;
 use corio::net::{TcpListener, TcpStream};
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/stats.rs"]
 mod stats;
 #[path = "common/values.rs"]
@@ -59,6 +61,7 @@ struct Args {
 const GAP: Duration = Duration::from_micros(50);
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let Args { samples, json } = Args::parse();
     match run(samples, json) {
         Ok(()) => ExitCode::SUCCESS,

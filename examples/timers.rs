@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/stats.rs"]
 mod stats;
 
@@ -365,6 +367,7 @@ fn structures(args: &Args) {
 }
 
 fn main() {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     if args.structures {
         structures(&args);

@@ -20,6 +20,8 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/stats.rs"]
 mod stats;
 
@@ -99,6 +101,7 @@ fn round(mode: Mode, yields: u64, capacity: usize) -> f64 {
 }
 
 fn main() {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     let rounds = args.rounds.max(1);
     if let Some(mode) = args.only {

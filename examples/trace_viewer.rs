@@ -28,6 +28,9 @@ use corio::sync::{Mutex, channel};
 use corio::thread::Builder;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
+
 #[derive(Parser)]
 #[command(about = "a traced run of a small loopback service, written as an offline HTML timeline")]
 struct Args {
@@ -104,6 +107,7 @@ fn service(clients: u32) {
 }
 
 fn main() -> io::Result<()> {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     // Fail before the run, not after it.
     let file = File::create(&args.out).map_err(|e| {

@@ -37,6 +37,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clap::Parser;
 use serde_json::json;
 
+#[path = "common/pipe.rs"]
+mod pipe;
 #[path = "common/usage.rs"]
 mod usage;
 
@@ -55,6 +57,7 @@ const PAGE: usize = 4096;
 const UNITS: usize = 4;
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     // The fork comes first, while this process has only its main thread:
     // the child may then run ordinary Rust code (allocate, format).

@@ -439,6 +439,17 @@ fn bad_arguments_exit_2_with_a_message_and_the_usage() {
     }
 }
 
+/// `io_overlap --help | head -3`: stdout's reader is gone before the
+/// help is written. The example ends quietly with success, as clap's own
+/// `--help` does, instead of panicking on `EPIPE`.
+#[test]
+fn help_into_a_closed_pipe_exits_quietly() {
+    let output = util::run_with_closed_stdout(example_binary(), &["--help"]);
+    assert!(output.status.success(), "{:?}", output.status);
+    let stderr = text(&output.stderr);
+    assert!(stderr.is_empty(), "stderr:\n{stderr}");
+}
+
 #[test]
 fn help_prints_the_usage_and_succeeds() {
     let output = run_example(&["--help"]);

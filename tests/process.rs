@@ -83,77 +83,98 @@ fn output_of_a_300_ms_shell_while_the_ticker_ticks() {
 }
 
 /// 1 MB into `cat` from one coroutine while another drains its stdout:
-/// each waits on its own pipe, so neither deadlocks. The megabyte is 16
-/// times what the pipes hold, so the reader must run while the writer is
-/// still writing: that is counted. If a write blocked the thread, the
-/// reader could never run; a guard thread then kills `cat` after 30 s,
-/// and the write fails instead of hanging the test.
+/// each waits on its own pipe, so neither deadlocks. The reader starts
+/// draining only once the ticker has ticked [`ticker::TICKS`] times since
+/// the writer began; the megabyte is 16 times what the pipes hold, so the
+/// writer must still be suspended in `write_all` then, and the reader must
+/// run while the writer is still writing: both are counted. If a write
+/// blocked the thread, neither the ticker nor the reader could run; a
+/// guard thread then kills `cat` after 30 s, and the write fails instead
+/// of hanging the test.
 #[test]
 fn one_megabyte_through_cat_while_the_ticker_ticks() {
     const LEN: usize = 1 << 20;
     let data: Vec<u8> = (0..LEN).map(|i| (i * 7 % 251) as u8).collect();
     let expected = data.clone();
-    let (echoed, status, reads_while_writing, ticks) = corio::run(move || {
-        let ticker = Ticker::start();
-        let mut child = Command::new("cat")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let guard_finished = Arc::clone(&finished);
-        let guard = std::thread::spawn(move || {
-            let start = std::time::Instant::now();
-            while !guard_finished.load(Ordering::SeqCst) {
-                if start.elapsed() > ticker::HANG_GUARD {
-                    // SAFETY: `kill` on the child's pid, not yet reaped
-                    // (the runtime waits for it after `finished`).
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                    return;
+    let (echoed, status, reads_while_writing, ticked_while_writing, ticks) =
+        corio::run(move || {
+            let ticker = Ticker::start();
+            let mut child = Command::new("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let pid = child.id() as i32;
+            let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let guard_finished = Arc::clone(&finished);
+            let guard = std::thread::spawn(move || {
+                let start = std::time::Instant::now();
+                while !guard_finished.load(Ordering::SeqCst) {
+                    if start.elapsed() > ticker::HANG_GUARD {
+                        // SAFETY: `kill` on the child's pid, not yet reaped
+                        // (the runtime waits for it after `finished`).
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
                 }
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-        });
-        let writing = std::rc::Rc::new(std::cell::Cell::new(true));
-        let mut stdin = child.stdin.take().unwrap();
-        let writer_flag = std::rc::Rc::clone(&writing);
-        let writer = corio::spawn(move || {
-            stdin
-                .write_all(&data)
-                .expect("write into cat (killed by the hang guard?)");
-            writer_flag.set(false);
-            // `stdin` drops here: cat sees the end.
-        });
-        let mut stdout = child.stdout.take().unwrap();
-        let reader = corio::spawn(move || {
-            let (mut echoed, mut reads_while_writing) = (Vec::new(), 0);
-            let mut buf = vec![0; 64 * 1024];
-            loop {
-                let n = stdout.read(&mut buf).unwrap();
-                if n == 0 {
-                    break;
+            });
+            let writing = std::rc::Rc::new(std::cell::Cell::new(true));
+            let before = ticker.now();
+            let mut stdin = child.stdin.take().unwrap();
+            let writer_flag = std::rc::Rc::clone(&writing);
+            let writer = corio::spawn(move || {
+                stdin
+                    .write_all(&data)
+                    .expect("write into cat (killed by the hang guard?)");
+                writer_flag.set(false);
+                // `stdin` drops here: cat sees the end.
+            });
+            let mut stdout = child.stdout.take().unwrap();
+            let ticks = Arc::clone(&ticker.ticks);
+            let reader = corio::spawn(move || {
+                ticker::wait_for_ticks(&ticks, before);
+                let ticked_while_writing = writing.get();
+                let (mut echoed, mut reads_while_writing) = (Vec::new(), 0);
+                let mut buf = vec![0; 64 * 1024];
+                loop {
+                    let n = stdout.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    reads_while_writing += usize::from(writing.get());
+                    echoed.extend_from_slice(&buf[..n]);
                 }
-                reads_while_writing += usize::from(writing.get());
-                echoed.extend_from_slice(&buf[..n]);
-            }
-            (echoed, reads_while_writing)
+                (echoed, reads_while_writing, ticked_while_writing)
+            });
+            writer.join().unwrap();
+            let (echoed, reads_while_writing, ticked_while_writing) = reader.join().unwrap();
+            let status = child.wait().unwrap();
+            finished.store(true, Ordering::SeqCst);
+            guard.join().unwrap();
+            let ticks = ticker.now() - before;
+            ticker.stop();
+            (
+                echoed,
+                status,
+                reads_while_writing,
+                ticked_while_writing,
+                ticks,
+            )
         });
-        writer.join().unwrap();
-        let (echoed, reads_while_writing) = reader.join().unwrap();
-        let status = child.wait().unwrap();
-        finished.store(true, Ordering::SeqCst);
-        guard.join().unwrap();
-        let ticks = ticker.now();
-        ticker.stop();
-        (echoed, status, reads_while_writing, ticks)
-    });
     assert!(status.success(), "cat ended with {status:?}");
     assert_eq!(echoed.len(), LEN);
     assert!(
         echoed == expected,
         "cat echoed other bytes than were written"
     );
+    assert!(
+        ticked_while_writing,
+        "the writer finished before the ticker had ticked {} times: cat's pipes \
+         cannot hold a megabyte, so the writes did not wait",
+        ticker::TICKS
+    );
+    assert!(ticks >= ticker::TICKS, "{ticks} ticks across the transfer");
     assert!(
         reads_while_writing >= 1,
         "the reader never ran while the writer was writing"

@@ -6,11 +6,16 @@
 //! beside a call that waits and assert that it kept ticking (it would
 //! stand still were the OS thread blocked).
 
+#[path = "util/ticker.rs"]
+mod ticker;
 #[path = "util/net.rs"]
 mod util;
 
+use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -399,89 +404,106 @@ fn datagram_pairs_behave_as_std() {
 
 const ECHO_BYTES: usize = 2 * 1024 * 1024;
 
+/// 2 MB echoed over a `UnixStream`. The echo server starts reading only
+/// once the ticker has ticked [`ticker::TICKS`] times since the client
+/// began to send; two megabytes are far more than the socket buffers hold,
+/// so the sender must still be suspended in `write_all` then: counted.
 #[test]
 fn two_megabytes_echo_over_a_unix_stream_while_a_ticker_ticks() {
     corio::run(|| {
         let dir = TempDir::new("echo");
         let path = dir.path("echo");
         let listener = UnixListener::bind(&path).unwrap();
-        let ticker = util::Ticker::start();
-        // The echo server reads in 64 KiB pieces and pauses 2 ms after
-        // each, so the client's writes must wait for room many times.
+        let ticker = ticker::Ticker::start();
+        let before = ticker.now();
+        let sending = Rc::new(Cell::new(true));
+        let (ticks, still_sending) = (Arc::clone(&ticker.ticks), Rc::clone(&sending));
         let server = corio::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
+            ticker::wait_for_ticks(&ticks, before);
+            let ticked_while_sending = still_sending.get();
             let mut buf = vec![0; 64 * 1024];
             let mut echoed = 0;
             loop {
                 let n = (&stream).read(&mut buf).unwrap();
                 if n == 0 {
-                    break echoed;
+                    break (echoed, ticked_while_sending);
                 }
                 (&stream).write_all(&buf[..n]).unwrap();
                 echoed += n;
-                corio::sleep(Duration::from_millis(2));
             }
         });
         let client = UnixStream::connect(&path).unwrap();
         let writer = client.try_clone().unwrap();
         let sent = util::pattern(3, ECHO_BYTES);
         let expected = sent.clone();
-        let before = ticker.ticks();
         let sender = corio::spawn(move || {
             (&writer).write_all(&sent).unwrap();
+            sending.set(false);
             writer.shutdown(std::net::Shutdown::Write).unwrap();
         });
         let mut echoed = Vec::with_capacity(ECHO_BYTES);
         (&client).read_to_end(&mut echoed).unwrap();
-        let during = ticker.ticks() - before;
+        let during = ticker.now() - before;
         sender.join().unwrap();
-        assert_eq!(server.join().unwrap(), ECHO_BYTES);
-        assert!(echoed == expected, "the echo differs from what was sent");
+        let (server_echoed, ticked_while_sending) = server.join().unwrap();
         ticker.stop();
-        // The server pauses at least 32 times for 2 ms; the ticker's 1 ms
-        // deadlines come due among them unless the thread was blocked.
-        assert!(during >= 1, "the ticker never ran during the echo");
+        assert_eq!(server_echoed, ECHO_BYTES);
+        assert!(echoed == expected, "the echo differs from what was sent");
+        assert!(
+            ticked_while_sending,
+            "the client sent 2 MB before the ticker had ticked {} times: the \
+             socket buffers cannot hold that, so the writes did not wait",
+            ticker::TICKS
+        );
+        ticker::assert_ticked("UnixStream::write_all of 2 MB", 0, during);
     });
 }
 
+/// A read from one end of a `UnixStream::pair` waits until the other end
+/// writes, which it does only once the ticker has ticked
+/// [`ticker::TICKS`] times: the read suspended only its coroutine.
 #[test]
 fn a_stream_pair_read_waits_while_a_ticker_ticks() {
     corio::run(|| {
         let (mut a, b) = UnixStream::pair().unwrap();
-        let ticker = util::Ticker::start();
+        let ticker = ticker::Ticker::start();
+        let before = ticker.now();
+        let ticks = Arc::clone(&ticker.ticks);
         let writer = corio::spawn(move || {
-            corio::sleep(Duration::from_millis(20));
+            ticker::wait_for_ticks(&ticks, before);
             (&b).write_all(b"late").unwrap();
             b
         });
-        let before = ticker.ticks();
         let mut got = [0; 4];
         a.read_exact(&mut got).unwrap();
-        let during = ticker.ticks() - before;
+        let after = ticker.now();
         drop(writer.join().unwrap());
         ticker.stop();
         assert_eq!(&got, b"late");
-        assert!(during >= 1, "the ticker never ran during the read");
+        ticker::assert_ticked("UnixStream::read of a pair", before, after);
     });
 }
 
+/// As above, for a datagram from the other end of a `UnixDatagram::pair`.
 #[test]
 fn a_datagram_pair_recv_waits_while_a_ticker_ticks() {
     corio::run(|| {
         let (a, b) = UnixDatagram::pair().unwrap();
-        let ticker = util::Ticker::start();
+        let ticker = ticker::Ticker::start();
+        let before = ticker.now();
+        let ticks = Arc::clone(&ticker.ticks);
         let sender = corio::spawn(move || {
-            corio::sleep(Duration::from_millis(20));
+            ticker::wait_for_ticks(&ticks, before);
             b.send(b"late datagram").unwrap()
         });
-        let before = ticker.ticks();
         let mut buf = [0; 32];
         let n = a.recv(&mut buf).unwrap();
-        let during = ticker.ticks() - before;
+        let after = ticker.now();
         assert_eq!(sender.join().unwrap(), 13);
         ticker.stop();
         assert_eq!(&buf[..n], b"late datagram");
-        assert!(during >= 1, "the ticker never ran during the receive");
+        ticker::assert_ticked("UnixDatagram::recv of a pair", before, after);
     });
 }
 

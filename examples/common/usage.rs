@@ -2,7 +2,8 @@
 //! the labs (`examples/`), the benches and the tests: `getrusage` for this
 //! process, its threads and children ([`rusage`]), the `cpu` line of
 //! `/proc/stat` for the machine ([`CpuTicks`]), and the `Key: value` lines
-//! of `/proc/<pid>/status` and `/proc/self/smaps_rollup` ([`proc_field`]).
+//! of `/proc/<pid>/status` and `/proc/self/smaps_rollup` ([`proc_field`]),
+//! and this process's threads by name ([`threads_named`]).
 
 // Each including crate uses a subset of this file.
 #![allow(dead_code)]
@@ -113,6 +114,24 @@ pub fn proc_field(file: &str, field: &str) -> io::Result<u64> {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| io::Error::other(format!("{file} has no `{field}: <number>` line")))
+}
+
+/// Threads of this process whose name begins with `prefix`, read from
+/// `/proc/self/task/<tid>/comm` (where a name is cut to 15 bytes, so pass
+/// a prefix no longer than that). A thread that ends while the directory
+/// is read is not counted.
+///
+/// # Errors
+///
+/// `/proc/self/task` cannot be read.
+pub fn threads_named(prefix: &str) -> io::Result<usize> {
+    let mut count = 0;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        if let Ok(name) = std::fs::read_to_string(task?.path().join("comm")) {
+            count += usize::from(name.starts_with(prefix));
+        }
+    }
+    Ok(count)
 }
 
 /// The whole number a one-number file holds: `/proc/sys/...` settings,

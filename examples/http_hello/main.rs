@@ -26,6 +26,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use corio::net::{TcpListener, TcpStream};
 
+#[path = "../common/pipe.rs"]
+mod pipe;
+
 #[derive(Parser)]
 #[command(about = "a keep-alive HTTP/1.1 hello server on corio, one coroutine per connection")]
 struct Args {
@@ -38,6 +41,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
     if args.threads == 0 {
         eprintln!("http_hello: --threads must be at least 1");

@@ -65,6 +65,8 @@ mod html;
 mod limits;
 mod measure;
 mod modes;
+#[path = "../common/pipe.rs"]
+mod pipe;
 mod processes;
 mod progress;
 mod report;
@@ -95,6 +97,7 @@ const CPU_TASK_TARGET: Duration = Duration::from_millis(40);
 const TIMELINE_ROWS: usize = 4;
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     match cli::parse_command_line() {
         Ok(Command::Help) => {
             println!("{}", cli::usage());

@@ -61,6 +61,33 @@ pub fn run_child_ok(test_name: &str, env: &[(&str, &str)]) -> (String, String) {
     (out, err)
 }
 
+/// Runs `program` with `args` and a stdout whose reader has already
+/// closed its end, so that the first write to it fails with `EPIPE`
+/// (`program | head` once `head` has gone); returns how it ended and its
+/// stderr.
+#[allow(dead_code)] // Not every test file closes pipes.
+pub fn run_with_closed_stdout(program: &std::path::Path, args: &[&str]) -> Output {
+    let mut ends = [0; 2];
+    // SAFETY: `pipe2` writes two descriptors into the two-element array.
+    assert_eq!(
+        unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) },
+        0
+    );
+    // SAFETY: both descriptors were just made by `pipe2` and are owned here
+    // alone; the read end is closed at once by dropping it.
+    let (read_end, write_end) = unsafe {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1]))
+    };
+    drop(read_end);
+    Command::new(program)
+        .args(args)
+        .stdout(write_end)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("the program can be started")
+}
+
 /// The text of a panic payload (`String` or `&str`; empty otherwise).
 #[allow(dead_code)] // Not every test file looks at panics.
 pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {

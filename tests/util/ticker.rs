@@ -86,6 +86,16 @@ pub fn gate(ticks: &AtomicU32, from: u32) -> bool {
     }
 }
 
+/// Suspends the calling coroutine (1 ms sleeps) until `ticks` has reached
+/// `from + TICKS`: the coroutine-side [`gate`], for another side that runs
+/// in the same runtime. No hang guard: were the runtime's thread blocked,
+/// this coroutine would not run either.
+pub fn wait_for_ticks(ticks: &AtomicU32, from: u32) {
+    while ticks.load(Ordering::SeqCst) < from + TICKS {
+        corio::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Asserts that at least [`TICKS`] ticks happened while `what` waited.
 pub fn assert_ticked(what: &str, before: u32, after: u32) {
     assert!(

@@ -34,6 +34,8 @@ mod handoff;
 mod measure;
 mod os;
 mod parked;
+#[path = "../../../examples/common/pipe.rs"]
+mod pipe;
 mod report;
 mod rows;
 mod same_mechanism;
@@ -99,6 +101,7 @@ fn run_child(args: &[String]) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_on_broken_pipe();
     if let Some(args) = os::child_args() {
         return run_child(&args);
     }
