@@ -94,6 +94,52 @@ impl<T> JoinHandle<T> {
         self.spawned.join("JoinHandle::join")
     }
 
+    /// Cancels the task: it unwinds at its next suspension point, running
+    /// its destructors, and [`join`](JoinHandle::join) then gives
+    /// `Err(payload)` where `payload.downcast_ref::<`[`Cancelled`]`>()` is
+    /// `Some`. No panic message is printed for a cancellation.
+    ///
+    /// - A task that waits (on a socket, a timer, a channel, a lock, a join,
+    ///   `park`, a blocking job) or is queued to run unwinds at once, before
+    ///   `cancel` returns; it leaves whatever queue it waited in. One that
+    ///   never ran has its closure dropped.
+    /// - A task cancelling itself unwinds from the `cancel` call.
+    /// - A task that is running others in place while it waits or yields
+    ///   (corio lets a waiting coroutine run the others on its own stack,
+    ///   so a task may be cancelled by one it is running) unwinds as soon
+    ///   as that run ends, before its wait or yield returns.
+    /// - A task that has ended keeps its result: cancelling it changes
+    ///   nothing. So does cancelling a task whose runtime is gone.
+    ///
+    /// A lock the task holds is released by its guard's destructor and, as
+    /// std does for any unwind, poisoned (later `lock`s return a
+    /// `PoisonError` that still gives access). A task waiting for
+    /// [`spawn_blocking`](crate::spawn_blocking) unwinds; the job runs to its
+    /// end on its pool thread, detached, and its result is dropped there.
+    ///
+    /// [`Cancelled`]: crate::thread::Cancelled
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::thread::Cancelled;
+    ///
+    /// corio::run(|| {
+    ///     let worker = corio::spawn(|| loop {
+    ///         corio::thread::sleep(Duration::from_millis(1));
+    ///     });
+    ///     corio::thread::sleep(Duration::from_millis(5));
+    ///     worker.cancel();
+    ///     assert!(worker.is_finished());
+    ///     let payload = worker.join().unwrap_err();
+    ///     assert!(payload.downcast_ref::<Cancelled>().is_some());
+    /// });
+    /// ```
+    pub fn cancel(&self) {
+        self.spawned.cancel();
+    }
+
     /// The task's metrics so far: how often it was switched in and, in a
     /// runtime built with `task_metrics(true)`, how long it ran and waited
     /// for the CPU. Final once the task has finished; readable from any

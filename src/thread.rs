@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 
 use crate::scheduler::{self, Blocker, Core, Suspend, TaskId, TaskShared, TaskWaker};
 
+pub use crate::scheduler::Cancelled;
 pub use crate::scope::{Scope, ScopedJoinHandle, scope};
 pub use crate::task::{Builder, JoinHandle, spawn, yield_now};
 pub use crate::time::{sleep, sleep_until};

@@ -401,7 +401,12 @@ pub(crate) fn host_until_woken(what: &str, reason: crate::trace::SuspendReason) 
     }
     // SAFETY: as in `current_id`.
     let id = unsafe { (*task).id };
-    with_core(what, |core| core.host_until_woken(task, id, reason))
+    let woken = with_core(what, |core| core.host_until_woken(task, id, reason));
+    if woken {
+        // SAFETY: as above; the task runs again (its pass is over).
+        super::cancel::check(unsafe { (*task).counters() });
+    }
+    woken
 }
 
 /// Switches from the running coroutine to the scheduler, telling it why, and
@@ -422,6 +427,8 @@ pub(crate) fn suspend(what: &str, reason: Suspend) -> Result<(), CannotWait> {
     let (task, _) = running(what)?;
     with_core(what, |core| core.pending.set(Some(reason)));
     switch_out(task, Switch::Wait);
+    // SAFETY: `task` is the running task again (its resumer marked it).
+    super::cancel::check(unsafe { (*task).counters() });
     Ok(())
 }
 

@@ -21,6 +21,7 @@
 //! `switch_costs` example (against `raw_switch`, a bare corosensei switch).
 
 use super::Core;
+use super::cancel;
 use super::context;
 use super::run::{Next, Stopped};
 use super::suspend::{Suspend, Wake};
@@ -153,6 +154,8 @@ impl Core {
             self.trace(serial(), || EventKind::Resume);
         }
         drop(pass);
+        // Cancelled by a task this pass ran: unwind now, as this task.
+        cancel::check(counters());
     }
 
     /// A tick that resumed nobody: a coroutine yielded with nothing else to

@@ -190,6 +190,10 @@ pub struct TaskMetrics {
 pub(crate) struct TaskCounters {
     /// Times switched in.
     pub(crate) switches: Cell<u64>,
+    /// Whether its `JoinHandle::cancel` was called. Here, beside the switch
+    /// count, because the one place that must read it on a hot path (the
+    /// end of a yield's pass, `hosting.rs`) already holds this struct.
+    pub(crate) cancelled: Cell<bool>,
     /// Clock at the last switch-in (running) or at becoming runnable.
     since: Cell<u64>,
     busy: Cell<u64>,

@@ -50,6 +50,7 @@
 //! [`TaskWaker`] to wake, [`IoRegistration`] for a socket and [`Remote`]
 //! for another thread.
 
+mod cancel;
 mod context;
 mod deadlock;
 mod dump;
@@ -79,6 +80,7 @@ use crate::stack::StackPool;
 use crate::timer::Timers;
 use crate::trace::{EventKind, Recorder, StallLog, Trace, WakeCause};
 
+pub use cancel::Cancelled;
 pub(crate) use context::{
     current_id, current_shared, describe_current, enter_runtime, host_until_woken, in_runtime,
     running_id, running_shared, suspend, try_running_id, try_with_core, unwinding_in_progress,

@@ -320,6 +320,16 @@ impl Core {
     /// A task returned: recycle its stack and free its slot.
     #[inline(never)]
     fn finish(&self, task: Task) {
+        let id = task.id;
+        self.retire(task);
+        self.tasks.borrow_mut().remove(id.key());
+        log::trace!("finish {id}");
+    }
+
+    /// The bookkeeping of a task that ended, returned or unwound by a
+    /// cancel (whose slot is already gone): its name, the root's end, the
+    /// count, the trace, and its stack back to the pool.
+    pub(super) fn retire(&self, task: Task) {
         if self.named_live.get() > 0 && task.shared.name().is_some() {
             self.ticks.pulse.unnamed(task.id.serial());
             self.named_live.set(self.named_live.get() - 1);
@@ -331,8 +341,6 @@ impl Core {
         bump(&self.stats.completed, 1);
         self.trace(id.serial(), || EventKind::Finish);
         self.stacks.borrow_mut().give_back(coroutine.into_stack());
-        self.tasks.borrow_mut().remove(id.key());
-        log::trace!("finish {id}");
     }
 
     /// Runs tasks until the task `root` has returned.

@@ -19,6 +19,7 @@ use std::thread;
 
 use corosensei::{Coroutine, Yielder};
 
+use super::cancel::Cancelled;
 use super::context;
 use super::{
     Blocker, Core, Parker, Suspend, Switch, Task, TaskCoroutine, TaskCounters, TaskId, TaskMetrics,
@@ -126,6 +127,29 @@ impl<T> Spawned<T> {
             if let Err(cannot) = context::suspend(what, Suspend::Park(Blocker::Join(self.id))) {
                 return Err(Box::new(cannot.explain(what)));
             }
+        }
+    }
+
+    /// Cancels the task (`JoinHandle::cancel`; see `cancel.rs`). Nothing
+    /// happens to a task that has ended or whose runtime is gone (its
+    /// runtime unwound it then).
+    pub(crate) fn cancel(&self) {
+        if self.slot.finished.get() {
+            return;
+        }
+        let Some(core) = self.core.upgrade() else {
+            return;
+        };
+        // Unwinding runs the task's destructors, which may need their
+        // runtime (a socket's deregistration): enter it if the caller is
+        // not inside it (a handle cancelled after `block_on` returned).
+        let _entered = (super::current_runtime() != Some(self.id.runtime()))
+            .then(|| context::enter_runtime(&core));
+        let unwound = core.cancel(self.id, &self.slot.counters);
+        if unwound && !self.slot.finished.get() {
+            // Unwound before it ever ran: its body never filled the slot.
+            self.slot.finished.set(true);
+            *self.slot.result.borrow_mut() = Some(Err(Box::new(Cancelled)));
         }
     }
 
@@ -309,6 +333,7 @@ where
         // runtime unwinding the coroutine is caught here too; the result
         // then says so rather than carry the unwinder's private payload.
         let result = match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Err(_) if slot.counters.cancelled.get() => Err(Box::new(Cancelled) as _),
             Err(_) if context::unwinding_in_progress() => Err(Box::new(UNWOUND) as _),
             result => result,
         };

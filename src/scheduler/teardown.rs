@@ -91,7 +91,13 @@ impl Core {
     /// on its own stack (or, if it never started, its closure is dropped),
     /// then its stack is dropped. A panic that escapes (a destructor that
     /// panicked outside an unwind) is reported and the teardown goes on.
-    pub(crate) fn unwind(&self, mut task: Box<Task>) {
+    pub(crate) fn unwind(&self, task: Box<Task>) {
+        drop(self.unwound(task));
+    }
+
+    /// [`Core::unwind`], handing the unwound task back (its coroutine has
+    /// ended) for [`Core::retire`].
+    pub(super) fn unwound(&self, mut task: Box<Task>) -> Box<Task> {
         let id = task.id;
         {
             // A queued task still has its slot; a parked one was taken out.
@@ -114,6 +120,6 @@ impl Core {
                 task.describe()
             );
         }
-        drop(task);
+        task
     }
 }
