@@ -38,6 +38,7 @@
 //! | `idle.rs` | polling the reactor, firing timers, draining the inbox |
 //! | `deadlock.rs` | waiting on other threads, and the deadlock report |
 //! | `teardown.rs` | unwinding tasks when a runtime is dropped, or one at a time |
+//! | `cancel.rs` | `JoinHandle::cancel`, the `Cancelled` payload |
 //! | `metrics.rs` | [`Stats`] and the tick counter |
 //! | `task.rs` | [`TaskId`], [`Task`] and the slot it waits in |
 //! | `suspend.rs` | [`Switch`], [`Suspend`], [`Blocker`], [`Wake`], [`CannotWait`] |
