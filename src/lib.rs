@@ -60,6 +60,7 @@
 //! | [`fs`] | `std::fs` for coroutines: every free function, [`File`](fs::File), [`OpenOptions`](fs::OpenOptions), [`read_dir`](fs::read_dir) in batches, [`DirBuilder`](fs::DirBuilder); each call on the blocking pool |
 //! | [`io`] | [`stdin`](io::stdin), [`stdout`](io::stdout), [`stderr`](io::stderr) that suspend only their caller, and std::io's traits and types |
 //! | [`process`] | [`Command`](process::Command) (wraps std's), [`Child`](process::Child) with its pipes on the reactor and its exit watched through a pidfd |
+//! | [`time`] | [`sleep`], [`sleep_until`] and [`Instant`](time::Instant): `std::time::Instant` on the runtime's clock, which [`virtual_time`](runtime::Builder::virtual_time) lets jump to the next timer |
 //! | [`trace`] | the timeline of every spawn, switch, wake-up and poll ([`runtime::Builder::trace`]), as Chrome trace JSON for Perfetto or an offline HTML viewer ([`Trace::write_html`](trace::Trace::write_html)) |
 //!
 //! At the crate root: [`spawn`], [`yield_now`], [`sleep`], [`sleep_until`],
@@ -69,7 +70,7 @@
 //! `reactor` and `timer` (the mio poller and deadlines: leaves), `scheduler`
 //! (the core, closed: the loop, the hand-off, spawn and join, the inbox from
 //! other threads), and on top of it `blocking` (the `spawn_blocking` pool),
-//! `time` (sleeps) and `scope`; `fs`, `io` and `process` sit on `blocking`
+//! `time` and `scope`; `fs`, `io` and `process` sit on `blocking`
 //! (and `process` on the reactor, as `net` does). `docs/architecture.md` draws the layers;
 //! `tests/layout.rs` keeps imports pointing down.
 //!
@@ -99,7 +100,7 @@ pub mod stack;
 pub mod sync;
 pub mod task;
 pub mod thread;
-mod time;
+pub mod time;
 mod timer;
 pub mod trace;
 

@@ -250,6 +250,13 @@ impl<W: Copy + PartialEq> Reactor<W> {
         Ok(())
     }
 
+    /// Forgets which deadline the timerfd is armed for, so that the next
+    /// `arm` sets it: a virtual clock's jump changed what real time a
+    /// deadline stands for.
+    pub(crate) fn forget_armed(&self) {
+        self.armed.set(None);
+    }
+
     /// The waker other threads use to rouse this reactor's `poll`; made once
     /// per reactor (mio allows one per poller).
     pub(crate) fn waker(&self) -> io::Result<mio::Waker> {

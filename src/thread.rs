@@ -303,7 +303,7 @@ pub fn park() {
 pub fn park_timeout(timeout: Duration) {
     park_until(
         "corio::thread::park_timeout",
-        Instant::now().checked_add(timeout),
+        scheduler::now().checked_add(timeout),
     );
 }
 
@@ -315,7 +315,7 @@ fn park_until(what: &str, deadline: Option<Instant>) {
     };
     let parker = shared.parker();
     while !parker.token.replace(false) {
-        if deadline.is_some_and(|at| Instant::now() >= at) {
+        if deadline.is_some_and(|at| scheduler::now() >= at) {
             return;
         }
         let reason = match deadline {

@@ -165,5 +165,5 @@ impl Timeouts {
 /// beyond what an `Instant` can hold: `Duration::MAX` means "wait as long as
 /// it takes", as in std, never an overflow panic.
 pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
+    crate::scheduler::now().checked_add(timeout)
 }

@@ -204,7 +204,7 @@ impl<S: mio::event::Source> Registered<S> {
                 }
             }
             if let Some(at) = deadline {
-                if Instant::now() >= at {
+                if crate::scheduler::now() >= at {
                     return Err(timed_out(what));
                 }
             }

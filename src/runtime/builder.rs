@@ -41,6 +41,8 @@ pub struct Builder {
     on_stall: Option<OnStall>,
     /// See [`Builder::task_metrics`].
     task_metrics: bool,
+    /// See [`Builder::virtual_time`].
+    virtual_time: bool,
 }
 
 impl Default for Builder {
@@ -52,6 +54,7 @@ impl Default for Builder {
             stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
             on_stall: None,
             task_metrics: false,
+            virtual_time: false,
         }
     }
 }
@@ -65,6 +68,7 @@ impl fmt::Debug for Builder {
             .field("stall_threshold", &self.stall_threshold)
             .field("on_stall", &self.on_stall.as_ref().map(|_| "Fn(&Stall)"))
             .field("task_metrics", &self.task_metrics)
+            .field("virtual_time", &self.virtual_time)
             .finish()
     }
 }
@@ -277,6 +281,60 @@ impl Builder {
         self
     }
 
+    /// Runs the runtime on a virtual clock: whenever no task can run and
+    /// nothing but a timer can happen next, the clock jumps to the earliest
+    /// timer instead of waiting for it. An hour of sleeps then takes as
+    /// long as the code between them. Off by default.
+    ///
+    /// The clock never jumps past anything real: while a task waits on a
+    /// socket, a pipe, a child process, another OS thread (a task of another
+    /// runtime, work posted through a `Handle`, or any live `Handle`) or the
+    /// blocking pool
+    /// (`spawn_blocking`, `corio::fs`), it runs at real speed, so a reply
+    /// that is on its way is never overtaken by a timeout. One thing it
+    /// cannot see: a channel `Sender` moved to another OS thread that has
+    /// not sent yet (nothing tells the runtime where a sender went). A task
+    /// receiving from such a channel with a timeout should wait for a
+    /// `spawn_blocking` job or a `Handle` instead, which hold the clock.
+    /// The clock never goes back.
+    ///
+    /// Everything that waits for a time uses this clock:
+    /// [`sleep`](crate::sleep), [`sleep_until`](crate::sleep_until),
+    /// `recv_timeout`, `park_timeout`, `wait_timeout`, `select!`'s timeout,
+    /// socket timeouts. Read it with
+    /// [`corio::time::Instant::now`](crate::time::Instant::now), which
+    /// gives the runtime's clock inside it (`std::time::Instant::now` stays
+    /// the real one). The stall watchdog measures real time: a coroutine
+    /// that holds the thread holds the virtual clock too, which then runs
+    /// at real speed.
+    ///
+    /// Beside a schedule that makes the order of tasks repeatable, a
+    /// virtual clock makes timer-heavy programs repeatable too: the clock
+    /// moves only when the program waits, and a busy machine's other
+    /// processes cannot make a timer fire earlier in the program's terms.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::time::Instant;
+    ///
+    /// let mut rt = corio::Runtime::builder().virtual_time(true).build()?;
+    /// let real = std::time::Instant::now();
+    /// let slept = rt.block_on(|| {
+    ///     let start = Instant::now();
+    ///     corio::sleep(Duration::from_secs(3600)); // an hour, at once
+    ///     start.elapsed()
+    /// });
+    /// assert!(slept >= Duration::from_secs(3600));
+    /// assert!(real.elapsed() < Duration::from_secs(60));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn virtual_time(mut self, on: bool) -> Builder {
+        self.virtual_time = on;
+        self
+    }
+
     /// Creates the runtime.
     ///
     /// # Errors
@@ -328,6 +386,7 @@ impl Builder {
             trace: self.trace,
             stall_threshold: self.stall_threshold,
             task_metrics: self.task_metrics,
+            virtual_time: self.virtual_time,
         })?;
         install_panic_hook();
         let watch = self.stall_threshold.map(|threshold| {

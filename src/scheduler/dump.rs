@@ -220,7 +220,7 @@ impl TaskInfo {
             None => format!("{}{note}: {}", self.id, self.state),
         };
         if let Some(deadline) = self.deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(super::now());
             line.push_str(&format!(" (for {left:.1?} more)"));
         }
         line.push_str(&format!(

@@ -32,7 +32,7 @@ impl Core {
                 self.poll(Some(Duration::ZERO));
             }
             if has_timers {
-                self.fire_timers(Instant::now());
+                self.fire_timers(self.now());
             }
         });
     }
@@ -49,19 +49,47 @@ impl Core {
         match next_deadline {
             None => self.poll(None),
             Some(at) => {
-                let now = Instant::now();
+                let now = self.now();
                 if at > now {
-                    // The timerfd ends the wait to the microsecond; should
-                    // arming fail, a millisecond timeout still does.
-                    match self.reactor.arm(at, now) {
-                        Ok(()) => self.poll(None),
-                        Err(_) => self.poll(Some(at - now)),
+                    if self.virtual_time && !has_io && self.may_jump() {
+                        // Nothing but this timer can happen before it:
+                        // a virtual clock goes there at once.
+                        self.jump_to(at);
+                    } else {
+                        // The timerfd ends the wait to the microsecond;
+                        // should arming fail, a millisecond timeout still
+                        // does.
+                        match self.reactor.arm(at, now) {
+                            Ok(()) => self.poll(None),
+                            Err(_) => self.poll(Some(at - now)),
+                        }
                     }
                 }
-                self.fire_timers(Instant::now());
+                self.fire_timers(self.now());
             }
         }
         true
+    }
+
+    /// Whether a virtual clock may jump to the next timer: no other thread
+    /// has posted work, none holds a `Handle`, and no task waits for one (a
+    /// blocking job, a task of another runtime). A channel receive does not
+    /// hold the clock back: the runtime cannot tell whether a `Sender` went
+    /// to another thread until it sends (`Builder::virtual_time` says so).
+    #[cold]
+    fn may_jump(&self) -> bool {
+        if self.remote.has_pending() || self.remote.handles.load(Ordering::Acquire) > 0 {
+            return false;
+        }
+        !self.tasks.borrow().iter().any(|(_, slot)| {
+            matches!(
+                &slot.state,
+                SlotState::Parked(Parked {
+                    on: ParkedOn::Blocker(blocker),
+                    ..
+                }) if blocker.other_threads() == Some(true)
+            )
+        })
     }
 
     /// No timer, no socket: only another thread can wake a task now, if any

@@ -117,6 +117,9 @@ pub(crate) struct Settings {
     pub(crate) stall_threshold: Option<Duration>,
     /// Whether tasks' run and queue times are measured.
     pub(crate) task_metrics: bool,
+    /// Whether the clock jumps to the next timer when nothing else can
+    /// happen (`runtime::Builder::virtual_time`).
+    pub(crate) virtual_time: bool,
 }
 
 /// A runtime whose coroutines have all waited this many stall thresholds,
@@ -207,6 +210,11 @@ pub(crate) struct Core {
     /// poll and the inbox around their wake-ups (for the trace; a timer's
     /// wake-up says so itself, with `Wake::TimedOut`).
     waking: Cell<Option<WakeCause>>,
+    /// Whether the clock is virtual (`runtime::Builder::virtual_time`).
+    virtual_time: bool,
+    /// How far the virtual clock is ahead of the real one: the sum of its
+    /// jumps. Zero on a real-time runtime.
+    clock_offset: Cell<Duration>,
 }
 
 /// A task of a runtime, to be woken later from anywhere on its thread
@@ -255,6 +263,13 @@ impl TaskWaker {
             core.wake(self.id, Wake::Notified);
         }
     }
+}
+
+/// The current runtime's clock ([`Core::now`]); the real clock outside a
+/// runtime.
+#[inline]
+pub(crate) fn now() -> Instant {
+    try_with_core(Core::now).unwrap_or_else(Instant::now)
 }
 
 /// The id of the current runtime, `None` outside one.
@@ -311,6 +326,8 @@ impl Core {
                 .trace
                 .map(|capacity| Box::new(RefCell::new(Recorder::new(capacity)))),
             waking: Cell::new(None),
+            virtual_time: settings.virtual_time,
+            clock_offset: Cell::new(Duration::ZERO),
         });
         if settings.task_metrics {
             metrics::start_clock_calibration();
@@ -326,6 +343,20 @@ impl Core {
     }
 
     /// The runtime's id, as stamped in its `TaskId`s.
+    /// The runtime's clock: the real one, plus every jump a virtual clock
+    /// made (see `idle.rs`).
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        Instant::now() + self.clock_offset.get()
+    }
+
+    /// Moves a virtual clock forward to `at` (nothing if it is there).
+    pub(super) fn jump_to(&self, at: Instant) {
+        let ahead = at.saturating_duration_since(self.now());
+        self.clock_offset.set(self.clock_offset.get() + ahead);
+        self.reactor.forget_armed();
+    }
+
     pub(crate) fn runtime_id(&self) -> u32 {
         self.runtime
     }

@@ -160,9 +160,9 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = scheduler::now().checked_add(timeout);
         let (result, _) = self.wait_until("Condvar::wait_timeout", guard, deadline);
-        let timed_out = WaitTimeoutResult(deadline.is_some_and(|at| Instant::now() >= at));
+        let timed_out = WaitTimeoutResult(deadline.is_some_and(|at| scheduler::now() >= at));
         match result {
             Ok(guard) => Ok((guard, timed_out)),
             Err(poisoned) => Err(PoisonError::new((poisoned.into_inner(), timed_out))),
@@ -202,12 +202,12 @@ impl Condvar {
         timeout: Duration,
         mut condition: F,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = scheduler::now().checked_add(timeout);
         loop {
             if !condition(&mut *guard) {
                 return Ok((guard, WaitTimeoutResult(false)));
             }
-            if deadline.is_some_and(|at| Instant::now() >= at) {
+            if deadline.is_some_and(|at| scheduler::now() >= at) {
                 return Ok((guard, WaitTimeoutResult(true)));
             }
             let what = "Condvar::wait_timeout_while";

@@ -503,7 +503,7 @@ impl<T> Shared<T> {
                 Err(TryRecvError::Disconnected) => return Err(true),
                 Err(TryRecvError::Empty) => {}
             }
-            if deadline.is_some_and(|at| Instant::now() >= at) {
+            if deadline.is_some_and(|at| scheduler::now() >= at) {
                 return Err(false);
             }
             let Ok(me) = TaskWaker::running(what) else {
@@ -952,7 +952,7 @@ impl<T> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = scheduler::now().checked_add(timeout);
         self.shared
             .recv_until("Receiver::recv_timeout", deadline)
             .map_err(|disconnected| {
@@ -1248,7 +1248,14 @@ pub fn __select_wait(deadline: Option<Instant>) -> bool {
 /// The deadline of a `select!`'s `default(timeout)`; not an API of its own.
 #[doc(hidden)]
 pub fn __select_deadline(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
+    scheduler::now().checked_add(timeout)
+}
+
+/// Whether a `select!`'s deadline has passed, on its runtime's clock (a
+/// virtual one jumps); not an API of its own.
+#[doc(hidden)]
+pub fn __select_passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|at| scheduler::now() >= at)
 }
 
 #[doc(hidden)]

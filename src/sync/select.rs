@@ -118,7 +118,7 @@ macro_rules! select {
                 }
             )*
             let _ = __corio_index;
-            if __corio_deadline.is_some_and(|at| ::std::time::Instant::now() >= at) {
+            if $crate::sync::mpsc::__select_passed(__corio_deadline) {
                 break usize::MAX;
             }
             let __corio_registered = [

@@ -152,7 +152,7 @@ fn retry<R>(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && !nonblocking => {}
             result => return result,
         }
-        let now = Instant::now();
+        let now = crate::scheduler::now();
         let nap = match deadline {
             Some(at) if now >= at => return Err(timed_out(what)),
             Some(at) => pause.min(at - now),
