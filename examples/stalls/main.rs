@@ -34,13 +34,14 @@
 //! lines are the runtime's own: this example writes its figures on stdout
 //! and never prints a report itself (`2>/dev/null` hides corio's).
 //!
-//! The fixed `spin` and `cpu` let the ticker run, yet it ticks less often
-//! than beside a coroutine that sleeps: a yield hands the thread to the
-//! coroutines already runnable, while sleepers and sockets are looked at
-//! every 61 switches (`runtime::DEFAULT_EVENT_INTERVAL`), and a thread that
-//! computes gets only its share of a busy machine's CPUs. A loop alone in
-//! the run queue should yield every few microseconds of work (here every
-//! 100 rounds), not every few milliseconds.
+//! The fixed `spin` and `cpu` let the ticker run, but it may tick less
+//! often than beside a coroutine that sleeps: a yield hands the thread to
+//! the coroutines already runnable, while sleepers and sockets are looked
+//! at every 61 switches (`runtime::DEFAULT_EVENT_INTERVAL`), and a thread
+//! that computes gets only its share of a busy machine's CPUs (a debug
+//! build on a loaded machine shows both). A loop alone in the run queue
+//! should yield every few microseconds of work (here every 100 rounds), not
+//! every few milliseconds.
 //!
 //! The broken `lock` is a deadlock: the taker blocks the thread in `futex`
 //! waiting for a lock that only the holder can release, and the holder
