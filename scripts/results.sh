@@ -89,6 +89,10 @@ result timer_structures      cargo run -q --release --example timers -- --struct
 result panic_room            cargo run -q --release --example panic_room
 # Debug too: frames are larger there, and the tests run debug builds.
 result panic_room_debug      cargo run -q --example panic_room
+# stdout and stderr together, in the order printed: the example's figures
+# and, between them, corio's own stall reports. Stdin from /dev/null, so the
+# stdin case is skipped (it waits for a line typed at a terminal).
+result stalls                bash -c 'cargo run -q --release --example stalls </dev/null 2>&1'
 result fs_cost               cargo run -q --release --example fs_cost
 result echo                  cargo bench -q --bench echo
 result http                  cargo bench -q --bench http -- --rounds 5

@@ -1,8 +1,10 @@
 //! Numbers that cannot go stale: every number in README's "What it
 //! measures" table, and in the tables of the concept guide (English and
 //! Chinese), must appear in a file under `docs/results/`, which
-//! `scripts/results.sh` writes from the commands' own output. A figure
-//! typed from memory, or left behind by a newer run, fails here.
+//! `scripts/results.sh` writes from the commands' own output; and every
+//! line the concept guide quotes in a `text` block must be a line of one of
+//! those files. A figure typed from memory, or left behind by a newer run,
+//! fails here.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -116,6 +118,58 @@ fn every_number_in_the_readme_table_is_in_a_results_file() {
 fn every_number_in_the_concept_guides_tables_is_in_a_results_file() {
     check("docs/concepts.md", None);
     check("docs/zh/concepts.md", None);
+}
+
+/// The lines of `text` inside its ```` ```text ```` blocks.
+fn quoted_lines(text: &str) -> Vec<&str> {
+    let mut inside = false;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            inside = !inside && line == "```text";
+        } else if inside {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+#[test]
+fn every_output_the_concept_guide_quotes_is_in_a_results_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut results = BTreeSet::new();
+    for entry in fs::read_dir(root.join("docs/results")).expect("docs/results is readable") {
+        let path = entry.expect("a readable docs/results entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            let text = fs::read_to_string(&path).expect("a readable results file");
+            results.extend(text.lines().map(str::to_owned));
+        }
+    }
+    for doc in ["docs/concepts.md", "docs/zh/concepts.md"] {
+        let text = fs::read_to_string(root.join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let quoted = quoted_lines(&text);
+        // The stall reports of section 5 at least.
+        assert!(
+            quoted.iter().any(|l| l.starts_with("corio: ")),
+            "{doc} quotes no stall report"
+        );
+        let missing: Vec<&str> = quoted
+            .into_iter()
+            .filter(|line| !results.contains(*line))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{doc}: quoted lines found in no docs/results file (copy them from the results, or \
+             rerun scripts/results.sh):\n{}",
+            missing.join("\n")
+        );
+    }
+}
+
+#[test]
+fn quoted_lines_are_those_of_text_blocks() {
+    let text = "a\n```text\nquoted\n```\nb\n```sh\ncommand\n```\n";
+    assert_eq!(quoted_lines(text), ["quoted"]);
 }
 
 #[test]
