@@ -130,7 +130,7 @@ impl<T> JoinHandle<T> {
     ///     });
     ///     let slow = slow.join_timeout(Duration::from_millis(10)).unwrap_err(); // not yet
     ///     assert!(!slow.is_finished());
-    ///     let result = slow.join_timeout(Duration::from_secs(60)).ok().unwrap();
+    ///     let result = slow.join_timeout(Duration::from_secs(60)).unwrap();
     ///     assert_eq!(result.unwrap(), 7);
     /// });
     /// ```

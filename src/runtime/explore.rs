@@ -45,8 +45,9 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 ///
 /// # Examples
 ///
-/// A check-then-act across a yield: FIFO never interleaves the two
-/// withdrawals, a random schedule soon does.
+/// A check-then-act across a yield. The second withdrawal first signs in
+/// (two yields), so FIFO never interleaves the two; a random schedule soon
+/// does.
 ///
 /// ```
 /// use std::cell::Cell;
@@ -54,16 +55,17 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 ///
 /// let withdraw_twice = || {
 ///     let balance = Rc::new(Cell::new(100));
-///     let withdraw = |balance: Rc<Cell<i32>>| {
+///     let withdraw = |balance: Rc<Cell<i32>>, sign_in: u32| {
 ///         move || {
+///             (0..sign_in).for_each(|_| corio::yield_now());
 ///             if balance.get() >= 80 {
 ///                 corio::yield_now(); // the check and the act are apart
 ///                 balance.set(balance.get() - 80);
 ///             }
 ///         }
 ///     };
-///     let a = corio::spawn(withdraw(balance.clone()));
-///     let b = corio::spawn(withdraw(balance.clone()));
+///     let a = corio::spawn(withdraw(balance.clone(), 0));
+///     let b = corio::spawn(withdraw(balance.clone(), 2));
 ///     a.join().unwrap();
 ///     b.join().unwrap();
 ///     assert!(balance.get() >= 0, "overdrawn: {}", balance.get());
