@@ -78,6 +78,9 @@ result io_overlap_debug      cargo run -q --example io_overlap
 result switch_costs          cargo run -q --release --example switch_costs
 result switch_costs_cpus1    cargo run -q --release --example switch_costs -- --cpus 1 --only pingpong,yield,ctx
 result yield_peers_3_runs    bash -c 'for run in 1 2 3; do echo "run $run:"; cargo run -q --release --example switch_costs -- --only corio_yield,tokio_yield,may_yield | grep -A5 "^handoffs"; done'
+# A yield under Schedule::Random beside FIFO's, in the same run.
+result schedule_cost         cargo run -q --release --example switch_costs -- --only corio_yield
+result explore               cargo run -q --release --example explore -- --out "${TMPDIR:-/tmp}/corio-explore.html"
 result who_owns_memory       cargo run -q --release --example who_owns_memory
 result sync_async            cargo run -q --release --example sync_async
 result threads_and_coroutines cargo run -q --release --example threads_and_coroutines

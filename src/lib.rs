@@ -51,7 +51,7 @@
 //!
 //! | module | what is in it |
 //! |---|---|
-//! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`], [`Handle`](runtime::Handle) and [`RemoteJoinHandle`](runtime::RemoteJoinHandle) for other threads, [`ThreadPerCore`](runtime::ThreadPerCore), the blocking pool's limits; the stall watchdog ([`Stall`](runtime::Stall), [`Activity`](runtime::Activity)), the task dump ([`tasks`](runtime::tasks), [`Dump`](runtime::Dump)) and [`TaskMetrics`](runtime::TaskMetrics) |
+//! | [`runtime`] | [`Runtime`], its [`Builder`](runtime::Builder), [`run`], [`stats`], [`Handle`](runtime::Handle) and [`RemoteJoinHandle`](runtime::RemoteJoinHandle) for other threads, [`ThreadPerCore`](runtime::ThreadPerCore), the blocking pool's limits; the stall watchdog ([`Stall`](runtime::Stall), [`Activity`](runtime::Activity)), the task dump ([`tasks`](runtime::tasks), [`Dump`](runtime::Dump)) and [`TaskMetrics`](runtime::TaskMetrics); seeded schedules ([`Schedule`](runtime::Schedule)) and [`explore`](runtime::explore) to find and replay a failing interleaving |
 //! | [`task`] | [`spawn`], [`JoinHandle`], [`task::Builder`], [`yield_now`], [`task::current_id`], [`TaskId`] |
 //! | [`thread`] | `std::thread`'s names for the same, plus [`thread::current`], [`thread::park`], [`thread::sleep`], [`thread::scope`], [`Thread`](thread::Thread), [`ThreadId`](thread::ThreadId), [`thread::available_parallelism`] |
 //! | [`sync`] | `std::sync` for coroutines: [`mpsc`](sync::mpsc) channels, [`Mutex`](sync::Mutex), [`Condvar`](sync::Condvar), [`RwLock`](sync::RwLock), [`Once`](sync::Once), [`OnceLock`](sync::OnceLock), [`Barrier`](sync::Barrier), [`Semaphore`](sync::Semaphore), and [`select!`] over channels |

@@ -13,6 +13,7 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::io;
 use std::thread;
+use std::time::Duration;
 
 use crate::scheduler::{self, Spawned};
 use crate::stack;
@@ -138,6 +139,59 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn cancel(&self) {
         self.spawned.cancel();
+    }
+
+    /// [`join`](JoinHandle::join), giving up after `timeout`: `Ok` with the
+    /// task's result if it ended in time, or `Err` with this handle back if
+    /// it did not, so the caller can join again later, wait longer, or drop
+    /// the handle to detach the task. A task that has already ended gives
+    /// its result at once, also with a zero `timeout`; `Duration::MAX` (or
+    /// any timeout too large to add to now) waits without a limit, as
+    /// `join` does.
+    ///
+    /// std's `JoinHandle` has no such method; it is the shape of
+    /// [`std::sync::mpsc::Receiver::recv_timeout`] with the handle kept.
+    ///
+    /// # Coroutines
+    ///
+    /// Only the calling coroutine waits; the others run meanwhile. Where no
+    /// coroutine can wait, it returns `Ok(Err(payload))` as
+    /// [`join`](JoinHandle::join) does.
+    ///
+    /// # Panics
+    ///
+    /// As [`join`](JoinHandle::join): outside a runtime for a task that has
+    /// not ended, for a task of another runtime that has not ended, and for
+    /// the calling task itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// corio::run(|| {
+    ///     let slow = corio::spawn(|| {
+    ///         corio::sleep(Duration::from_millis(200));
+    ///         7
+    ///     });
+    ///     let slow = slow.join_timeout(Duration::from_millis(10)).unwrap_err(); // not yet
+    ///     assert!(!slow.is_finished());
+    ///     let result = slow.join_timeout(Duration::from_secs(60)).unwrap();
+    ///     assert_eq!(result.unwrap(), 7);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn join_timeout(self, timeout: Duration) -> Result<thread::Result<T>, JoinHandle<T>> {
+        let Some(deadline) = crate::scheduler::now().checked_add(timeout) else {
+            return Ok(self.join());
+        };
+        match self
+            .spawned
+            .join_until("JoinHandle::join_timeout", deadline)
+        {
+            Some(result) => Ok(result),
+            None => Err(self),
+        }
     }
 
     /// The task's metrics so far: how often it was switched in and, in a

@@ -194,3 +194,59 @@ fn joining_a_finished_task_of_another_runtime_returns_its_value() {
     assert_eq!(corio::run(move || theirs.join().unwrap()), 42);
     drop(other);
 }
+
+#[test]
+fn join_timeout_gives_the_handle_back_and_others_run_meanwhile() {
+    use std::time::Duration;
+    let (ticks, value) = corio::run(|| {
+        let (tx, rx) = corio::sync::mpsc::channel::<u32>();
+        let waiter = corio::spawn(move || rx.recv().unwrap() + 1);
+        let ticks = Rc::new(Cell::new(0u32));
+        let counted = Rc::clone(&ticks);
+        let stop = Rc::new(Cell::new(false));
+        let stopped = Rc::clone(&stop);
+        let ticker = corio::spawn(move || {
+            while !stopped.get() {
+                corio::sleep(Duration::from_millis(1));
+                counted.set(counted.get() + 1);
+            }
+        });
+        // Nothing was sent: it times out, and the handle comes back.
+        let waiter = waiter
+            .join_timeout(Duration::from_millis(20))
+            .expect_err("the waiter cannot end before a send");
+        assert!(!waiter.is_finished());
+        let ticks_while_waiting = ticks.get();
+        tx.send(41).unwrap();
+        let value = waiter
+            .join_timeout(Duration::MAX)
+            .expect("Duration::MAX waits for the end");
+        stop.set(true);
+        ticker.join().unwrap();
+        (ticks_while_waiting, value.unwrap())
+    });
+    assert_eq!(value, 42);
+    assert!(
+        ticks >= 2,
+        "the 1 ms ticker ran while the root waited: {ticks}"
+    );
+}
+
+#[test]
+fn join_timeout_on_an_ended_task_returns_its_result_even_with_zero() {
+    corio::run(|| {
+        let done = corio::spawn(|| 5);
+        let failed = corio::spawn(|| -> u32 { panic!("no") });
+        corio::yield_now();
+        let zero = std::time::Duration::ZERO;
+        assert_eq!(done.join_timeout(zero).unwrap().unwrap(), 5);
+        let payload = failed.join_timeout(zero).unwrap().unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"no"));
+        // Not ended and zero: the handle back at once, without a switch.
+        let running = corio::spawn(|| 1);
+        let before = corio::stats().switches;
+        let running = running.join_timeout(zero).unwrap_err();
+        assert_eq!(corio::stats().switches, before);
+        assert_eq!(running.join().unwrap(), 1);
+    });
+}

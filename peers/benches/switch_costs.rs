@@ -42,12 +42,13 @@ type CreationRun = fn(u64) -> Duration;
 
 /// One round trip A→B→A per iteration.
 fn handoffs(c: &mut Criterion) {
-    let rows: [(&str, HandoffRun); 11] = [
+    let rows: [(&str, HandoffRun); 12] = [
         ("raw_switch", handoff::raw_switch),
         ("raw_switch_pair", handoff::raw_switch_pair),
         ("corio_yield", handoff::corio_yield),
         ("raw_switch_called", handoff::raw_switch_called),
         ("corio_yield_called", handoff::corio_yield_called),
+        ("corio_yield_random", handoff::corio_yield_random),
         ("corio_channel_pingpong", handoff::corio_channel_pingpong),
         ("thread_condvar_pingpong", handoff::thread_condvar_pingpong),
         ("thread_channel_pingpong", handoff::thread_channel_pingpong),

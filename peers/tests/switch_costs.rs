@@ -259,6 +259,7 @@ const INFORMATIONAL_ROWS: &[(&str, &str)] = &[
     ("raw_switch_pair", "ns"),
     ("raw_switch_called", "ns"),
     ("corio_yield_called", "ns"),
+    ("corio_yield_random", "ns"),
     ("corio_parked_pte_bytes", "bytes"),
     ("thread_parked_pte_bytes", "bytes"),
 ];

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::watchdog::{self, OnStall, Stall};
 use super::{DEFAULT_EVENT_INTERVAL, DEFAULT_STALL_THRESHOLD, Runtime, install_panic_hook};
-use crate::scheduler::{Core, NotSend, Settings};
+use crate::scheduler::{Core, NotSend, SCHEDULE_FORMS, Schedule, Settings};
 use crate::stack;
 
 /// The smallest stall threshold a runtime accepts.
@@ -43,6 +43,8 @@ pub struct Builder {
     task_metrics: bool,
     /// See [`Builder::virtual_time`].
     virtual_time: bool,
+    /// See [`Builder::schedule`]; `None`: `CORIO_SCHEDULE`, or FIFO.
+    schedule: Option<Schedule>,
 }
 
 impl Default for Builder {
@@ -55,6 +57,7 @@ impl Default for Builder {
             on_stall: None,
             task_metrics: false,
             virtual_time: false,
+            schedule: None,
         }
     }
 }
@@ -69,6 +72,7 @@ impl fmt::Debug for Builder {
             .field("on_stall", &self.on_stall.as_ref().map(|_| "Fn(&Stall)"))
             .field("task_metrics", &self.task_metrics)
             .field("virtual_time", &self.virtual_time)
+            .field("schedule", &self.schedule)
             .finish()
     }
 }
@@ -335,13 +339,68 @@ impl Builder {
         self
     }
 
+    /// Sets how the runtime picks the next task to run (see [`Schedule`]):
+    /// FIFO, the documented order, unless this or `CORIO_SCHEDULE` says
+    /// otherwise. A schedule set here wins over the environment variable.
+    ///
+    /// Under [`Schedule::Random`] and [`Schedule::Pct`] every switch goes
+    /// through the scheduler loop, which makes the pick: a `yield_now` costs
+    /// four stack switches instead of FIFO's two (`switch_costs`'
+    /// `corio_yield_random` row measures it), and a join or a channel
+    /// receive parks instead of running the others from the waiter's stack.
+    ///
+    /// # The `CORIO_SCHEDULE` environment variable
+    ///
+    /// Read by [`build`](Builder::build) when this was not called: `fifo`,
+    /// `random:SEED` or `pct:SEED:DEPTH` (SEED a `u64`, DEPTH a `u32`, the
+    /// word in any case). So a failing seed that
+    /// [`explore`](super::explore) found replays under an unchanged test:
+    /// `CORIO_SCHEDULE=random:17 cargo test the_test`. A value that does
+    /// not parse makes `build` fail with `InvalidInput` naming the variable
+    /// and the accepted forms, so `corio::run` panics with that message:
+    /// a typo never falls back to FIFO in silence. Unset or empty means
+    /// FIFO.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::runtime::{Builder, Schedule};
+    ///
+    /// let order = |schedule| -> std::io::Result<Vec<u32>> {
+    ///     let mut rt = Builder::new().schedule(schedule).build()?;
+    ///     Ok(rt.block_on(|| {
+    ///         let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    ///         let tasks: Vec<_> = (0..8)
+    ///             .map(|n| {
+    ///                 let log = log.clone();
+    ///                 corio::spawn(move || log.borrow_mut().push(n))
+    ///             })
+    ///             .collect();
+    ///         tasks.into_iter().for_each(|t| t.join().unwrap());
+    ///         log.take()
+    ///     }))
+    /// };
+    /// assert_eq!(order(Schedule::Fifo)?, [0, 1, 2, 3, 4, 5, 6, 7]);
+    /// let seed = Schedule::Random { seed: 3 };
+    /// assert_eq!(order(seed)?, order(seed)?); // the same seed, the same order
+    /// let err = Builder::new().schedule(Schedule::Pct { seed: 1, depth: 0 }).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn schedule(mut self, schedule: Schedule) -> Builder {
+        self.schedule = Some(schedule);
+        self
+    }
+
     /// Creates the runtime.
     ///
     /// # Errors
     ///
     /// - `ErrorKind::InvalidInput` if the stack size is out of range, the
-    ///   event interval is 0, the trace capacity is 0 or the stall threshold
-    ///   is out of range; the message gives the allowed values.
+    ///   event interval is 0, the trace capacity is 0, the stall threshold
+    ///   is out of range, the schedule is [`Schedule::Pct`] with `depth` 0,
+    ///   or (with no schedule set here) `CORIO_SCHEDULE` does not parse; the
+    ///   message gives the allowed values.
     /// - The OS error if the poller cannot be created.
     ///
     /// # Examples
@@ -380,7 +439,19 @@ impl Builder {
                 ),
             ));
         }
+        let schedule = match self.schedule {
+            Some(schedule) => schedule,
+            None => schedule_from_env()?,
+        };
+        if let Schedule::Pct { depth: 0, .. } = schedule {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Schedule::Pct needs a depth of at least 1 (one more than the number of \
+                 priority change points; 1 is priorities alone)",
+            ));
+        }
         let core = Core::new(Settings {
+            schedule,
             stack_size,
             event_interval: self.event_interval,
             trace: self.trace,
@@ -402,5 +473,28 @@ impl Builder {
             _watch: watch,
             _not_send: NotSend::default(),
         })
+    }
+}
+
+/// The schedule `CORIO_SCHEDULE` asks for: FIFO when it is unset or empty.
+///
+/// # Errors
+///
+/// `InvalidInput` naming the variable and its accepted forms when it is set
+/// to anything else that does not parse, or is not Unicode.
+fn schedule_from_env() -> io::Result<Schedule> {
+    let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
+    match std::env::var("CORIO_SCHEDULE") {
+        Err(std::env::VarError::NotPresent) => Ok(Schedule::Fifo),
+        Err(std::env::VarError::NotUnicode(value)) => Err(invalid(format!(
+            "CORIO_SCHEDULE={value:?} is not valid Unicode; it takes {SCHEDULE_FORMS}"
+        ))),
+        Ok(value) if value.trim().is_empty() => Ok(Schedule::Fifo),
+        Ok(value) => value.parse().map_err(|_| {
+            invalid(format!(
+                "CORIO_SCHEDULE={value:?} is not a schedule; it takes {SCHEDULE_FORMS}; \
+                 unset it for the default, fifo"
+            ))
+        }),
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Once;
 mod activity;
 mod builder;
 mod cores;
+mod explore;
 mod handle;
 mod watchdog;
 
@@ -17,10 +18,11 @@ pub use crate::blocking::{BLOCKING_KEEP_ALIVE, MAX_BLOCKING_THREADS};
 pub use activity::Activity;
 pub use builder::Builder;
 pub use cores::ThreadPerCore;
+pub use explore::{Failure, explore, explore_with};
 pub use handle::{Handle, RemoteJoinHandle};
 pub use watchdog::Stall;
 
-pub use crate::scheduler::{Dump, TaskInfo, TaskMetrics, TaskState};
+pub use crate::scheduler::{Dump, ParseScheduleError, Schedule, TaskInfo, TaskMetrics, TaskState};
 
 use crate::scheduler::{self, Core, NotSend, Remote, Stats};
 use crate::stack;
@@ -254,6 +256,12 @@ impl Runtime {
     /// thread without counting as a `Handle` (see `ThreadPerCore`).
     pub(crate) fn remote(&self) -> std::sync::Arc<Remote> {
         self.core.remote()
+    }
+
+    /// The first panic of a coroutine other than the root since the last
+    /// call, described with the coroutine (for `explore`).
+    pub(crate) fn take_first_panic(&self) -> Option<String> {
+        self.core.take_first_panic()
     }
 
     /// A snapshot of this runtime's counters.

@@ -432,6 +432,15 @@ pub(crate) fn suspend(what: &str, reason: Suspend) -> Result<(), CannotWait> {
     Ok(())
 }
 
+/// `yield_now` through the loop: the running coroutine, resumed by the
+/// loop, switches back to it with a yield (filed at the back of the run
+/// queue), and the loop's pick chooses what runs next. For schedules other
+/// than FIFO, whose order only the loop follows.
+#[inline(never)]
+pub(super) fn yield_to_loop(task: *const Task) {
+    switch_out(task, Switch::Yield);
+}
+
 /// Switches out of the running coroutine, whose task is `task` (untagged),
 /// and returns when it is resumed (its resumer marks it running again).
 #[inline(always)]

@@ -20,12 +20,12 @@
 //! Benchmark: `corio_yield` in `peers/benches/switch_costs.rs` and the
 //! `switch_costs` example (against `raw_switch`, a bare corosensei switch).
 
-use super::Core;
 use super::cancel;
 use super::context;
 use super::run::{Next, Stopped};
 use super::suspend::{Suspend, Wake};
 use super::task::{Task, TaskId};
+use super::{Core, YieldPath};
 use crate::trace::{self, EventKind, SuspendReason};
 
 /// A yield's pass of a host over the other tasks: restores the host's
@@ -90,11 +90,15 @@ impl Core {
     /// way the loop would, and returns: its own turn has come. Tasks that
     /// become ready meanwhile queue behind it, as they would have.
     #[inline(always)]
+    ///
+    /// Under a schedule other than FIFO the coroutine switches to the loop
+    /// instead, whose pick chooses the next task: the one value checked
+    /// here (`Core::yield_path`) also says whether tracing is on.
     pub(crate) fn host_yield(&self, me: *const Task) {
-        if self.instrumented {
-            self.host_yield_as::<true>(me);
-        } else {
-            self.host_yield_as::<false>(me);
+        match self.yield_path {
+            YieldPath::Host => self.host_yield_as::<false>(me),
+            YieldPath::HostTraced => self.host_yield_as::<true>(me),
+            YieldPath::ThroughLoop => context::yield_to_loop(me),
         }
     }
 
@@ -199,6 +203,10 @@ impl Core {
         id: TaskId,
         reason: SuspendReason,
     ) -> bool {
+        if !self.policy.hosts() {
+            // Only the loop's pick follows a schedule other than FIFO.
+            return false;
+        }
         let pass = WaitingPass::begin(self, me, id);
         // SAFETY: `me` is the running coroutine's task, alive while it runs.
         let counters = unsafe { (*me).counters() };

@@ -44,6 +44,7 @@
 //! | `suspend.rs` | [`Switch`], [`Suspend`], [`Blocker`], [`Wake`], [`CannotWait`] |
 //! | `context.rs` | the thread-local current runtime and task |
 //! | `run_queue.rs` | the ring of runnable tasks |
+//! | `schedule.rs` | [`Schedule`] and the pick's policy (FIFO, random, PCT) |
 //!
 //! The rest of the crate talks to the scheduler through the names
 //! re-exported here: `spawn` / [`Spawned`] to start and join a task,
@@ -63,6 +64,7 @@ mod metrics;
 mod pulse;
 mod run;
 mod run_queue;
+mod schedule;
 mod spawn;
 mod suspend;
 mod task;
@@ -93,6 +95,8 @@ pub(crate) use io::IoRegistration;
 pub(crate) use metrics::TaskCounters;
 pub use metrics::{Stats, TaskMetrics};
 pub(crate) use pulse::{Beat, sample_watched};
+pub(crate) use schedule::SCHEDULE_FORMS;
+pub use schedule::{ParseScheduleError, Schedule};
 pub(crate) use spawn::{NotSend, Spawned, panic_text, spawn, spawn_on, spawn_unchecked_on};
 pub(crate) use suspend::{Blocker, CannotWait, Suspend, Switch, Wake};
 pub use task::TaskId;
@@ -101,6 +105,7 @@ pub(crate) use task::{Parker, Task, TaskCoroutine, TaskShared};
 use metrics::{StatCells, Ticks};
 use pulse::Watched;
 use run_queue::RunQueue;
+use schedule::Policy;
 use task::Slot;
 
 /// What a runtime is built with (`runtime::Builder`, checked there).
@@ -120,6 +125,20 @@ pub(crate) struct Settings {
     /// Whether the clock jumps to the next timer when nothing else can
     /// happen (`runtime::Builder::virtual_time`).
     pub(crate) virtual_time: bool,
+    /// Which runnable task runs next (checked: PCT's depth is at least 1).
+    pub(crate) schedule: Schedule,
+}
+
+/// What a coroutine resumed by the loop does when it yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum YieldPath {
+    /// Runs the tasks queued ahead itself (`hosting`), uninstrumented.
+    Host,
+    /// The same, traced or timed (`run_task`'s `TRACED`).
+    HostTraced,
+    /// Switches to the loop, whose pick chooses the next task: any
+    /// schedule but FIFO.
+    ThroughLoop,
 }
 
 /// A runtime whose coroutines have all waited this many stall thresholds,
@@ -142,6 +161,13 @@ pub(crate) struct Core {
     runtime: u32,
     /// Tasks ready to run, in the order they became ready.
     run_queue: RunQueue,
+    /// Which of them runs next ([`Core::pick`]); only FIFO lets a
+    /// coroutine host the others (`hosting`).
+    policy: Policy,
+    /// The first panic of a task other than the root since the last
+    /// [`Core::take_first_panic`], described with the task: `explore`
+    /// reports it beside the root's.
+    first_panic: RefCell<Option<String>>,
     /// Every live task's slot, keyed by `TaskId::key`.
     tasks: RefCell<Slab<Slot>>,
     /// Next task serial; never reused within a runtime.
@@ -164,6 +190,9 @@ pub(crate) struct Core {
     /// Whether tracing or task timing is on: the instrumented build of the
     /// task-running code runs (`run_task`'s `TRACED`). Fixed at build.
     instrumented: bool,
+    /// What `yield_now` does, decided at build from `instrumented` and the
+    /// schedule, so that the yield checks one value (`Core::host_yield`).
+    yield_path: YieldPath,
     /// The task hosting the others in `host_until_woken`, valid while
     /// `host` is set: for the task dump.
     host_task: Cell<*const Task>,
@@ -297,6 +326,8 @@ impl Core {
             me: me.clone(),
             runtime,
             run_queue: RunQueue::new(),
+            policy: Policy::new(settings.schedule),
+            first_panic: RefCell::new(None),
             tasks: RefCell::new(Slab::new()),
             next_serial: Cell::new(1),
             stacks: RefCell::new(StackPool::new()),
@@ -308,6 +339,14 @@ impl Core {
             named_live: Cell::new(0),
             timed: settings.task_metrics,
             instrumented: settings.task_metrics || settings.trace.is_some(),
+            yield_path: match (
+                settings.schedule,
+                settings.task_metrics || settings.trace.is_some(),
+            ) {
+                (Schedule::Fifo, false) => YieldPath::Host,
+                (Schedule::Fifo, true) => YieldPath::HostTraced,
+                _ => YieldPath::ThroughLoop,
+            },
             host_task: Cell::new(std::ptr::null()),
             host: Cell::new(None),
             host_woken_ahead: Cell::new(None),

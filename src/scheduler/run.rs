@@ -4,6 +4,7 @@
 //! parked task back to the queue. The loop ([`Core::run_until`]) and the
 //! hosts (`hosting`) both run tasks through `run_task`.
 
+use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 
 use corosensei::CoroutineResult;
@@ -11,6 +12,7 @@ use corosensei::CoroutineResult;
 use super::context;
 use super::metrics::bump;
 use super::pulse::Pulse;
+use super::schedule::{Pct, Policy, SplitMix64};
 use super::task::{Parked, ParkedOn, Slot, SlotState};
 use super::{Core, Suspend, Switch, Task, TaskId, Wake};
 use crate::trace::{self, EventKind, SuspendReason, WakeCause};
@@ -368,12 +370,80 @@ impl Core {
             // The tick first: what its poll wakes queues behind the task.
             self.tick();
             let task = self
-                .run_queue
-                .pop_front()
+                .pick()
                 .expect("a tick only adds to a non-empty run queue");
             self.run_next(Next::Popped(task));
         }
         self.root.set(None);
+    }
+
+    /// Takes the task to run next out of the run queue, as the schedule
+    /// says: the front under FIFO (one `match` on the policy, then the pop
+    /// FIFO always made); otherwise one drawn by the policy. `None` if the
+    /// queue is empty.
+    #[inline(always)]
+    fn pick(&self) -> Option<Box<Task>> {
+        match &self.policy {
+            Policy::Fifo => self.run_queue.pop_front(),
+            Policy::Random(rng) => self.pick_random(rng),
+            Policy::Pct(pct) => self.pick_pct(pct),
+        }
+    }
+
+    /// [`Core::pick`] under [`Schedule::Random`](super::Schedule::Random):
+    /// uniform among the queued tasks. A lone task is taken without a draw,
+    /// so a run's stream of draws depends only on its choices.
+    #[inline(never)]
+    fn pick_random(&self, rng: &Cell<SplitMix64>) -> Option<Box<Task>> {
+        let len = self.run_queue.len();
+        if len <= 1 {
+            return self.run_queue.pop_front();
+        }
+        let mut generator = rng.get();
+        let index = generator.below(len);
+        rng.set(generator);
+        self.run_queue.pop_at(index)
+    }
+
+    /// [`Core::pick`] under [`Schedule::Pct`](super::Schedule::Pct): the
+    /// queued task of highest priority. Linear in the queue's length.
+    #[inline(never)]
+    fn pick_pct(&self, pct: &RefCell<Pct>) -> Option<Box<Task>> {
+        if self.run_queue.len() == 0 {
+            return None;
+        }
+        let serials: Vec<u64> = self
+            .run_queue
+            .snapshot()
+            .into_iter()
+            // SAFETY: the queue owns its tasks, alive until popped; only
+            // the id is read, and nothing runs between the snapshot and
+            // the pop below.
+            .map(|task| unsafe { task.as_ref() }.id.serial())
+            .collect();
+        let index = pct.borrow_mut().pick(&serials);
+        self.run_queue.pop_at(index)
+    }
+
+    /// Notes that a task other than the root panicked with `message`, if
+    /// none did since the last [`Core::take_first_panic`].
+    pub(crate) fn note_panic(&self, id: TaskId, name: Option<&str>, message: &str) {
+        if self.root.get() == Some(id) {
+            return;
+        }
+        let mut first = self.first_panic.borrow_mut();
+        if first.is_none() {
+            *first = Some(match name {
+                Some(name) => format!("{id} '{name}': {message}"),
+                None => format!("{id}: {message}"),
+            });
+        }
+    }
+
+    /// The first panic of a task other than the root since the last call
+    /// ("task 3 'worker': message"), if one did.
+    pub(crate) fn take_first_panic(&self) -> Option<String> {
+        self.first_panic.borrow_mut().take()
     }
 
     /// Counts a switch, right before it; every `event_interval` ticks, first

@@ -105,6 +105,21 @@ impl RunQueue {
         self.with(Ring::rotate);
     }
 
+    /// Removes the task with `index` tasks ahead of it (`index < len`), for a
+    /// schedule other than FIFO: it swaps places with the front task, which
+    /// is then popped. The swap moves the front task to `index`, so the
+    /// others' order is not kept; a random or prioritised pick does not
+    /// read it (and stays the same for the same queue, so it is as
+    /// deterministic as the picks). Constant time.
+    pub(crate) fn pop_at(&self, index: usize) -> Option<Box<Task>> {
+        let task = self.with(|ring| {
+            ring.swap_to_front(index);
+            ring.pop_front()
+        })?;
+        // SAFETY: as in `pop_front`.
+        Some(unsafe { Box::from_raw(task.as_ptr()) })
+    }
+
     /// Inserts a task with `ahead` tasks before it (or last, if fewer are
     /// queued).
     pub(crate) fn insert(&self, ahead: usize, task: Box<Task>) {
@@ -245,6 +260,15 @@ impl<T> Ring<T> {
         self.slot(self.tail).write(item);
         self.head = self.head.wrapping_add(1);
         self.tail = self.tail.wrapping_add(1);
+    }
+
+    /// Swaps the item with `index` items ahead of it with the front one; an
+    /// `index` past the back changes nothing.
+    fn swap_to_front(&mut self, index: usize) {
+        if index < self.len() {
+            let at = self.head.wrapping_add(index);
+            self.slots.swap(self.head & self.mask, at & self.mask);
+        }
     }
 
     /// Inserts `item` with `ahead` items before it: a push, then a walk back
@@ -504,6 +528,15 @@ mod tests {
             drain(&mut ring),
             [2, 100, 101, 102, 1, 103, 104, 105, 106, 107, 3]
         );
+    }
+
+    #[test]
+    fn swap_to_front_brings_the_item_forward_across_the_wrap() {
+        let mut ring = wrapped_ring();
+        ring.swap_to_front(5);
+        assert_eq!(ring.pop_front(), Some(105));
+        ring.swap_to_front(99);
+        assert_eq!(drain(&mut ring), [101, 102, 103, 104, 100, 106, 107]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::thread;
+use std::time::Instant;
 
 use corosensei::{Coroutine, Yielder};
 
@@ -150,6 +151,44 @@ impl<T> Spawned<T> {
             // Unwound before it ever ran: its body never filled the slot.
             self.slot.finished.set(true);
             *self.slot.result.borrow_mut() = Some(Err(Box::new(Cancelled)));
+        }
+    }
+
+    /// [`Spawned::join`] that gives up at `deadline`: `None` then, with the
+    /// task left running and joinable. Never hosts the others (the hand-off
+    /// has no deadline); it parks with a timer as `recv_timeout` does.
+    #[track_caller]
+    pub(crate) fn join_until(&self, what: &str, deadline: Instant) -> Option<thread::Result<T>> {
+        loop {
+            if let Some(result) = self.slot.result.borrow_mut().take() {
+                return Some(result);
+            }
+            if super::now() >= deadline {
+                return None;
+            }
+            if super::current_runtime().is_some_and(|runtime| runtime != self.id.runtime()) {
+                panic!(
+                    "{what}: {} belongs to another corio runtime and has not finished; that \
+                     runtime's scheduler does not run while this one does, so the join could \
+                     only time out; join it from a coroutine of its own runtime",
+                    self.id
+                );
+            }
+            let me = match context::running_id(what) {
+                Ok(me) => me,
+                Err(cannot) => return Some(Err(Box::new(cannot.explain(what)))),
+            };
+            if me == self.id {
+                panic!("{what}: {me} tried to join itself, which could only time out");
+            }
+            self.slot.joiner.set(Some(me));
+            let waited =
+                context::suspend(what, Suspend::ParkUntil(Blocker::Join(self.id), deadline));
+            // Timed out or not, nobody should wake us for this task now.
+            self.slot.joiner.set(None);
+            if let Err(cannot) = waited {
+                return Some(Err(Box::new(cannot.explain(what))));
+            }
         }
     }
 
@@ -337,6 +376,11 @@ where
             Err(_) if context::unwinding_in_progress() => Err(Box::new(UNWOUND) as _),
             result => result,
         };
+        if let Err(payload) = &result {
+            let message = panic_text(&**payload);
+            let name = slot.name.as_deref();
+            context::try_with_core(|core| core.note_panic(id, name, message));
+        }
         slot.finished.set(true);
         let unhandled_panic = !slot.handle_alive.get() && result.is_err();
         if !slot.handle_alive.get() {

@@ -104,6 +104,40 @@ pub fn corio_yield(round_trips: u64) -> Measured {
     })
 }
 
+/// `corio_yield` in a runtime built with `Schedule::Random`: every yield
+/// switches to the scheduler loop, which draws the next task and resumes
+/// it. The loop picks the timed coroutine or its partner with equal odds,
+/// so a timed yield runs the partner once on average, as FIFO's strict
+/// alternation does every time; each turn is two stack switches and a
+/// draw, where FIFO's hand-off takes one switch. What a seeded schedule
+/// costs.
+pub fn corio_yield_random(round_trips: u64) -> Measured {
+    let schedule = corio::runtime::Schedule::Random { seed: 1 };
+    let mut rt = corio::runtime::Builder::new()
+        .schedule(schedule)
+        .build()
+        .expect("a runtime can be built");
+    rt.block_on(move || {
+        // The partner yields until the timed loop is over: with random
+        // picks, how many of its yields fall in the span is not fixed, so
+        // it stops on a flag rather than after a count.
+        let done = std::rc::Rc::new(std::cell::Cell::new(false));
+        let stop = std::rc::Rc::clone(&done);
+        let partner = corio::spawn(move || {
+            while !stop.get() {
+                corio::yield_now();
+            }
+        });
+        corio::yield_now();
+        let measured = timed(round_trips, corio::yield_now);
+        done.set(true);
+        partner
+            .join()
+            .expect("the partner coroutine does not panic");
+        measured
+    })
+}
+
 /// `raw_switch` with the suspend made inside a function the loop calls but
 /// the compiler does not inline, as in most real code: every switch then
 /// lands in a frame whose return the CPU's return-address predictor did not

@@ -35,6 +35,8 @@ pub const ROWS: &[(&str, Workload, &str)] = &[
         "raw_switch with the suspend one non-inlined call down"),
     ("corio_yield_called",      Workload::Handoff(handoff::corio_yield_called),
         "corio_yield with yield_now one non-inlined call down"),
+    ("corio_yield_random",      Workload::Handoff(handoff::corio_yield_random),
+        "corio_yield under Schedule::Random: each yield through the loop's random pick"),
     ("corio_channel_pingpong",  Workload::Handoff(handoff::corio_channel_pingpong),
         "two coroutines bouncing a value over two corio channels"),
     ("thread_condvar_pingpong", Workload::Handoff(handoff::thread_condvar_pingpong),
