@@ -489,6 +489,15 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// } // unlocked here
 /// assert_eq!(*m.lock().unwrap(), "ab");
 /// ```
+///
+/// As std's, a guard is not `Send`: it is released on the thread that
+/// took it.
+///
+/// ```compile_fail
+/// static M: corio::sync::Mutex<u32> = corio::sync::Mutex::new(0);
+/// let guard = M.lock().unwrap();
+/// std::thread::spawn(move || drop(guard));
+/// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     /// The locked mutex. `pub(super)` for `Condvar` (condvar.rs), which
