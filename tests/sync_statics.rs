@@ -365,8 +365,9 @@ fn the_static_locks_are_send_and_sync_and_an_rc_mutex_still_works() {
     // `Rc` is not `Send`: a mutex of one still works within one runtime.
     let local = corio::run(|| {
         let m = Rc::new(Mutex::new(Rc::new(5)));
-        let n = **m.lock().unwrap();
-        n
+        let mut guard = m.lock().unwrap();
+        *guard = Rc::new(**guard + 1);
+        **guard
     });
-    assert_eq!(local, 5);
+    assert_eq!(local, 6);
 }

@@ -41,7 +41,7 @@ const QUEUED: u8 = 2;
 ///
 /// # How a wait cannot be missed
 ///
-/// `state` holds [`LOCKED`] and [`QUEUED`]. Taking a free lock is one
+/// `state` holds `LOCKED` and `QUEUED`. Taking a free lock is one
 /// compare-exchange (0 → `LOCKED`), and so is releasing it when nobody
 /// waits (`LOCKED` → 0): no system call, no list. A caller that finds it
 /// held takes the list's lock, sets `QUEUED` (a compare-exchange, retried

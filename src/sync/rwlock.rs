@@ -37,14 +37,14 @@ const READER: usize = 4;
 ///
 /// # How a wait cannot be missed
 ///
-/// `state` counts the readers and holds [`WRITER`] and [`QUEUED`]. With
+/// `state` counts the readers and holds `WRITER` and `QUEUED`. With
 /// nobody waiting, a read lock is one compare-exchange (add a reader), a
 /// write lock another (0 → `WRITER`), and their releases one atomic each.
 /// A caller that must wait takes the lines' lock, sets `QUEUED` (which
 /// keeps every fast path out, so that nobody overtakes the line), queues
 /// itself, and sleeps. The release that leaves nobody holding the lock
 /// sees `QUEUED`, takes the lines' lock and hands the lock over there
-/// ([`RwLock::settle`]); a waiter knows it was served when its entry is
+/// (`RwLock::settle`); a waiter knows it was served when its entry is
 /// gone.
 ///
 /// # Examples
