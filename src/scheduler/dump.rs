@@ -103,13 +103,19 @@ impl TaskState {
                 Blocker::ThreadPark => TaskState::Parked,
                 Blocker::Mutex(holder) => TaskState::Locking {
                     primitive: "Mutex",
-                    holder,
+                    holder: holder.task,
                 },
-                Blocker::RwLock => locking("RwLock"),
+                Blocker::RwLock(holder) => TaskState::Locking {
+                    primitive: "RwLock",
+                    holder: holder.task,
+                },
                 Blocker::Condvar => locking("Condvar"),
                 Blocker::Barrier => locking("Barrier"),
                 Blocker::Semaphore => locking("Semaphore"),
-                Blocker::Once => locking("Once"),
+                Blocker::Once(holder) => TaskState::Locking {
+                    primitive: "Once",
+                    holder: holder.task,
+                },
                 Blocker::Blocking => TaskState::Blocking,
             },
         }
@@ -139,6 +145,14 @@ impl fmt::Display for TaskState {
             TaskState::Receiving => f.write_str("receiving on an empty channel (recv)"),
             TaskState::Sending => f.write_str("sending on a full channel (send)"),
             TaskState::Selecting => f.write_str("selecting on empty channels (recv)"),
+            TaskState::Locking {
+                primitive: "Once",
+                holder: Some(holder),
+            } => write!(f, "waiting for {holder}'s one-time initialiser (lock)"),
+            TaskState::Locking {
+                primitive: "RwLock",
+                holder: Some(holder),
+            } => write!(f, "locking an RwLock held by {holder} (lock)"),
             TaskState::Locking {
                 primitive,
                 holder: Some(holder),

@@ -14,8 +14,8 @@
 //! it first reads one atomic flag that the post set).
 //!
 //! Users of the inbox: `runtime::Handle` (spawning from another thread),
-//! `spawn_blocking` (a job's end wakes its caller), and the cross-thread
-//! senders of `sync::mpsc`.
+//! `spawn_blocking` (a job's end wakes its caller), the cross-thread
+//! senders of `sync::mpsc`, and the locks of `sync` through [`SendWaker`].
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::context;
 use super::idle::Waking;
 use super::spawn::panic_text;
-use super::{Core, TaskId, Wake};
+use super::{CannotWait, Core, TaskId, Wake};
 use crate::trace::WakeCause;
 
 /// Work another thread hands a runtime: run on the runtime's thread, as
@@ -160,6 +160,48 @@ pub(crate) fn wake_remote(remote: &Remote, task: TaskId) {
         context::try_with_core(|core| core.wake(task, Wake::Notified));
     } else {
         let _ = remote.post(Box::new(move |core: &Core| core.wake(task, Wake::Notified)));
+    }
+}
+
+/// A task of a runtime, to be woken from any thread: what a lock that lives
+/// in a `static` keeps for each coroutine waiting on it. The wake-up is
+/// direct when it comes from the task's own runtime, a job in its inbox
+/// otherwise (see [`wake_remote`]).
+#[derive(Clone)]
+pub(crate) struct SendWaker {
+    /// The task's runtime, as other threads reach it.
+    remote: Arc<Remote>,
+    /// The task to wake.
+    id: TaskId,
+}
+
+impl SendWaker {
+    /// A waker for the running coroutine, which is about to wait.
+    ///
+    /// # Errors
+    ///
+    /// [`CannotWait`] when no coroutine runs but a runtime does.
+    ///
+    /// # Panics
+    ///
+    /// Panics with a message naming `what` outside any runtime.
+    #[track_caller]
+    pub(crate) fn running(what: &str) -> Result<SendWaker, CannotWait> {
+        context::with_running(what, |id, core| SendWaker {
+            remote: core.remote(),
+            id,
+        })
+    }
+
+    /// The task it wakes.
+    pub(crate) fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// Wakes the task, from any thread (a no-op if it is not parked or its
+    /// runtime is gone).
+    pub(crate) fn wake(&self) {
+        wake_remote(&self.remote, self.id);
     }
 }
 

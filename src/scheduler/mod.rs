@@ -34,14 +34,14 @@
 //! | `hosting.rs` | the in-place hand-off (`host_yield`, `host_until_woken`) |
 //! | `spawn.rs` | task construction, its root function, the join slot and [`Spawned::join`] |
 //! | `io.rs` | [`IoRegistration`]: the one door from `net` to the reactor |
-//! | `inbox.rs` | work from other threads: [`Remote`], its [`Job`]s and waker |
+//! | `inbox.rs` | work from other threads: [`Remote`], its [`Job`]s and waker, [`SendWaker`] |
 //! | `idle.rs` | polling the reactor, firing timers, draining the inbox |
 //! | `deadlock.rs` | waiting on other threads, and the deadlock report |
 //! | `teardown.rs` | unwinding tasks when a runtime is dropped, or one at a time |
 //! | `cancel.rs` | `JoinHandle::cancel`, the `Cancelled` payload |
 //! | `metrics.rs` | [`Stats`] and the tick counter |
 //! | `task.rs` | [`TaskId`], [`Task`] and the slot it waits in |
-//! | `suspend.rs` | [`Switch`], [`Suspend`], [`Blocker`], [`Wake`], [`CannotWait`] |
+//! | `suspend.rs` | [`Switch`], [`Suspend`], [`Blocker`], [`Holder`], [`Wake`], [`CannotWait`] |
 //! | `context.rs` | the thread-local current runtime and task |
 //! | `run_queue.rs` | the ring of runnable tasks |
 //! | `schedule.rs` | [`Schedule`] and the pick's policy (FIFO, random, PCT) |
@@ -49,8 +49,8 @@
 //! The rest of the crate talks to the scheduler through the names
 //! re-exported here: `spawn` / [`Spawned`] to start and join a task,
 //! `suspend`, `current_id` and `host_until_woken` to wait, a
-//! [`TaskWaker`] to wake, [`IoRegistration`] for a socket and [`Remote`]
-//! for another thread.
+//! [`TaskWaker`] to wake (a [`SendWaker`] from any thread),
+//! [`IoRegistration`] for a socket and [`Remote`] for another thread.
 
 mod cancel;
 mod context;
@@ -90,7 +90,7 @@ pub(crate) use context::{
     with_core, yield_now,
 };
 pub use dump::{Dump, TaskInfo, TaskState};
-pub(crate) use inbox::{Remote, runtime_gone, wake_remote};
+pub(crate) use inbox::{Remote, SendWaker, runtime_gone, wake_remote};
 pub(crate) use io::IoRegistration;
 pub(crate) use metrics::TaskCounters;
 pub use metrics::{Stats, TaskMetrics};
@@ -98,7 +98,7 @@ pub(crate) use pulse::{Beat, sample_watched};
 pub(crate) use schedule::SCHEDULE_FORMS;
 pub use schedule::{ParseScheduleError, Schedule};
 pub(crate) use spawn::{NotSend, Spawned, panic_text, spawn, spawn_on, spawn_unchecked_on};
-pub(crate) use suspend::{Blocker, CannotWait, Suspend, Switch, Wake};
+pub(crate) use suspend::{Blocker, CannotWait, Holder, Suspend, Switch, Wake};
 pub use task::TaskId;
 pub(crate) use task::{Parker, Task, TaskCoroutine, TaskShared};
 

@@ -48,6 +48,20 @@ pub(crate) enum Suspend {
     Sleep(Instant),
 }
 
+/// Who holds a lock a coroutine waits for, as far as the deadlock report
+/// needs to know. The locks of `corio::sync` live in `static`s and are
+/// shared across OS threads, so a lock may be released by another thread:
+/// the waiter works out, when it parks, whether one can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Holder {
+    /// The holder, when it is a coroutine of the waiter's own runtime.
+    pub(crate) task: Option<TaskId>,
+    /// Whether another OS thread may hand the lock on: it holds the lock,
+    /// waits ahead in line for it, or the holder is not known. Then the
+    /// wait is no deadlock while that thread runs.
+    pub(crate) elsewhere: bool,
+}
+
 /// What a parked coroutine waits on, for the deadlock report.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Blocker {
@@ -63,10 +77,10 @@ pub(crate) enum Blocker {
     SleepForever,
     /// `thread::park`, until a `Thread::unpark`.
     ThreadPark,
-    /// `Mutex::lock` on a mutex this task holds (if known).
-    Mutex(Option<TaskId>),
+    /// `Mutex::lock`, on a mutex held by the holder described.
+    Mutex(Holder),
     /// `RwLock::read` or `RwLock::write`.
-    RwLock,
+    RwLock(Holder),
     /// `select!` on channels that are all empty.
     Select,
     /// `Condvar::wait`.
@@ -75,8 +89,9 @@ pub(crate) enum Blocker {
     Barrier,
     /// `Semaphore::acquire`, for a permit.
     Semaphore,
-    /// `Once::call_once` or `OnceLock::get_or_init`, while another runs it.
-    Once,
+    /// `Once::call_once` or `OnceLock::get_or_init`, while another runs it
+    /// (the holder is the one running it).
+    Once(Holder),
     /// `thread::scope`, for this many of its coroutines to end.
     Scope(usize),
     /// `spawn_blocking`, for its job to end on a pool thread.
@@ -110,11 +125,11 @@ impl Blocker {
             Blocker::Join(_) | Blocker::Scope(_) => SuspendReason::Join,
             Blocker::ChannelRecv | Blocker::ChannelSend | Blocker::Select => SuspendReason::Channel,
             Blocker::Mutex(_)
-            | Blocker::RwLock
+            | Blocker::RwLock(_)
             | Blocker::Condvar
             | Blocker::Barrier
             | Blocker::Semaphore
-            | Blocker::Once => SuspendReason::Lock,
+            | Blocker::Once(_) => SuspendReason::Lock,
             Blocker::Blocking | Blocker::RemoteJoin => SuspendReason::OtherThread,
             Blocker::SleepForever | Blocker::ThreadPark => SuspendReason::Park,
         }
@@ -124,12 +139,18 @@ impl Blocker {
     /// deadlock while the runtime's inbox is open. `Some(true)` when the
     /// other thread is known to be working on it (a blocking job, a task of
     /// another runtime), `Some(false)` when one only may be (a channel
-    /// whose senders may sit on other threads), `None` when only this
+    /// whose senders may sit on other threads, a lock another thread may
+    /// release, a `Condvar` any thread may notify), `None` when only this
     /// runtime's coroutines can.
     pub(crate) fn other_threads(&self) -> Option<bool> {
         match self {
             Blocker::Blocking | Blocker::RemoteJoin => Some(true),
-            Blocker::ChannelRecv | Blocker::Select => Some(false),
+            Blocker::ChannelRecv | Blocker::Select | Blocker::Condvar => Some(false),
+            Blocker::Mutex(holder) | Blocker::RwLock(holder) | Blocker::Once(holder)
+                if holder.elsewhere =>
+            {
+                Some(false)
+            }
             _ => None,
         }
     }
@@ -143,14 +164,22 @@ impl fmt::Display for Blocker {
             Blocker::ChannelSend => f.write_str("sending on a full channel"),
             Blocker::SleepForever => f.write_str("sleeping forever"),
             Blocker::ThreadPark => f.write_str("parked (thread::park) until unparked"),
-            Blocker::Mutex(Some(holder)) => write!(f, "locking a Mutex held by {holder}"),
-            Blocker::Mutex(None) => f.write_str("locking a Mutex"),
-            Blocker::RwLock => f.write_str("locking an RwLock"),
+            Blocker::Mutex(Holder {
+                task: Some(holder), ..
+            }) => write!(f, "locking a Mutex held by {holder}"),
+            Blocker::Mutex(_) => f.write_str("locking a Mutex"),
+            Blocker::RwLock(Holder {
+                task: Some(holder), ..
+            }) => write!(f, "locking an RwLock held by {holder}"),
+            Blocker::RwLock(_) => f.write_str("locking an RwLock"),
             Blocker::Select => f.write_str("selecting on empty channels"),
             Blocker::Condvar => f.write_str("waiting on a Condvar"),
             Blocker::Barrier => f.write_str("waiting at a Barrier for the others"),
             Blocker::Semaphore => f.write_str("acquiring a Semaphore permit"),
-            Blocker::Once => f.write_str("waiting for another coroutine's one-time initialiser"),
+            Blocker::Once(Holder {
+                task: Some(holder), ..
+            }) => write!(f, "waiting for {holder}'s one-time initialiser"),
+            Blocker::Once(_) => f.write_str("waiting for another coroutine's one-time initialiser"),
             Blocker::Scope(1) => f.write_str("waiting for 1 coroutine of its thread::scope to end"),
             Blocker::Scope(n) => {
                 write!(f, "waiting for {n} coroutines of its thread::scope to end")

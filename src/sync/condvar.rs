@@ -1,13 +1,15 @@
-//! `Condvar` for coroutines: std's, waiting with a `Mutex` guard, which is
-//! released meanwhile; a wait suspends only the calling coroutine.
+//! `Condvar` for coroutines and threads: std's, waiting with a `Mutex`
+//! guard, which is released meanwhile; a wait suspends only the calling
+//! coroutine.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::mutex::MutexGuard;
-use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, Suspend, TaskWaker};
+use super::waiters::{Entry, Me, Waiters};
+use crate::scheduler::{self, Blocker};
 
 /// Whether a [`Condvar::wait_timeout`] returned because its time was up.
 /// std's `WaitTimeoutResult`, which std gives no way to make.
@@ -38,12 +40,18 @@ impl WaitTimeoutResult {
     }
 }
 
-/// A condition variable for coroutines; `std::sync::Condvar` for one
-/// runtime: a coroutine waits (with a [`Mutex`](super::Mutex) guard, which
-/// is released meanwhile) until another notifies it.
+/// A condition variable; `std::sync::Condvar` for coroutines as well as
+/// threads: a coroutine waits (with a [`Mutex`](super::Mutex) guard, which
+/// is released meanwhile) until another coroutine or thread notifies it.
 ///
 /// As std's, a wait may wake spuriously: wait in a loop, or with
 /// [`wait_while`](Condvar::wait_while). Waiters are notified oldest first.
+/// `new` is `const` and a `Condvar` is `Sync`, so it can live in a
+/// `static`; a thread outside any runtime that waits blocks, as with std.
+///
+/// A waiter queues itself before it releases the mutex, and a notify pops
+/// waiters under the same list lock: a notify made while holding the mutex
+/// after the waiter released it always finds the waiter.
 ///
 /// # Examples
 ///
@@ -63,10 +71,19 @@ impl WaitTimeoutResult {
 ///     assert!(*ready);
 /// });
 /// ```
-#[derive(Default)]
 pub struct Condvar {
-    /// Coroutines waiting to be notified, oldest first.
-    waiters: WaitQueue,
+    /// Coroutines and threads waiting to be notified, oldest first.
+    waiters: Waiters,
+    /// How many wait: a notify with nobody waiting skips the list's lock.
+    /// Changed under that lock; a waiter's increment is ordered before its
+    /// release of the mutex, so a notifier that holds the mutex sees it.
+    waiting: AtomicUsize,
+}
+
+impl Default for Condvar {
+    fn default() -> Condvar {
+        Condvar::new()
+    }
 }
 
 impl Condvar {
@@ -77,9 +94,15 @@ impl Condvar {
     /// ```
     /// let cv = corio::sync::Condvar::new();
     /// cv.notify_all(); // nobody to wake
+    ///
+    /// static READY: corio::sync::Condvar = corio::sync::Condvar::new();
+    /// READY.notify_one();
     /// ```
-    pub fn new() -> Condvar {
-        Condvar::default()
+    pub const fn new() -> Condvar {
+        Condvar {
+            waiters: Waiters::new(),
+            waiting: AtomicUsize::new(0),
+        }
     }
 
     /// Releases `guard`'s lock, waits to be notified, and locks again.
@@ -93,10 +116,6 @@ impl Condvar {
     ///
     /// A [`PoisonError`] with the guard if the mutex is poisoned when it is
     /// locked again.
-    ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
     ///
     /// # Examples
     ///
@@ -116,10 +135,6 @@ impl Condvar {
     /// # Errors
     ///
     /// As [`wait`](Condvar::wait).
-    ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
     ///
     /// # Examples
     ///
@@ -147,10 +162,6 @@ impl Condvar {
     ///
     /// As [`wait`](Condvar::wait), with the [`WaitTimeoutResult`] too.
     ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
-    ///
     /// # Examples
     ///
     /// See [`WaitTimeoutResult`].
@@ -175,10 +186,6 @@ impl Condvar {
     ///
     /// As [`wait`](Condvar::wait), with the [`WaitTimeoutResult`] too: it
     /// says whether the condition still held when the time was up.
-    ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
     ///
     /// # Examples
     ///
@@ -234,7 +241,20 @@ impl Condvar {
     ///
     /// See [`Condvar`].
     pub fn notify_one(&self) {
-        self.waiters.notify_one();
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let next = {
+            let mut list = self.waiters.lock();
+            let next = list.pop();
+            if next.is_some() {
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+            next
+        };
+        if let Some(next) = next {
+            next.wake();
+        }
     }
 
     /// Wakes every waiting coroutine.
@@ -246,10 +266,19 @@ impl Condvar {
     /// cv.notify_all();
     /// ```
     pub fn notify_all(&self) {
-        self.waiters.notify_all();
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let woken: Vec<_> = {
+            let mut list = self.waiters.lock();
+            let woken: Vec<_> = std::iter::from_fn(|| list.pop()).collect();
+            self.waiting.fetch_sub(woken.len(), Ordering::Relaxed);
+            woken
+        };
+        woken.into_iter().for_each(|w| w.wake());
     }
 
-    /// One wait: queue, unlock, suspend until notified or `deadline`, lock
+    /// One wait: queue, unlock, sleep until notified or `deadline`, lock
     /// again. Also returns whether it could wait at all.
     #[track_caller]
     fn wait_until<'a, T: ?Sized>(
@@ -259,26 +288,58 @@ impl Condvar {
         deadline: Option<Instant>,
     ) -> (LockResult<MutexGuard<'a, T>>, bool) {
         let mutex = guard.mutex;
-        let Ok(me) = TaskWaker::running(what) else {
+        let Ok(me) = Me::current(what) else {
             return (mutex.poisoned.result(guard), false);
         };
         // Queued before the unlock, so a notify in between is not lost.
-        let waiting = self.waiters.wait(me);
-        drop(guard);
-        let reason = match deadline {
-            Some(at) => Suspend::ParkUntil(Blocker::Condvar, at),
-            None => Suspend::Park(Blocker::Condvar),
+        let entry = {
+            let mut list = self.waiters.lock();
+            self.waiting.fetch_add(1, Ordering::Release);
+            list.push(me.waker())
         };
-        let could_wait = scheduler::suspend(what, reason).is_ok();
+        let waiting = Waiting {
+            condvar: self,
+            entry,
+        };
+        drop(guard);
+        let could_wait = loop {
+            let slept = me.sleep(what, Blocker::Condvar, deadline);
+            if !self.waiters.lock().contains(entry) {
+                break true; // notified
+            }
+            if slept.is_err() {
+                break false;
+            }
+            if deadline.is_some_and(|at| scheduler::now() >= at) {
+                break true;
+            }
+        };
         drop(waiting);
         (mutex.lock(), could_wait)
+    }
+}
+
+/// A place in a [`Condvar`]'s line; dropped (after the wait, or by an
+/// unwind through it) it leaves the line if no notify took it out.
+struct Waiting<'a> {
+    /// The condvar waited on.
+    condvar: &'a Condvar,
+    /// The place in its line.
+    entry: Entry,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.condvar.waiters.lock().remove(self.entry) {
+            self.condvar.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
 impl fmt::Debug for Condvar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Condvar")
-            .field("waiting", &self.waiters.len())
+            .field("waiting", &self.waiting.load(Ordering::Relaxed))
             .finish()
     }
 }

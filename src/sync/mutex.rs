@@ -1,19 +1,27 @@
-//! `Mutex` for coroutines: std's names, poisoning and error types, but
-//! waiting suspends only the calling coroutine (std's would block the one OS
-//! thread, and with it every coroutine, forever). Its `Condvar` is in
-//! `condvar.rs`.
+//! `Mutex` for coroutines and threads: std's names, poisoning and error
+//! types, `const fn new` and `Sync`, but a coroutine that waits suspends
+//! only itself (std's would block the one OS thread, and with it every
+//! coroutine, possibly forever). Its `Condvar` is in `condvar.rs`.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use super::poison::Poison;
-use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, CannotWait, TaskId};
+use super::waiters::{Entry, Here, Me, Owner, Waiters, Whom};
+use crate::scheduler::{Blocker, CannotWait};
 
-/// A mutual-exclusion lock for coroutines; `std::sync::Mutex` for one
-/// runtime.
+/// [`Mutex::state`]: a guard exists, or the lock was handed to a waiter
+/// that has not run yet.
+const LOCKED: u8 = 1;
+/// [`Mutex::state`]: somebody may wait; an unlock must look at the list.
+const QUEUED: u8 = 2;
+
+/// A mutual-exclusion lock; `std::sync::Mutex` for coroutines as well as
+/// threads.
 ///
 /// `lock` suspends the calling coroutine while another holds the lock; the
 /// others run meanwhile. Waiters get the lock in the order they asked for
@@ -22,10 +30,29 @@ use crate::scheduler::{self, Blocker, CannotWait, TaskId};
 /// `lock`s return a [`PoisonError`](std::sync::PoisonError) that still
 /// gives access.
 ///
-/// A `Mutex` is not `Sync`: it serves the coroutines of one runtime, which
-/// share it through an `Rc`. It also is the answer to a coroutine holding a
-/// lock across a wait (a socket read, a sleep): std's `Mutex` would block
-/// the whole thread, and every other coroutine with it.
+/// It is `Sync` where std's is (`T: Send`) and `new` is `const`, so it can
+/// live in a `static` and be shared by the coroutines of several runtimes
+/// and by plain threads: a coroutine that waits suspends only itself and
+/// is woken through its runtime when a holder on another thread unlocks;
+/// a thread outside any runtime blocks, as with std. It also is the
+/// answer to a coroutine holding a lock across a wait (a socket read, a
+/// sleep, a `yield_now`): std's `Mutex` would block the whole thread, and
+/// every other coroutine with it.
+///
+/// # How a wait cannot be missed
+///
+/// `state` holds `LOCKED` and `QUEUED`. Taking a free lock is one
+/// compare-exchange (0 → `LOCKED`), and so is releasing it when nobody
+/// waits (`LOCKED` → 0): no system call, no list. A caller that finds it
+/// held takes the list's lock, sets `QUEUED` (a compare-exchange, retried
+/// from the top if the lock was released meanwhile), queues itself and
+/// only then lets go of the list and sleeps. An unlock that starts after
+/// `QUEUED` is set fails its compare-exchange, takes the list's lock (so
+/// it waits for the waiter to be queued), pops the oldest waiter, keeps
+/// `LOCKED` (clearing `QUEUED` if the list is now empty), records the new
+/// owner, and wakes it after letting go of the list. The lock is never
+/// free while somebody waits, so no newcomer can overtake the waiters. A
+/// waiter knows it was served when its entry is gone from the list.
 ///
 /// # Examples
 ///
@@ -53,25 +80,45 @@ use crate::scheduler::{self, Blocker, CannotWait, TaskId};
 /// });
 /// assert_eq!(total, 40);
 /// ```
+///
+/// In a `static`, shared by a coroutine and a thread:
+///
+/// ```
+/// use corio::sync::Mutex;
+///
+/// static HITS: Mutex<u64> = Mutex::new(0);
+///
+/// let thread = std::thread::spawn(|| *HITS.lock().unwrap() += 1);
+/// corio::run(|| *HITS.lock().unwrap() += 1);
+/// thread.join().unwrap();
+/// assert_eq!(*HITS.lock().unwrap(), 2);
+/// ```
 pub struct Mutex<T: ?Sized> {
-    /// Whether a guard exists (or the lock was handed to a waiter that has
-    /// not run yet).
-    locked: Cell<bool>,
-    /// The holder, for the hand-over and the deadlock report; `None` when
-    /// the holder is not a coroutine (the lock was taken outside one).
-    owner: Cell<Option<TaskId>>,
+    /// [`LOCKED`] and [`QUEUED`]; see "How a wait cannot be missed".
+    /// `QUEUED` is set and cleared only under the waiters' lock.
+    state: AtomicU8,
+    /// The holder, for the "already holds it" panic and the deadlock
+    /// report; written by the holder as it locks, or by the unlock that
+    /// hands the lock over, and cleared by every unlock.
+    owner: Owner,
     /// Set when a guard is dropped during a panic. `pub(super)` for
     /// `Condvar` (condvar.rs), whose wait hands a guard back poisoned or not.
     pub(super) poisoned: Poison,
-    /// Coroutines waiting for the lock, oldest first.
-    waiters: WaitQueue,
+    /// Coroutines and threads waiting for the lock, oldest first.
+    waiters: Waiters,
     /// The data. Invariant: a `&mut` to it exists only inside a guard, and
-    /// at most one guard exists (`locked`).
+    /// at most one guard exists (`state` has `LOCKED` while it does).
     data: UnsafeCell<T>,
 }
 
+// SAFETY: the data is reached only through the one guard `state` lets
+// exist at a time, so sharing the mutex sends the `T` to whichever thread
+// holds the guard: `T: Send` is what that needs, as for std's `Mutex`.
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
 impl<T> Mutex<T> {
-    /// A new, unlocked mutex holding `value`.
+    /// A new, unlocked mutex holding `value`. `const`, so that a mutex
+    /// can be a `static`.
     ///
     /// # Examples
     ///
@@ -79,12 +126,18 @@ impl<T> Mutex<T> {
     /// let m = corio::sync::Mutex::new(5);
     /// assert_eq!(*m.lock().unwrap(), 5);
     /// ```
-    pub fn new(value: T) -> Mutex<T> {
+    ///
+    /// ```
+    /// static M: corio::sync::Mutex<u64> = corio::sync::Mutex::new(0);
+    /// *M.lock().unwrap() += 1;
+    /// assert_eq!(*M.lock().unwrap(), 1);
+    /// ```
+    pub const fn new(value: T) -> Mutex<T> {
         Mutex {
-            locked: Cell::new(false),
-            owner: Cell::new(None),
-            poisoned: Poison::default(),
-            waiters: WaitQueue::default(),
+            state: AtomicU8::new(0),
+            owner: Owner::new(),
+            poisoned: Poison::new(),
+            waiters: Waiters::new(),
             data: UnsafeCell::new(value),
         }
     }
@@ -110,20 +163,22 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Locks the mutex, suspending the calling coroutine until it can.
+    /// Locks the mutex, suspending the calling coroutine until it can (a
+    /// thread outside any runtime blocks until it can, as with std).
     ///
     /// # Errors
     ///
     /// A [`PoisonError`](std::sync::PoisonError) holding the guard if a
-    /// coroutine panicked while it held the lock.
+    /// holder panicked while it held the lock.
     ///
     /// # Panics
     ///
-    /// If the lock is held and it has to wait outside a coroutine (outside a
-    /// runtime, or in code the scheduler runs, such as a destructor while
-    /// the runtime shuts down), since nothing can release it there; and if
-    /// the calling coroutine already holds it (std leaves that unspecified:
-    /// a deadlock or a panic).
+    /// If the calling coroutine (or thread) already holds it (std leaves
+    /// that unspecified: a deadlock or a panic); and if it has to wait on a
+    /// runtime's thread where no coroutine can (in code the scheduler runs,
+    /// such as a destructor while the runtime shuts down) for a holder on
+    /// that same thread, since nothing can release it there. A holder on
+    /// another thread is waited for by blocking the thread.
     ///
     /// # Examples
     ///
@@ -135,8 +190,12 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        if !self.locked.get() {
-            self.take(scheduler::try_running_id());
+        if self
+            .state
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.owner.set(Whom::current());
             return self.guard();
         }
         self.lock_contended()
@@ -150,25 +209,70 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     fn lock_contended(&self) -> LockResult<MutexGuard<'_, T>> {
         const WHAT: &str = "Mutex::lock";
-        let id = match scheduler::running_id(WHAT) {
-            Ok(id) => id,
-            Err(cannot) => self.cannot_wait(WHAT, cannot),
-        };
-        if self.owner.get() == Some(id) {
-            panic!("{WHAT}: {id} already holds this Mutex; locking it again would wait forever");
+        let me = Me::current(WHAT);
+        let here = Here::now();
+        // The owner is read without the list's lock: a holder that is the
+        // caller wrote itself in on this very thread.
+        if self.owner.whom() == Whom::current() {
+            let who = match Whom::current() {
+                Whom::Task(id) => id.to_string(),
+                _ => "this thread".into(),
+            };
+            panic!("{WHAT}: {who} already holds this Mutex; locking it again would wait forever");
         }
+        let mut list = self.waiters.lock();
         loop {
-            let blocker = Blocker::Mutex(self.owner.get());
-            if let Err(cannot) = self.waiters.wait_once(WHAT, blocker) {
+            let state = self.state.load(Ordering::Relaxed);
+            if state == 0 {
+                if self
+                    .state
+                    .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    drop(list);
+                    self.owner.set(Whom::current());
+                    return self.guard();
+                }
+                continue;
+            }
+            if state & QUEUED == 0
+                && self
+                    .state
+                    .compare_exchange(state, state | QUEUED, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            break;
+        }
+        let holder = here.holder(self.owner.whom(), &list);
+        let me = match me {
+            Ok(me) => me,
+            // Only another thread can hand it over: block this one.
+            Err(_) if holder.elsewhere => Me::Thread,
+            Err(cannot) => {
+                drop(list);
+                // `QUEUED` with nobody queued: the next unlock frees it.
+                self.cannot_wait(WHAT, cannot)
+            }
+        };
+        let entry = list.push(me.waker());
+        drop(list);
+        let mut waiting = Waiting {
+            mutex: self,
+            entry,
+            served: false,
+        };
+        loop {
+            let slept = me.sleep(WHAT, Blocker::Mutex(holder), None);
+            if !self.waiters.lock().contains(entry) {
+                // Handed over by an unlock, which wrote us in as owner.
+                waiting.served = true;
+                return self.guard();
+            }
+            if let Err(cannot) = slept {
+                drop(waiting);
                 self.cannot_wait(WHAT, cannot);
-            }
-            // Handed over by an unlock: ours now.
-            if self.locked.get() && self.owner.get() == Some(id) {
-                return self.guard();
-            }
-            if !self.locked.get() {
-                self.take(Some(id));
-                return self.guard();
             }
         }
     }
@@ -178,10 +282,13 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     #[track_caller]
     fn cannot_wait(&self, what: &str, cannot: CannotWait) -> ! {
+        let holder = match self.owner.whom() {
+            Whom::Task(id) => id.to_string(),
+            _ => "code outside any coroutine".into(),
+        };
         panic!(
-            "{}; the lock is held by {}, and nothing can release it here",
+            "{}; the lock is held by {holder}, and nothing can release it here",
             cannot.explain(what),
-            holder(self.owner.get())
         )
     }
 
@@ -204,14 +311,18 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_ok());
     /// ```
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        if self.locked.get() {
+        if self
+            .state
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             return Err(TryLockError::WouldBlock);
         }
-        self.take(scheduler::try_running_id());
+        self.owner.set(Whom::current());
         self.guard().map_err(TryLockError::Poisoned)
     }
 
-    /// Whether a coroutine panicked while it held the lock.
+    /// Whether a holder panicked while it held the lock.
     ///
     /// # Examples
     ///
@@ -265,43 +376,78 @@ impl<T: ?Sized> Mutex<T> {
         self.poisoned.result(self.data.get_mut())
     }
 
-    /// Marks the lock taken by `owner`.
-    #[inline]
-    fn take(&self, owner: Option<TaskId>) {
-        self.locked.set(true);
-        self.owner.set(owner);
-    }
-
     /// A guard for a lock just taken, poisoned or not.
     #[inline]
     fn guard(&self) -> LockResult<MutexGuard<'_, T>> {
-        self.poisoned.result(MutexGuard { mutex: self })
+        self.poisoned.result(MutexGuard {
+            mutex: self,
+            not_send: PhantomData,
+        })
     }
 
-    /// Releases the lock: hands it to the oldest waiter, or frees it.
+    /// Releases the lock: frees it, or hands it to the oldest waiter.
     #[inline]
     fn unlock(&self) {
-        // Nobody waits (the common case): one load, no call.
-        let next = if self.waiters.len() == 0 {
-            None
-        } else {
-            self.waiters.notify_one_id()
-        };
-        match next {
-            Some(next) => self.owner.set(Some(next)),
-            None => {
-                self.locked.set(false);
-                self.owner.set(None);
-            }
+        self.owner.clear();
+        // Nobody waits (the common case): one compare-exchange, no call.
+        if self
+            .state
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.unlock_contended();
         }
+    }
+
+    /// `unlock` with `QUEUED` set: hand the lock to the oldest waiter, or
+    /// free it if nobody is queued after all.
+    #[cold]
+    #[inline(never)]
+    fn unlock_contended(&self) {
+        let mut list = self.waiters.lock();
+        let Some(next) = list.pop() else {
+            self.state.store(0, Ordering::Release);
+            return;
+        };
+        let state = if list.is_empty() {
+            LOCKED
+        } else {
+            LOCKED | QUEUED
+        };
+        self.state.store(state, Ordering::Relaxed);
+        self.owner.set(next.whom());
+        drop(list);
+        next.wake();
     }
 }
 
-/// "task 3", or "code outside any coroutine".
-fn holder(owner: Option<TaskId>) -> String {
-    match owner {
-        Some(id) => id.to_string(),
-        None => "code outside any coroutine".into(),
+/// A place in a [`Mutex`]'s line. Dropped before it was served (its
+/// coroutine unwound by a dropped runtime, or a wait that cannot go on), it
+/// leaves the line; served but dropped unused, it passes the lock on.
+struct Waiting<'a, T: ?Sized> {
+    /// The mutex waited for.
+    mutex: &'a Mutex<T>,
+    /// The place in its line.
+    entry: Entry,
+    /// Set once the waiter has taken the lock it was handed.
+    served: bool,
+}
+
+impl<T: ?Sized> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        if self.served {
+            return;
+        }
+        let mut list = self.mutex.waiters.lock();
+        if list.remove(self.entry) {
+            if list.is_empty() {
+                self.mutex.state.fetch_and(!QUEUED, Ordering::Relaxed);
+            }
+        } else {
+            // Handed the lock, which nobody will use: pass it on.
+            drop(list);
+            self.mutex.unlock();
+        }
     }
 }
 
@@ -343,12 +489,27 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// } // unlocked here
 /// assert_eq!(*m.lock().unwrap(), "ab");
 /// ```
+///
+/// As std's, a guard is not `Send`: it is released on the thread that
+/// took it.
+///
+/// ```compile_fail
+/// static M: corio::sync::Mutex<u32> = corio::sync::Mutex::new(0);
+/// let guard = M.lock().unwrap();
+/// std::thread::spawn(move || drop(guard));
+/// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     /// The locked mutex. `pub(super)` for `Condvar` (condvar.rs), which
     /// unlocks it for a wait and locks it again after.
     pub(super) mutex: &'a Mutex<T>,
+    /// Not `Send`, as std's guard: a lock is released where it was taken.
+    not_send: PhantomData<*const ()>,
 }
+
+// SAFETY: a shared guard only hands out `&T`, so sharing it across threads
+// needs what sharing a `&T` needs (as std's `MutexGuard`).
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;

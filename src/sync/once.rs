@@ -1,72 +1,158 @@
-//! `Once` and `OnceLock` for coroutines: an initialiser that suspends (a
-//! socket read, a sleep) makes the other callers wait as coroutines, where
-//! std's would block the one OS thread, and with it the initialiser too.
+//! `Once` and `OnceLock` for coroutines and threads: an initialiser that
+//! suspends (a socket read, a sleep) makes the other callers wait as
+//! coroutines, where std's would block the one OS thread, and with it the
+//! initialiser too. Both are `Sync` with a `const fn new`, so they can be
+//! `static`s shared by several runtimes and threads.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::UnsafeCell;
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, TaskId};
+use super::waiters::{Entry, Here, Me, Owner, Waiters, Whom};
+use crate::scheduler::Blocker;
 
-/// Where a one-time initialisation stands.
+/// Where a one-time initialisation stands ([`Gate::state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum State {
     /// Not run yet (or, for a `OnceLock`, its initialiser panicked).
-    Incomplete,
-    /// Being run by this task (`None`: by code outside any coroutine).
-    Running(Option<TaskId>),
+    Incomplete = 0,
+    /// Being run ([`Gate::runner`] says by whom).
+    Running = 1,
     /// Done.
-    Complete,
+    Complete = 2,
     /// A `Once`'s closure panicked.
-    Poisoned,
+    Poisoned = 3,
+}
+
+impl State {
+    /// The state stored as `byte`.
+    fn from_byte(byte: u8) -> State {
+        match byte {
+            0 => State::Incomplete,
+            1 => State::Running,
+            2 => State::Complete,
+            _ => State::Poisoned,
+        }
+    }
 }
 
 /// The part `Once` and `OnceLock` share: the state and who waits for it.
+///
+/// Every change of `state` away from `Running` and into it is made under
+/// the waiters' lock, and a caller that finds it `Running` queues itself
+/// under that same lock: the end of the initialiser, which wakes every
+/// queued waiter, cannot slip between a waiter's look and its queueing.
+/// `Complete` is stored with `Release` after the value is written, and
+/// read with `Acquire` before the value is, so a caller that sees it sees
+/// the value.
 struct Gate {
-    /// See [`State`].
-    state: Cell<State>,
-    /// Coroutines waiting while another runs the initialiser.
-    waiters: WaitQueue,
+    /// A [`State`], as a byte.
+    state: AtomicU8,
+    /// Who runs the initialiser while `state` is `Running`.
+    runner: Owner,
+    /// Coroutines and threads waiting while another runs the initialiser.
+    waiters: Waiters,
+}
+
+/// What [`Gate::enter`] found.
+enum Entered<'a> {
+    /// Nothing to run: the state is `Complete`, or `Poisoned` and the
+    /// caller does not run poisoned ones.
+    Done(State),
+    /// The caller runs the initialiser; `true` if it was poisoned.
+    Run(Running<'a>, bool),
 }
 
 impl Gate {
     const fn new() -> Gate {
         Gate {
-            state: Cell::new(State::Incomplete),
-            waiters: WaitQueue::new(),
+            state: AtomicU8::new(State::Incomplete as u8),
+            runner: Owner::new(),
+            waiters: Waiters::new(),
         }
     }
 
-    /// Waits while another task runs the initialiser; returns the state
-    /// once nobody does.
+    /// The state now.
+    fn state(&self) -> State {
+        State::from_byte(self.state.load(Ordering::Acquire))
+    }
+
+    /// Waits while another runs the initialiser, then either reports the
+    /// state or makes the caller the runner (of a poisoned one only if
+    /// `run_poisoned`).
     #[track_caller]
-    fn wait_while_running(&self, what: &str) -> State {
+    fn enter(&self, what: &str, run_poisoned: bool) -> Entered<'_> {
         loop {
-            let State::Running(runner) = self.state.get() else {
-                return self.state.get();
+            if self.state() == State::Complete {
+                return Entered::Done(State::Complete);
+            }
+            let mut list = self.waiters.lock();
+            let runner = match self.state() {
+                State::Running => self.runner.whom(),
+                State::Poisoned if !run_poisoned => return Entered::Done(State::Poisoned),
+                State::Complete => return Entered::Done(State::Complete),
+                was => {
+                    self.state.store(State::Running as u8, Ordering::Relaxed);
+                    self.runner.set(Whom::current());
+                    let running = Running {
+                        gate: self,
+                        on_unwind: State::Incomplete,
+                    };
+                    return Entered::Run(running, was == State::Poisoned);
+                }
             };
-            let me = scheduler::try_running_id();
-            if me.is_some() && runner == me {
+            if runner == Whom::current() {
+                drop(list);
                 panic!(
                     "{what}: called again from inside its own initialiser, which would wait forever"
                 );
             }
-            if let Err(cannot) = self.waiters.wait_once(what, Blocker::Once) {
-                panic!(
-                    "{}; another coroutine is running the initialiser, and cannot finish it here",
-                    cannot.explain(what)
-                );
+            let holder = Here::now().holder(runner, &list);
+            let me = match Me::current(what) {
+                Ok(me) => me,
+                // Only another thread can finish it: block this one.
+                Err(_) if holder.elsewhere => Me::Thread,
+                Err(cannot) => {
+                    drop(list);
+                    panic!(
+                        "{}; another coroutine is running the initialiser, and cannot finish it here",
+                        cannot.explain(what)
+                    );
+                }
+            };
+            let entry = list.push(me.waker());
+            drop(list);
+            let waiting = Waiting { gate: self, entry };
+            loop {
+                let slept = me.sleep(what, Blocker::Once(holder), None);
+                if !self.waiters.lock().contains(entry) {
+                    break; // the initialiser ended
+                }
+                if let Err(cannot) = slept {
+                    drop(waiting);
+                    panic!(
+                        "{}; another coroutine is running the initialiser",
+                        cannot.explain(what)
+                    );
+                }
             }
         }
     }
+}
 
-    /// Marks the initialiser running, for the calling task.
-    fn start(&self) -> Running<'_> {
-        self.state.set(State::Running(scheduler::try_running_id()));
-        Running {
-            gate: self,
-            on_unwind: State::Incomplete,
-        }
+/// A place in a [`Gate`]'s line; dropped before the initialiser ended (an
+/// unwind), it leaves the line.
+struct Waiting<'a> {
+    /// The gate waited at.
+    gate: &'a Gate,
+    /// The place in its line.
+    entry: Entry,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.gate.waiters.lock().remove(self.entry);
     }
 }
 
@@ -81,22 +167,28 @@ struct Running<'a> {
 
 impl Running<'_> {
     /// The initialiser returned.
-    fn complete(self) {
-        self.gate.state.set(State::Complete);
-        // The drop wakes the waiters.
+    fn complete(mut self) {
+        self.on_unwind = State::Complete;
+        // The drop stores it and wakes the waiters.
     }
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        if let State::Running(_) = self.gate.state.get() {
-            self.gate.state.set(self.on_unwind);
+        {
+            let _list = self.gate.waiters.lock();
+            self.gate.runner.clear();
+            self.gate
+                .state
+                .store(self.on_unwind as u8, Ordering::Release);
         }
-        self.gate.waiters.notify_all();
+        self.gate.waiters.wake_all();
     }
 }
 
-/// A one-time initialisation; `std::sync::Once` for coroutines.
+/// A one-time initialisation; `std::sync::Once` for coroutines as well as
+/// threads. `new` is `const`: a `static Once` works, across runtimes and
+/// threads (a thread outside any runtime that waits blocks, as with std).
 ///
 /// # Examples
 ///
@@ -156,11 +248,12 @@ impl Once {
     #[track_caller]
     pub fn call_once<F: FnOnce()>(&self, f: F) {
         const WHAT: &str = "Once::call_once";
-        match self.gate.wait_while_running(WHAT) {
-            State::Complete => {}
-            State::Poisoned => panic!("{WHAT}: Once instance has previously been poisoned"),
-            _ => {
-                let mut running = self.gate.start();
+        match self.gate.enter(WHAT, false) {
+            Entered::Done(State::Poisoned) => {
+                panic!("{WHAT}: Once instance has previously been poisoned")
+            }
+            Entered::Done(_) => {}
+            Entered::Run(mut running, _) => {
                 running.on_unwind = State::Poisoned;
                 f();
                 running.complete();
@@ -185,16 +278,11 @@ impl Once {
     #[track_caller]
     pub fn call_once_force<F: FnOnce(&OnceState)>(&self, f: F) {
         const WHAT: &str = "Once::call_once_force";
-        let state = self.gate.wait_while_running(WHAT);
-        if state == State::Complete {
-            return;
+        if let Entered::Run(mut running, poisoned) = self.gate.enter(WHAT, true) {
+            running.on_unwind = State::Poisoned;
+            f(&OnceState { poisoned });
+            running.complete();
         }
-        let mut running = self.gate.start();
-        running.on_unwind = State::Poisoned;
-        f(&OnceState {
-            poisoned: state == State::Poisoned,
-        });
-        running.complete();
     }
 
     /// Whether a call has completed.
@@ -207,7 +295,7 @@ impl Once {
     /// assert!(once.is_completed());
     /// ```
     pub fn is_completed(&self) -> bool {
-        self.gate.state.get() == State::Complete
+        self.gate.state() == State::Complete
     }
 }
 
@@ -220,7 +308,7 @@ impl Default for Once {
 impl fmt::Debug for Once {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Once")
-            .field("state", &self.gate.state.get())
+            .field("state", &self.gate.state())
             .finish_non_exhaustive()
     }
 }
@@ -248,7 +336,10 @@ impl OnceState {
     }
 }
 
-/// A value set once; `std::sync::OnceLock` for coroutines.
+/// A value set once; `std::sync::OnceLock` for coroutines as well as
+/// threads. `new` is `const` and it is `Sync` where std's is
+/// (`T: Send + Sync`), so it can be a `static` shared by several runtimes
+/// and threads; its initialiser runs once among all of them.
 ///
 /// # Examples
 ///
@@ -267,9 +358,17 @@ impl OnceState {
 pub struct OnceLock<T> {
     /// Who is setting it, and who waits.
     gate: Gate,
-    /// The value, once set.
-    value: OnceCell<T>,
+    /// The value, once set. Invariant: written only by the runner of the
+    /// initialiser (while `gate` says `Running`, which only one caller can
+    /// make it) or through `&mut self`; read through `&self` only once
+    /// `gate` says `Complete`, after which it never changes.
+    value: UnsafeCell<Option<T>>,
 }
+
+// SAFETY: shared, a `OnceLock` hands `&T` to every thread (`T: Sync`) and
+// lets whichever thread runs the initialiser create the `T` that the
+// others then use and the owner drops (`T: Send`), as std's does.
+unsafe impl<T: Send + Sync> Sync for OnceLock<T> {}
 
 impl<T> OnceLock<T> {
     /// An empty cell.
@@ -283,7 +382,7 @@ impl<T> OnceLock<T> {
     pub const fn new() -> OnceLock<T> {
         OnceLock {
             gate: Gate::new(),
-            value: OnceCell::new(),
+            value: UnsafeCell::new(None),
         }
     }
 
@@ -297,7 +396,13 @@ impl<T> OnceLock<T> {
     /// assert_eq!(cell.get(), Some(&3));
     /// ```
     pub fn get(&self) -> Option<&T> {
-        self.value.get()
+        if self.gate.state() != State::Complete {
+            return None;
+        }
+        // SAFETY: `Complete` (read with `Acquire`): the value is written
+        // and never changes again while `&self` lives (the `value`
+        // invariant).
+        unsafe { (*self.value.get()).as_ref() }
     }
 
     /// The value, if set, through `&mut self`.
@@ -311,7 +416,7 @@ impl<T> OnceLock<T> {
     /// assert_eq!(cell.get(), Some(&4));
     /// ```
     pub fn get_mut(&mut self) -> Option<&mut T> {
-        self.value.get_mut()
+        self.value.get_mut().as_mut()
     }
 
     /// Sets the value if it is not set yet (waiting for an initialiser
@@ -352,19 +457,18 @@ impl<T> OnceLock<T> {
     /// See [`OnceLock`].
     #[track_caller]
     pub fn get_or_init<F: FnOnce() -> T>(&self, f: F) -> &T {
-        if let Some(value) = self.value.get() {
+        if let Some(value) = self.get() {
             return value;
         }
-        self.gate.wait_while_running("OnceLock::get_or_init");
-        if let Some(value) = self.value.get() {
-            return value;
+        if let Entered::Run(running, _) = self.gate.enter("OnceLock::get_or_init", false) {
+            let value = f();
+            // SAFETY: this caller runs the initialiser, so it alone
+            // touches the value until `complete` (the `value` invariant).
+            unsafe { *self.value.get() = Some(value) };
+            running.complete();
         }
-        let running = self.gate.start();
-        let value = f();
-        let set = self.value.set(value);
-        assert!(set.is_ok(), "only the running initialiser sets the value");
-        running.complete();
-        self.value.get().expect("just set")
+        self.get()
+            .expect("a OnceLock is complete once its initialiser returned")
     }
 
     /// The value, consuming the cell.
@@ -391,8 +495,8 @@ impl<T> OnceLock<T> {
     /// assert_eq!(cell.get(), None);
     /// ```
     pub fn take(&mut self) -> Option<T> {
-        self.gate.state.set(State::Incomplete);
-        self.value.take()
+        *self.gate.state.get_mut() = State::Incomplete as u8;
+        self.value.get_mut().take()
     }
 }
 
@@ -404,6 +508,6 @@ impl<T> Default for OnceLock<T> {
 
 impl<T: fmt::Debug> fmt::Debug for OnceLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OnceLock").field(&self.value.get()).finish()
+        f.debug_tuple("OnceLock").field(&self.get()).finish()
     }
 }

@@ -1,22 +1,51 @@
-//! `RwLock` for coroutines: std's names, poisoning and error types, and
-//! waiting suspends only the calling coroutine.
+//! `RwLock` for coroutines and threads: std's names, poisoning and error
+//! types, `const fn new` and `Sync`, and waiting suspends only the calling
+//! coroutine.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::{LockResult, TryLockError, TryLockResult};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LockResult, MutexGuard, PoisonError, TryLockError, TryLockResult};
 
 use super::poison::Poison;
-use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, TaskId};
+use super::waiters::{Entry, Here, List, Me, Owner, Waker, Whom};
+use crate::scheduler::{Blocker, Holder};
 
-/// A reader-writer lock for coroutines; `std::sync::RwLock` for one
-/// runtime: any number of readers, or one writer.
+/// [`RwLock::state`]: a writer holds the lock, or it was handed to one
+/// that has not run yet.
+const WRITER: usize = 1;
+/// [`RwLock::state`]: somebody waits; the fast paths stay out.
+const QUEUED: usize = 2;
+/// [`RwLock::state`]: one reader; the readers are counted above the two
+/// flag bits.
+const READER: usize = 4;
+
+/// A reader-writer lock; `std::sync::RwLock` for coroutines as well as
+/// threads: any number of readers, or one writer.
 ///
 /// Writers are preferred: once a writer waits, new readers wait behind it,
 /// so readers cannot starve it; a released lock goes straight to the
 /// oldest waiting writer, or, if none waits, to every waiting reader. As in
 /// std, a writer that panics poisons the lock.
+///
+/// `new` is `const`, and it is `Sync` where std's is (`T: Send + Sync`),
+/// so it can live in a `static` shared by several runtimes and threads: a
+/// coroutine that waits suspends only itself, a thread outside any runtime
+/// blocks, as with std.
+///
+/// # How a wait cannot be missed
+///
+/// `state` counts the readers and holds `WRITER` and `QUEUED`. With
+/// nobody waiting, a read lock is one compare-exchange (add a reader), a
+/// write lock another (0 → `WRITER`), and their releases one atomic each.
+/// A caller that must wait takes the lines' lock, sets `QUEUED` (which
+/// keeps every fast path out, so that nobody overtakes the line), queues
+/// itself, and sleeps. The release that leaves nobody holding the lock
+/// sees `QUEUED`, takes the lines' lock and hands the lock over there
+/// (`RwLock::settle`); a waiter knows it was served when its entry is
+/// gone.
 ///
 /// # Examples
 ///
@@ -37,27 +66,55 @@ use crate::scheduler::{self, Blocker, TaskId};
 ///     assert_eq!(*table.read().unwrap(), [1, 2, 3]);
 /// });
 /// ```
+///
+/// In a `static`:
+///
+/// ```
+/// static CONFIG: corio::sync::RwLock<u32> = corio::sync::RwLock::new(1);
+///
+/// std::thread::spawn(|| *CONFIG.write().unwrap() = 2).join().unwrap();
+/// corio::run(|| assert_eq!(*CONFIG.read().unwrap(), 2));
+/// ```
 pub struct RwLock<T: ?Sized> {
-    /// Read guards alive.
-    readers: Cell<usize>,
-    /// Whether a write guard is alive (or the lock was handed to a waiting
-    /// writer that has not run yet).
-    writing: Cell<bool>,
-    /// The writer, for the hand-over; `None` outside a coroutine.
-    writer: Cell<Option<TaskId>>,
+    /// Readers (in units of [`READER`]), [`WRITER`] and [`QUEUED`]; see
+    /// "How a wait cannot be missed". While `QUEUED` is set, only the
+    /// holders' releases and the lines' lock holder change it.
+    state: AtomicUsize,
+    /// The writer, for the "already holds it" panic and the deadlock
+    /// report.
+    writer: Owner,
     /// Set when a write guard is dropped during a panic.
     poisoned: Poison,
-    /// Writers waiting, oldest first.
-    waiting_writers: WaitQueue,
-    /// Readers waiting, oldest first.
-    waiting_readers: WaitQueue,
+    /// Waiting writers and readers, each oldest first.
+    lines: std::sync::Mutex<Lines>,
     /// The data. Invariant: `&mut` to it only inside a write guard, which
-    /// exists only while no read guard does; `&` only inside guards.
+    /// exists only while no read guard does (`state`); `&` only inside
+    /// guards.
     data: UnsafeCell<T>,
 }
 
+/// The two lines of an [`RwLock`], under one lock.
+struct Lines {
+    /// Writers waiting, oldest first.
+    writers: List,
+    /// Readers waiting, oldest first.
+    readers: List,
+}
+
+impl Lines {
+    /// Whether anybody waits.
+    fn is_empty(&self) -> bool {
+        self.writers.is_empty() && self.readers.is_empty()
+    }
+}
+
+// SAFETY: a write guard sends `&mut T` to whichever thread holds it
+// (`T: Send`), read guards share `&T` among threads (`T: Sync`); `state`
+// keeps them apart, as std's `RwLock` does.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
 impl<T> RwLock<T> {
-    /// A new, unlocked lock holding `value`.
+    /// A new, unlocked lock holding `value`; `const`, for a `static`.
     ///
     /// # Examples
     ///
@@ -65,14 +122,15 @@ impl<T> RwLock<T> {
     /// let lock = corio::sync::RwLock::new(5);
     /// assert_eq!(*lock.read().unwrap(), 5);
     /// ```
-    pub fn new(value: T) -> RwLock<T> {
+    pub const fn new(value: T) -> RwLock<T> {
         RwLock {
-            readers: Cell::new(0),
-            writing: Cell::new(false),
-            writer: Cell::new(None),
-            poisoned: Poison::default(),
-            waiting_writers: WaitQueue::new(),
-            waiting_readers: WaitQueue::new(),
+            state: AtomicUsize::new(0),
+            writer: Owner::new(),
+            poisoned: Poison::new(),
+            lines: std::sync::Mutex::new(Lines {
+                writers: List::new(),
+                readers: List::new(),
+            }),
             data: UnsafeCell::new(value),
         }
     }
@@ -97,14 +155,41 @@ impl<T> RwLock<T> {
 }
 
 impl<T: ?Sized> RwLock<T> {
-    /// Whether a reader may come in now: nobody writes, and no writer waits
-    /// (writers are preferred).
-    fn readable(&self) -> bool {
-        !self.writing.get() && self.waiting_writers.len() == 0
+    /// Adds a reader if nobody writes and nobody waits (writers are
+    /// preferred); never waits.
+    #[inline]
+    fn try_add_reader(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & (WRITER | QUEUED) == 0 {
+            match self.state.compare_exchange_weak(
+                state,
+                state + READER,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+        false
+    }
+
+    /// Takes the write lock if nobody holds it or waits; never waits.
+    #[inline]
+    fn try_take_writer(&self) -> bool {
+        let taken = self
+            .state
+            .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        if taken {
+            self.writer.set(Whom::current());
+        }
+        taken
     }
 
     /// Locks for reading, suspending the calling coroutine while a writer
-    /// holds the lock or waits for it.
+    /// holds the lock or waits for it (a thread outside any runtime
+    /// blocks).
     ///
     /// # Errors
     ///
@@ -112,21 +197,19 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// # Panics
     ///
-    /// If it has to wait where no coroutine can (outside a runtime, in the
-    /// scheduler's own code, while the runtime shuts down).
+    /// If it has to wait on a runtime's thread where no coroutine can (in
+    /// the scheduler's own code, while the runtime shuts down) for a lock
+    /// held on that same thread.
     ///
     /// # Examples
     ///
     /// See [`RwLock`].
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        const WHAT: &str = "RwLock::read";
-        while !self.readable() {
-            self.wait(WHAT, &self.waiting_readers);
-            // Woken when the writers are done: come in if still free.
+        if !self.try_add_reader() {
+            self.wait("RwLock::read", false);
         }
-        self.readers.set(self.readers.get() + 1);
-        self.poison(RwLockReadGuard { lock: self })
+        self.poison(RwLockReadGuard::new(self))
     }
 
     /// Locks for reading if no writer holds or waits for the lock.
@@ -144,11 +227,10 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_write().is_err()); // a reader holds it
     /// ```
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        if !self.readable() {
+        if !self.try_add_reader() {
             return Err(TryLockError::WouldBlock);
         }
-        self.readers.set(self.readers.get() + 1);
-        self.poison(RwLockReadGuard { lock: self })
+        self.poison(RwLockReadGuard::new(self))
             .map_err(TryLockError::Poisoned)
     }
 
@@ -161,8 +243,8 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// # Panics
     ///
-    /// As [`read`](RwLock::read); also if the calling coroutine holds the
-    /// write lock already.
+    /// As [`read`](RwLock::read); also if the caller holds the write lock
+    /// already.
     ///
     /// # Examples
     ///
@@ -170,29 +252,17 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         const WHAT: &str = "RwLock::write";
-        if !self.writing.get() && self.readers.get() == 0 {
-            self.writing.set(true);
-            self.writer.set(scheduler::try_running_id());
-            return self.poison(RwLockWriteGuard { lock: self });
-        }
-        let me = scheduler::try_running_id();
-        if me.is_some() && self.writing.get() && self.writer.get() == me {
-            panic!(
-                "{WHAT}: this coroutine already holds the write lock; locking it again would wait forever"
-            );
-        }
-        loop {
-            self.wait(WHAT, &self.waiting_writers);
-            // Handed over by a release: ours now.
-            if self.writing.get() && self.writer.get() == me {
-                return self.poison(RwLockWriteGuard { lock: self });
+        if !self.try_take_writer() {
+            if self.state.load(Ordering::Relaxed) & WRITER != 0
+                && self.writer.whom() == Whom::current()
+            {
+                panic!(
+                    "{WHAT}: this caller already holds the write lock; locking it again would wait forever"
+                );
             }
-            if !self.writing.get() && self.readers.get() == 0 {
-                self.writing.set(true);
-                self.writer.set(me);
-                return self.poison(RwLockWriteGuard { lock: self });
-            }
+            self.wait(WHAT, true);
         }
+        self.poison(RwLockWriteGuard::new(self))
     }
 
     /// Locks for writing if nobody holds the lock.
@@ -210,12 +280,10 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 1);
     /// ```
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        if self.writing.get() || self.readers.get() > 0 {
+        if !self.try_take_writer() {
             return Err(TryLockError::WouldBlock);
         }
-        self.writing.set(true);
-        self.writer.set(scheduler::try_running_id());
-        self.poison(RwLockWriteGuard { lock: self })
+        self.poison(RwLockWriteGuard::new(self))
             .map_err(TryLockError::Poisoned)
     }
 
@@ -260,14 +328,109 @@ impl<T: ?Sized> RwLock<T> {
         self.poisoned.result(self.data.get_mut())
     }
 
-    /// Waits once in `queue`.
+    /// The lines, locked. Nothing panics while they are held, so poisoning
+    /// is ignored.
+    fn lines(&self) -> MutexGuard<'_, Lines> {
+        self.lines.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits in line until served: a reader's share, or the write lock
+    /// (`write`), is the caller's when this returns.
+    #[cold]
+    #[inline(never)]
     #[track_caller]
-    fn wait(&self, what: &str, queue: &WaitQueue) {
-        if let Err(cannot) = queue.wait_once(what, Blocker::RwLock) {
-            panic!(
-                "{}; the lock is held, and nothing can release it here",
-                cannot.explain(what)
-            );
+    fn wait(&self, what: &str, write: bool) {
+        let me = Me::current(what);
+        let here = Here::now();
+        let mut lines = self.lines();
+        loop {
+            let state = self.state.load(Ordering::Relaxed);
+            let free = if write {
+                state == 0
+            } else {
+                state & (WRITER | QUEUED) == 0
+            };
+            if free {
+                let (next, ordering) = if write {
+                    (WRITER, Ordering::Acquire)
+                } else {
+                    (state + READER, Ordering::Acquire)
+                };
+                if self
+                    .state
+                    .compare_exchange(state, next, ordering, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    if write {
+                        self.writer.set(Whom::current());
+                    }
+                    return;
+                }
+                continue;
+            }
+            if state & QUEUED == 0
+                && self
+                    .state
+                    .compare_exchange(state, state | QUEUED, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            break;
+        }
+        let holder = if self.state.load(Ordering::Relaxed) & WRITER != 0 {
+            self.writer.whom()
+        } else {
+            // Readers hold it: who they are is not kept.
+            Whom::Nobody
+        };
+        let holder: Holder = here.holder_of(holder, &[&lines.writers]);
+        let me = match me {
+            Ok(me) => me,
+            Err(_) if holder.elsewhere => Me::Thread,
+            Err(cannot) => {
+                let woken = self.settle(&mut lines);
+                drop(lines);
+                woken.into_iter().for_each(Waker::wake);
+                panic!(
+                    "{}; the lock is held, and nothing can release it here",
+                    cannot.explain(what)
+                );
+            }
+        };
+        let line = if write {
+            &mut lines.writers
+        } else {
+            &mut lines.readers
+        };
+        let entry = line.push(me.waker());
+        drop(lines);
+        let mut waiting = Waiting {
+            lock: self,
+            entry,
+            write,
+            served: false,
+        };
+        loop {
+            let slept = me.sleep(what, Blocker::RwLock(holder), None);
+            let lines = self.lines();
+            let line = if write {
+                &lines.writers
+            } else {
+                &lines.readers
+            };
+            if !line.contains(entry) {
+                waiting.served = true;
+                return;
+            }
+            drop(lines);
+            if let Err(cannot) = slept {
+                drop(waiting);
+                panic!(
+                    "{}; the lock is held, and nothing can release it here",
+                    cannot.explain(what)
+                );
+            }
         }
     }
 
@@ -276,14 +439,109 @@ impl<T: ?Sized> RwLock<T> {
         self.poisoned.result(guard)
     }
 
-    /// Nobody holds the lock any more: hand it to the oldest waiting
-    /// writer, or let every waiting reader in.
-    fn released(&self) {
-        if let Some(next) = self.waiting_writers.notify_one_id() {
-            self.writing.set(true);
-            self.writer.set(Some(next));
+    /// Releases a reader's share.
+    fn read_unlock(&self) {
+        let before = self.state.fetch_sub(READER, Ordering::AcqRel);
+        if before == READER | QUEUED {
+            // The last reader left, and somebody waits.
+            self.settle_now();
+        }
+    }
+
+    /// Releases the write lock.
+    fn write_unlock(&self) {
+        self.writer.clear();
+        if self
+            .state
+            .compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            // `QUEUED`: hand it over under the lines' lock.
+            let mut lines = self.lines();
+            self.state.fetch_and(!WRITER, Ordering::Release);
+            let woken = self.settle(&mut lines);
+            drop(lines);
+            woken.into_iter().for_each(Waker::wake);
+        }
+    }
+
+    /// [`RwLock::settle`] under the lines' lock, then the wake-ups.
+    fn settle_now(&self) {
+        let woken = self.settle(&mut self.lines());
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    /// Brings `state` in step with the lines after a release or a waiter
+    /// leaving: a free lock goes to the oldest writer, or to every waiting
+    /// reader if no writer waits; readers queued behind a writer that left
+    /// come in; `QUEUED` stays set exactly while somebody waits. Returns
+    /// whom to wake, once the lines are unlocked.
+    fn settle(&self, lines: &mut Lines) -> Vec<Waker> {
+        if lines.is_empty() {
+            self.state.fetch_and(!QUEUED, Ordering::Release);
+            return Vec::new();
+        }
+        // Somebody waits, so `QUEUED` is set: no fast path gets in, and
+        // only releases of current holders change `state` meanwhile.
+        let state = self.state.load(Ordering::Acquire);
+        if state & WRITER != 0 {
+            return Vec::new(); // its release settles
+        }
+        if state / READER == 0
+            && let Some(writer) = lines.writers.pop()
+        {
+            self.writer.set(writer.whom());
+            let queued = if lines.is_empty() { 0 } else { QUEUED };
+            self.state.store(WRITER | queued, Ordering::Release);
+            return vec![writer];
+        }
+        if !lines.writers.is_empty() {
+            return Vec::new(); // readers hold it; the last one settles
+        }
+        let readers: Vec<Waker> = std::iter::from_fn(|| lines.readers.pop()).collect();
+        self.state
+            .fetch_add(readers.len() * READER, Ordering::Release);
+        self.state.fetch_and(!QUEUED, Ordering::Release);
+        readers
+    }
+}
+
+/// A place in an [`RwLock`]'s line. Dropped before it was served (an
+/// unwind, a wait that cannot go on) it leaves the line; served but
+/// dropped unused, it releases what it was handed.
+struct Waiting<'a, T: ?Sized> {
+    /// The lock waited for.
+    lock: &'a RwLock<T>,
+    /// The place in its line.
+    entry: Entry,
+    /// Whether it waits to write.
+    write: bool,
+    /// Set once the waiter has taken what it was handed.
+    served: bool,
+}
+
+impl<T: ?Sized> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        if self.served {
+            return;
+        }
+        let mut lines = self.lock.lines();
+        let line = if self.write {
+            &mut lines.writers
         } else {
-            self.waiting_readers.notify_all();
+            &mut lines.readers
+        };
+        if line.remove(self.entry) {
+            let woken = self.lock.settle(&mut lines);
+            drop(lines);
+            woken.into_iter().for_each(Waker::wake);
+        } else {
+            drop(lines);
+            if self.write {
+                self.lock.write_unlock();
+            } else {
+                self.lock.read_unlock();
+            }
         }
     }
 }
@@ -320,6 +578,21 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     /// The read-locked lock.
     lock: &'a RwLock<T>,
+    /// Not `Send`, as std's guard.
+    not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: it only hands out `&T` (as std's `RwLockReadGuard`).
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+    /// The guard of a reader's share just taken.
+    fn new(lock: &'a RwLock<T>) -> RwLockReadGuard<'a, T> {
+        RwLockReadGuard {
+            lock,
+            not_send: PhantomData,
+        }
+    }
 }
 
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
@@ -334,11 +607,7 @@ impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
 
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
-        let left = self.lock.readers.get() - 1;
-        self.lock.readers.set(left);
-        if left == 0 {
-            self.lock.released();
-        }
+        self.lock.read_unlock();
     }
 }
 
@@ -362,6 +631,22 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     /// The write-locked lock.
     lock: &'a RwLock<T>,
+    /// Not `Send`, as std's guard.
+    not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: a shared guard only hands out `&T` (as std's
+// `RwLockWriteGuard`).
+unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// The guard of a write lock just taken.
+    fn new(lock: &'a RwLock<T>) -> RwLockWriteGuard<'a, T> {
+        RwLockWriteGuard {
+            lock,
+            not_send: PhantomData,
+        }
+    }
 }
 
 impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
@@ -383,9 +668,7 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
         self.lock.poisoned.on_guard_drop();
-        self.lock.writing.set(false);
-        self.lock.writer.set(None);
-        self.lock.released();
+        self.lock.write_unlock();
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use super::wait_queue::WaitQueue;
-use crate::scheduler::Blocker;
+use crate::scheduler::{self, Blocker};
 
 /// A count of permits: [`acquire`](Semaphore::acquire) takes one, waiting
 /// while none is free, and gives it back when the [`SemaphorePermit`] is
@@ -127,22 +128,64 @@ impl Semaphore {
     /// See [`Semaphore`].
     #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
-        const WHAT: &str = "Semaphore::acquire";
+        self.acquire_until("Semaphore::acquire", None)
+            .expect("a wait without a deadline ends with a permit")
+    }
+
+    /// Takes a permit, suspending the calling coroutine until one is free
+    /// or `timeout` has passed; `None` if it has. `Duration::MAX` (or any
+    /// timeout too long to add to the clock) waits as long as
+    /// [`acquire`](Semaphore::acquire) would. A permit given back in time
+    /// goes to the waiters in the order they asked, as for `acquire`.
+    ///
+    /// # Panics
+    ///
+    /// As [`acquire`](Semaphore::acquire), if it has to wait where no
+    /// coroutine can.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::sync::Semaphore;
+    ///
+    /// corio::run(|| {
+    ///     let slots = Semaphore::new(1);
+    ///     let held = slots.acquire();
+    ///     assert!(slots.acquire_timeout(Duration::from_millis(5)).is_none());
+    ///     drop(held);
+    ///     assert!(slots.acquire_timeout(Duration::from_millis(5)).is_some());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        let deadline = scheduler::now().checked_add(timeout);
+        self.acquire_until("Semaphore::acquire_timeout", deadline)
+    }
+
+    /// Takes a permit, waiting in line until one is reserved for the caller
+    /// or `deadline` passes (`None`: never).
+    #[track_caller]
+    fn acquire_until(&self, what: &str, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
         if let Some(permit) = self.try_acquire() {
-            return permit;
+            return Some(permit);
         }
         loop {
-            match self.waiters.wait_once(WHAT, Blocker::Semaphore) {
+            match self
+                .waiters
+                .wait_once_until(what, Blocker::Semaphore, deadline)
+            {
                 // Notified: a released permit was reserved for us.
                 Ok(true) => {
                     self.reserved.set(self.reserved.get() - 1);
                     self.permits.set(self.permits.get() - 1);
-                    return SemaphorePermit { semaphore: self };
+                    return Some(SemaphorePermit { semaphore: self });
                 }
+                Ok(false) if deadline.is_some_and(|at| scheduler::now() >= at) => return None,
                 Ok(false) => {}
                 Err(cannot) => panic!(
                     "{}; no permit is free, and nothing can give one back here",
-                    cannot.explain(WHAT)
+                    cannot.explain(what)
                 ),
             }
         }

@@ -17,6 +17,7 @@
 //! second one comes.
 
 use std::cell::{Cell, RefCell};
+use std::time::Instant;
 
 use slab::Slab;
 
@@ -176,9 +177,33 @@ impl WaitQueue {
     /// Panics with a message naming `what` outside any runtime.
     #[track_caller]
     pub(crate) fn wait_once(&self, what: &str, blocker: Blocker) -> Result<bool, CannotWait> {
+        self.wait_once_until(what, blocker, None)
+    }
+
+    /// As [`WaitQueue::wait_once`], woken at `deadline` (if any) if
+    /// nothing else woke it before.
+    ///
+    /// # Errors
+    ///
+    /// As [`WaitQueue::wait_once`].
+    ///
+    /// # Panics
+    ///
+    /// As [`WaitQueue::wait_once`].
+    #[track_caller]
+    pub(crate) fn wait_once_until(
+        &self,
+        what: &str,
+        blocker: Blocker,
+        deadline: Option<Instant>,
+    ) -> Result<bool, CannotWait> {
         let me = TaskWaker::running(what)?;
         let waiting = self.wait(me);
-        scheduler::suspend(what, Suspend::Park(blocker))?;
+        let reason = match deadline {
+            Some(at) => Suspend::ParkUntil(blocker, at),
+            None => Suspend::Park(blocker),
+        };
+        scheduler::suspend(what, reason)?;
         Ok(!waiting.is_queued())
     }
 

@@ -1,0 +1,373 @@
+//! Locks that live in `static`s: `corio::sync`'s `Mutex`, `RwLock`,
+//! `Condvar`, `Once`, `OnceLock` and `LazyLock` shared by the coroutines of
+//! several runtimes (one per OS thread) and by plain std threads. A
+//! coroutine that waits for a holder on another thread must suspend only
+//! itself: a 1 ms ticker coroutine beside it keeps ticking, and its count
+//! is what the tests assert.
+
+mod util;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use corio::sync::{Condvar, LazyLock, Mutex, Once, OnceLock, RwLock, Semaphore};
+
+/// A coroutine that sleeps 1 ms at a time and counts its ticks until the
+/// returned flag is set; join it with the handle.
+fn ticker() -> (Rc<Cell<u32>>, Rc<Cell<bool>>, corio::JoinHandle<()>) {
+    let (ticks, stop) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
+    let (t, s) = (ticks.clone(), stop.clone());
+    let handle = corio::spawn(move || {
+        while !s.get() {
+            corio::sleep(Duration::from_millis(1));
+            t.set(t.get() + 1);
+        }
+    });
+    (ticks, stop, handle)
+}
+
+#[test]
+fn two_runtimes_and_a_thread_share_a_static_mutex_with_an_exact_count() {
+    static COUNTER: Mutex<u64> = Mutex::new(0);
+    const COROUTINES: u64 = 4;
+    const ROUNDS: u64 = 200;
+    const THREAD_ROUNDS: u64 = 500;
+
+    let runtime = || {
+        std::thread::spawn(|| {
+            corio::run(|| {
+                let workers: Vec<_> = (0..COROUTINES)
+                    .map(|_| {
+                        corio::spawn(|| {
+                            for _ in 0..ROUNDS {
+                                let mut n = COUNTER.lock().unwrap();
+                                let seen = *n;
+                                corio::yield_now(); // held across a switch
+                                *n = seen + 1;
+                            }
+                        })
+                    })
+                    .collect();
+                workers.into_iter().for_each(|w| w.join().unwrap());
+            })
+        })
+    };
+    let (a, b) = (runtime(), runtime());
+    let plain = std::thread::spawn(|| {
+        for _ in 0..THREAD_ROUNDS {
+            let mut n = COUNTER.lock().unwrap();
+            let seen = *n;
+            std::thread::yield_now();
+            *n = seen + 1;
+        }
+    });
+    for thread in [a, b, plain] {
+        thread.join().unwrap();
+    }
+    assert_eq!(
+        *COUNTER.lock().unwrap(),
+        2 * COROUTINES * ROUNDS + THREAD_ROUNDS
+    );
+}
+
+#[test]
+fn a_coroutine_waiting_for_a_static_mutex_held_by_a_thread_lets_the_ticker_tick() {
+    static HELD: Mutex<u32> = Mutex::new(0);
+    let (taken_tx, taken) = std_mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut guard = HELD.lock().unwrap();
+        taken_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        *guard = 1;
+    });
+    taken.recv().unwrap(); // the thread holds it now
+    let (during, seen) = corio::run(|| {
+        let (ticks, stop, ticking) = ticker();
+        let before = ticks.get();
+        let seen = *HELD.lock().unwrap(); // suspends this coroutine only
+        let during = ticks.get() - before;
+        stop.set(true);
+        ticking.join().unwrap();
+        (during, seen)
+    });
+    holder.join().unwrap();
+    assert_eq!(seen, 1, "the lock was had only after the thread's write");
+    assert!(
+        during >= 20,
+        "the ticker ticked {during} times during the wait"
+    );
+}
+
+#[test]
+fn a_lone_coroutine_waiting_for_a_thread_is_no_deadlock() {
+    // No ticker, no timer: the runtime has nothing to run, and only the
+    // other thread can end either wait. That is no deadlock.
+    static HELD: Mutex<()> = Mutex::new(());
+    static READY: Mutex<bool> = Mutex::new(false);
+    static READY_CHANGED: Condvar = Condvar::new();
+    let (taken_tx, taken) = std_mpsc::channel();
+    let other = std::thread::spawn(move || {
+        let guard = HELD.lock().unwrap();
+        taken_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(guard);
+        std::thread::sleep(Duration::from_millis(50));
+        *READY.lock().unwrap() = true;
+        READY_CHANGED.notify_one();
+    });
+    taken.recv().unwrap();
+    let ready = corio::run(|| {
+        drop(HELD.lock().unwrap());
+        let ready = READY_CHANGED
+            .wait_while(READY.lock().unwrap(), |ready| !*ready)
+            .unwrap();
+        *ready
+    });
+    other.join().unwrap();
+    assert!(ready);
+}
+
+#[test]
+fn a_std_thread_notifies_a_coroutine_waiting_on_a_static_condvar() {
+    static READY: Mutex<bool> = Mutex::new(false);
+    static READY_CHANGED: Condvar = Condvar::new();
+    let notifier = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(100));
+        *READY.lock().unwrap() = true;
+        READY_CHANGED.notify_one();
+    });
+    let (during, ready) = corio::run(|| {
+        let (ticks, stop, ticking) = ticker();
+        let before = ticks.get();
+        let ready = *READY_CHANGED
+            .wait_while(READY.lock().unwrap(), |ready| !*ready)
+            .unwrap();
+        let during = ticks.get() - before;
+        stop.set(true);
+        ticking.join().unwrap();
+        (during, ready)
+    });
+    notifier.join().unwrap();
+    assert!(ready);
+    assert!(
+        during >= 10,
+        "the ticker ticked {during} times during the wait"
+    );
+}
+
+#[test]
+fn a_static_once_lock_lazy_lock_and_once_initialise_once_across_threads_and_runtimes() {
+    static CONFIG: OnceLock<String> = OnceLock::new();
+    static CONFIG_RUNS: AtomicUsize = AtomicUsize::new(0);
+    static TABLE: LazyLock<Vec<u64>> = LazyLock::new(|| {
+        TABLE_RUNS.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(20)); // the others come meanwhile
+        (0..100).collect()
+    });
+    static TABLE_RUNS: AtomicUsize = AtomicUsize::new(0);
+    static SETUP: Once = Once::new();
+    static SETUP_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    /// What one caller sees.
+    fn use_them() -> (String, u64) {
+        let config = CONFIG.get_or_init(|| {
+            CONFIG_RUNS.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            "config".to_string()
+        });
+        SETUP.call_once(|| {
+            SETUP_RUNS.fetch_add(1, Ordering::SeqCst);
+        });
+        assert!(SETUP.is_completed());
+        (config.clone(), TABLE.iter().sum())
+    }
+
+    let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                if i < 2 {
+                    // A runtime whose three coroutines all ask.
+                    corio::run(|| {
+                        let callers: Vec<_> = (0..3).map(|_| corio::spawn(use_them)).collect();
+                        callers
+                            .into_iter()
+                            .map(|c| c.join().unwrap())
+                            .collect::<Vec<_>>()
+                    })
+                } else {
+                    vec![use_them()]
+                }
+            })
+        })
+        .collect();
+    let seen: Vec<(String, u64)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(seen.len(), 8);
+    assert!(seen.iter().all(|s| *s == ("config".to_string(), 4950)));
+    assert_eq!(CONFIG_RUNS.load(Ordering::SeqCst), 1);
+    assert_eq!(TABLE_RUNS.load(Ordering::SeqCst), 1);
+    assert_eq!(SETUP_RUNS.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn rwlock_readers_share_across_threads_and_a_coroutine_writer_waits_for_them() {
+    static TABLE: RwLock<Vec<u32>> = RwLock::new(Vec::new());
+    static WRITTEN: AtomicBool = AtomicBool::new(false);
+    let (reading_tx, reading) = std_mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let table = TABLE.read().unwrap();
+        reading_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        // The writer waits for this reader.
+        assert!(!WRITTEN.load(Ordering::SeqCst));
+        assert!(table.is_empty());
+    });
+    reading.recv().unwrap();
+    let (shared, during) = corio::run(|| {
+        // Another reader comes in while the thread reads.
+        let shared = TABLE.try_read().is_ok();
+        let (ticks, stop, ticking) = ticker();
+        let before = ticks.get();
+        let mut table = TABLE.write().unwrap(); // suspends until the thread is done
+        let during = ticks.get() - before;
+        table.push(7);
+        WRITTEN.store(true, Ordering::SeqCst);
+        drop(table);
+        stop.set(true);
+        ticking.join().unwrap();
+        (shared, during)
+    });
+    reader.join().unwrap();
+    assert!(shared, "a reader on another thread shares the lock");
+    assert!(
+        during >= 10,
+        "the ticker ticked {during} times during the wait"
+    );
+    let seen = std::thread::spawn(|| TABLE.read().unwrap().clone())
+        .join()
+        .unwrap();
+    assert_eq!(seen, [7]);
+}
+
+#[test]
+fn acquire_timeout_gives_none_after_the_timeout_and_a_permit_given_back_in_time() {
+    let (timed_out, during, in_time, no_limit) = corio::run(|| {
+        // Leaked, so that a permit may move into another coroutine.
+        let slots: &'static Semaphore = Box::leak(Box::new(Semaphore::new(1)));
+        let held = slots.acquire();
+        let (ticks, stop, ticking) = ticker();
+        let before = ticks.get();
+        let timed_out = slots.acquire_timeout(Duration::from_millis(50)).is_none();
+        let during = ticks.get() - before;
+
+        // Given back in time: the waiter gets it.
+        let giver = corio::spawn(move || {
+            corio::sleep(Duration::from_millis(10));
+            drop(held);
+        });
+        let in_time = slots.acquire_timeout(Duration::from_secs(30));
+        let got_in_time = in_time.is_some();
+        giver.join().unwrap();
+
+        // `Duration::MAX` waits without a limit, and does not panic.
+        let again = corio::spawn(move || {
+            corio::sleep(Duration::from_millis(5));
+            drop(in_time);
+        });
+        let no_limit = slots.acquire_timeout(Duration::MAX).is_some();
+        again.join().unwrap();
+        stop.set(true);
+        ticking.join().unwrap();
+        (timed_out, during, got_in_time, no_limit)
+    });
+    assert!(timed_out);
+    assert!(
+        during >= 10,
+        "the ticker ticked {during} times during the wait"
+    );
+    assert!(in_time);
+    assert!(no_limit);
+}
+
+#[test]
+fn a_same_runtime_deadlock_on_a_static_mutex_is_still_reported() {
+    static M: Mutex<()> = Mutex::new(());
+    let payload = std::panic::catch_unwind(|| {
+        corio::run(|| {
+            let _held = M.lock().unwrap();
+            corio::thread::Builder::new()
+                .name("blocked".into())
+                .spawn(|| drop(M.lock()))
+                .unwrap()
+                .join()
+                .unwrap();
+        })
+    })
+    .unwrap_err();
+    let text = util::panic_text(&*payload);
+    assert!(text.contains("corio deadlock"), "{text}");
+    assert!(
+        text.contains("'blocked': locking a Mutex held by task 1"),
+        "{text}"
+    );
+    // The unwound waiter left the line, and the holder's guard let go.
+    assert!(!matches!(
+        M.try_lock(),
+        Err(std::sync::TryLockError::WouldBlock)
+    ));
+}
+
+#[test]
+fn same_runtime_contention_wakes_directly_without_the_inbox() {
+    static SHARED: Mutex<u64> = Mutex::new(0);
+    let (polls, total) = corio::run(|| {
+        let before = corio::stats().polls;
+        for _ in 0..1000 {
+            *SHARED.lock().unwrap() += 1; // uncontended
+        }
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                corio::spawn(|| {
+                    for _ in 0..50 {
+                        let mut n = SHARED.lock().unwrap();
+                        corio::yield_now(); // the others queue for it
+                        *n += 1;
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        (corio::stats().polls - before, *SHARED.lock().unwrap())
+    });
+    assert_eq!(total, 1000 + 4 * 50);
+    // A wake-up through the inbox would have made the runtime poll for
+    // its waker; coroutines of one runtime wake each other directly.
+    assert_eq!(polls, 0);
+}
+
+#[test]
+fn the_static_locks_are_send_and_sync_and_an_rc_mutex_still_works() {
+    fn sync<T: Sync + Send>() {}
+    sync::<Mutex<u64>>();
+    sync::<RwLock<u64>>();
+    sync::<Condvar>();
+    sync::<Once>();
+    sync::<OnceLock<u64>>();
+    sync::<LazyLock<u64>>();
+    // `Rc` is not `Send`: a mutex of one still works within one runtime.
+    let local = corio::run(|| {
+        let m = Rc::new(Mutex::new(Rc::new(5)));
+        let mut guard = m.lock().unwrap();
+        *guard = Rc::new(**guard + 1);
+        **guard
+    });
+    assert_eq!(local, 6);
+}
