@@ -152,3 +152,48 @@ fn a_real_time_runtime_keeps_the_real_clock() {
         assert!(real.elapsed() >= Duration::from_millis(20));
     });
 }
+
+#[test]
+fn a_thousand_coroutines_sleep_an_hour_in_a_moment() {
+    let mut rt = virtual_runtime();
+    let real = std::time::Instant::now();
+    let elapsed = rt.block_on(|| {
+        let start = Instant::now();
+        let sleepers: Vec<_> = (0..1000)
+            .map(|_| corio::spawn(|| corio::sleep(Duration::from_secs(3600))))
+            .collect();
+        for sleeper in sleepers {
+            sleeper.join().unwrap();
+        }
+        start.elapsed()
+    });
+    let real = real.elapsed();
+    assert!(elapsed >= Duration::from_secs(3600), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3600 + 60), "{elapsed:?}");
+    // Well under a second on a quiet machine; the bound is for a busy one.
+    assert!(real < Duration::from_secs(10), "{real:?}");
+}
+
+#[test]
+fn join_timeout_runs_on_the_virtual_clock() {
+    let mut rt = virtual_runtime();
+    let real = std::time::Instant::now();
+    rt.block_on(|| {
+        let start = Instant::now();
+        let slow = corio::spawn(|| {
+            corio::sleep(Duration::from_secs(7200));
+            7
+        });
+        let slow = slow.join_timeout(Duration::from_secs(3600)).unwrap_err();
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(3600) && waited < Duration::from_secs(7200));
+        assert_eq!(
+            slow.join_timeout(Duration::from_secs(7200))
+                .unwrap()
+                .unwrap(),
+            7
+        );
+        assert!(start.elapsed() >= Duration::from_secs(7200));
+    });
+    assert!(real.elapsed() < Duration::from_secs(60));
+}
