@@ -81,15 +81,9 @@ impl Core {
         if self.remote.has_pending() || self.remote.handles.load(Ordering::Acquire) > 0 {
             return false;
         }
-        !self.tasks.borrow().iter().any(|(_, slot)| {
-            matches!(
-                &slot.state,
-                SlotState::Parked(Parked {
-                    on: ParkedOn::Blocker(blocker),
-                    ..
-                }) if blocker.other_threads() == Some(true)
-            )
-        })
+        // A channel receive or a `Handle` only *may* be woken from another
+        // thread (`Some(false)`); the live handles were refused above.
+        self.other_threads_may_wake() != Some(true)
     }
 
     /// No timer, no socket: only another thread can wake a task now, if any

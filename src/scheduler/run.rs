@@ -13,7 +13,7 @@ use super::context;
 use super::metrics::bump;
 use super::pulse::Pulse;
 use super::schedule::{Pct, Policy, SplitMix64};
-use super::task::{Parked, ParkedOn, Slot, SlotState};
+use super::task::{Parked, ParkedOn, Slot, SlotState, describe};
 use super::{Core, Suspend, Switch, Task, TaskId, Wake};
 use crate::trace::{self, EventKind, SuspendReason, WakeCause};
 
@@ -433,10 +433,7 @@ impl Core {
         }
         let mut first = self.first_panic.borrow_mut();
         if first.is_none() {
-            *first = Some(match name {
-                Some(name) => format!("{id} '{name}': {message}"),
-                None => format!("{id}: {message}"),
-            });
+            *first = Some(format!("{}: {message}", describe(id, name)));
         }
     }
 
