@@ -148,18 +148,21 @@ impl Core {
             // The switch into the next task.
             self.tick();
         }
-        // The switch back into this coroutine, counted up front.
+        // The switch back into this coroutine, counted up front. The
+        // counters are read once: the stores below could alias the field,
+        // so each `counters()` would load it again.
+        let mine = counters();
         self.ticks.pulse.switched_in(serial());
-        counters().switched_in();
+        mine.switched_in();
         if TRACED {
             if self.timed {
-                counters().start_slice(trace::clock());
+                mine.start_slice(trace::clock());
             }
             self.trace(serial(), || EventKind::Resume);
         }
         drop(pass);
         // Cancelled by a task this pass ran: unwind now, as this task.
-        cancel::check(counters());
+        cancel::check(mine);
     }
 
     /// A tick that resumed nobody: a coroutine yielded with nothing else to
