@@ -1,5 +1,6 @@
-//! The scheduler: a FIFO run queue of coroutines, the loop that resumes them,
-//! and what it does with the reason each one gives for stopping.
+//! The scheduler: a run queue of coroutines (FIFO unless a
+//! [`Schedule`] says otherwise), the loop that resumes them, and what it
+//! does with the reason each one gives for stopping.
 //!
 //! # Ownership is the state machine
 //!
