@@ -20,6 +20,8 @@
 //! Benchmark: `corio_yield` in `peers/benches/switch_costs.rs` and the
 //! `switch_costs` example (against `raw_switch`, a bare corosensei switch).
 
+use std::ptr::NonNull;
+
 use super::cancel;
 use super::context;
 use super::run::{Next, Stopped};
@@ -105,7 +107,7 @@ impl Core {
     /// [`Core::host_yield`], with tracing on or off (see `run_task`).
     #[inline(always)]
     fn host_yield_as<const TRACED: bool>(&self, me: *const Task) {
-        let mut ahead = self.run_queue.len();
+        let ahead = self.run_queue.len();
         if ahead == 0 {
             // Nobody else is runnable: our turn again at once, but let the
             // tick see I/O and timers as the loop would.
@@ -123,30 +125,33 @@ impl Core {
             }
             self.trace(serial(), || EventKind::Suspend(SuspendReason::Yield));
         }
-        // Two switches: into the first task, and the switch back into this
-        // coroutine when the pass ends, counted now in one step.
-        self.tick_by(2);
-        loop {
-            ahead -= 1;
-            // `ahead` tasks were queued and each run removes at most the one
-            // it ran, so the front is there; if not, end the pass.
-            let Some(stopped) = self.run_task::<TRACED>(Next::Front) else {
-                break;
-            };
-            // Only a task that returned can have been the root.
-            if stopped == Stopped::Returned && self.root_done.get() {
-                // The switch back counted up front does not happen: the loop
-                // will switch into this coroutine, and count that.
-                self.ticks.note_idle();
-                drop(pass);
-                Self::hand_back_to_loop(ahead);
-                return;
+        // One task ahead is the usual pass (two coroutines taking turns, or
+        // one runnable task beside the host), and gets a path of its own:
+        // without the loop's count live across the switch, the compiler
+        // keeps less in registers the switch clobbers. Both count two
+        // switches up front: into the first task, and back into this
+        // coroutine when the pass ends.
+        let handed_back = if ahead == 1 {
+            // The front is read before the tick, where the length just
+            // read proves it is there; only a tick that polled (which runs
+            // wake-ups) makes it read again.
+            let mut front = self.run_queue.front();
+            if self.ticks.tick(2) {
+                self.poll_ready_events();
+                front = self.run_queue.front();
             }
-            if ahead == 0 {
-                break;
-            }
-            // The switch into the next task.
-            self.tick();
+            self.pass_one::<TRACED>(front)
+        } else {
+            self.tick_by(2);
+            self.pass_over::<TRACED>(ahead)
+        };
+        if let Some(ahead) = handed_back {
+            // The switch back counted up front does not happen: the loop
+            // will switch into this coroutine, and count that.
+            self.ticks.note_idle();
+            drop(pass);
+            Self::hand_back_to_loop(ahead);
+            return;
         }
         // The switch back into this coroutine, counted up front. The
         // counters are read once: the stores below could alias the field,
@@ -163,6 +168,42 @@ impl Core {
         drop(pass);
         // Cancelled by a task this pass ran: unwind now, as this task.
         cancel::check(mine);
+    }
+
+    /// A yield's pass over one task: runs `front`, the front of the run
+    /// queue (`None`: nothing to run). Returns how many tasks were still
+    /// queued ahead of the host (none) if block_on's root returned
+    /// meanwhile and the host must hand back to the loop.
+    #[inline(always)]
+    fn pass_one<const TRACED: bool>(&self, front: Option<NonNull<Task>>) -> Option<usize> {
+        // Only a task that returned can have been the root.
+        match self.run_task::<TRACED>(Next::Front(front?)) {
+            Stopped::Returned if self.root_done.get() => Some(0),
+            _ => None,
+        }
+    }
+
+    /// A yield's pass over the `ahead` tasks queued before the host, in
+    /// order, a tick between two (the first tick was counted by the
+    /// caller). Returns as [`Core::pass_one`] does: how many were still
+    /// ahead if the root returned.
+    #[inline(never)]
+    fn pass_over<const TRACED: bool>(&self, mut ahead: usize) -> Option<usize> {
+        loop {
+            ahead -= 1;
+            // `ahead` tasks were queued and each run removes at most the one
+            // it ran, so the front is there; if not, end the pass.
+            let stopped = self.run_task::<TRACED>(Next::Front(self.run_queue.front()?));
+            // Only a task that returned can have been the root.
+            if stopped == Stopped::Returned && self.root_done.get() {
+                return Some(ahead);
+            }
+            if ahead == 0 {
+                return None;
+            }
+            // The switch into the next task.
+            self.tick();
+        }
     }
 
     /// A tick that resumed nobody: a coroutine yielded with nothing else to
@@ -238,9 +279,10 @@ impl Core {
                 return false;
             }
             self.tick();
-            let Some(stopped) = self.run_next(Next::Front) else {
+            let Some(front) = self.run_queue.front() else {
                 return false;
             };
+            let stopped = self.run_next(Next::Front(front));
             let woken = self.host_woken_ahead.get();
             if stopped == Stopped::Yielded && woken.is_none() {
                 return false;

@@ -21,9 +21,10 @@ use crate::trace::{self, EventKind, SuspendReason, WakeCause};
 pub(super) enum Next {
     /// One the loop popped: `run_task` owns it, and files it.
     Popped(Box<Task>),
-    /// The front of the run queue, run where it lies (by a host): the queue
-    /// keeps owning it until `run_task` files it.
-    Front,
+    /// The front of the run queue (read by the caller right before, with
+    /// nothing run since), run where it lies (by a host): the queue keeps
+    /// owning it until `run_task` files it.
+    Front(NonNull<Task>),
 }
 
 /// How a task that [`Core::run_task`] ran stopped.
@@ -150,8 +151,7 @@ impl Core {
     /// Runs `next` until it stops, then files it by what it said: a yield
     /// to the back of the run queue, a wait to its slot (parked), a return
     /// to the stack pool. This is the one way any task runs: the loop passes
-    /// tasks it popped, the hosts the front of the queue. `None` if `next`
-    /// is [`Next::Front`] and the queue is empty.
+    /// tasks it popped, the hosts the front of the queue.
     ///
     /// The current-task mark is set right before the switch and cleared
     /// right after the switch back, before anything else: filing a task
@@ -163,11 +163,11 @@ impl Core {
     /// that the plain build of this function has no trace or timing code at
     /// all (the yield path is where a branch shows).
     #[inline(always)]
-    pub(super) fn run_task<const TRACED: bool>(&self, next: Next) -> Option<Stopped> {
-        let hosted = matches!(next, Next::Front);
+    pub(super) fn run_task<const TRACED: bool>(&self, next: Next) -> Stopped {
+        let hosted = matches!(next, Next::Front(_));
         let task = match next {
             Next::Popped(task) => NonNull::from(Box::leak(task)),
-            Next::Front => self.run_queue.front()?,
+            Next::Front(task) => task,
         };
         // SAFETY: as below: the task is alive and not running; its counters
         // live in its join slot, which the task keeps alive.
@@ -199,7 +199,7 @@ impl Core {
             }
             self.trace_stop(task, &result);
         }
-        let stopped = match result {
+        match result {
             CoroutineResult::Yield(Switch::Yield) => {
                 if hosted {
                     self.run_queue.rotate();
@@ -219,15 +219,14 @@ impl Core {
                 self.finish(*self.take_back(task, hosted));
                 Stopped::Returned
             }
-        };
-        Some(stopped)
+        }
     }
 
     /// [`Core::run_task`], traced if tracing is on: for callers that run
     /// one task at a time (the loop, a waiting host); a yield's pass decides
     /// once for all its tasks (`host_yield`).
     #[inline(always)]
-    pub(super) fn run_next(&self, next: Next) -> Option<Stopped> {
+    pub(super) fn run_next(&self, next: Next) -> Stopped {
         if self.instrumented {
             self.run_task::<true>(next)
         } else {
