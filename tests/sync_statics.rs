@@ -1,6 +1,7 @@
 //! Locks that live in `static`s: `corio::sync`'s `Mutex`, `RwLock`,
-//! `Condvar`, `Once`, `OnceLock` and `LazyLock` shared by the coroutines of
-//! several runtimes (one per OS thread) and by plain std threads. A
+//! `Condvar`, `Once`, `OnceLock`, `LazyLock`, `Barrier` and `Semaphore`
+//! shared by the coroutines of several runtimes (one per OS thread) and by
+//! plain std threads. A
 //! coroutine that waits for a holder on another thread must suspend only
 //! itself: a 1 ms ticker coroutine beside it keeps ticking, and its count
 //! is what the tests assert.
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use corio::sync::{Condvar, LazyLock, Mutex, Once, OnceLock, RwLock, Semaphore};
+use corio::sync::{Barrier, Condvar, LazyLock, Mutex, Once, OnceLock, RwLock, Semaphore};
 
 /// A coroutine that sleeps 1 ms at a time and counts its ticks until the
 /// returned flag is set; join it with the handle.
@@ -362,6 +363,8 @@ fn the_static_locks_are_send_and_sync_and_an_rc_mutex_still_works() {
     sync::<Once>();
     sync::<OnceLock<u64>>();
     sync::<LazyLock<u64>>();
+    sync::<Barrier>();
+    sync::<Semaphore>();
     // `Rc` is not `Send`: a mutex of one still works within one runtime.
     let local = corio::run(|| {
         let m = Rc::new(Mutex::new(Rc::new(5)));
@@ -370,4 +373,153 @@ fn the_static_locks_are_send_and_sync_and_an_rc_mutex_still_works() {
         **guard
     });
     assert_eq!(local, 6);
+}
+
+#[test]
+fn a_static_barrier_gathers_two_runtimes_and_a_thread_round_after_round() {
+    // Four parties: two coroutines of one runtime, one of another, and a
+    // plain thread. Each round, nobody passes before all four arrived, and
+    // exactly one is the leader.
+    const PARTIES: usize = 4;
+    const ROUNDS: usize = 5;
+    static GATE: Barrier = Barrier::new(PARTIES);
+    static ARRIVED: AtomicUsize = AtomicUsize::new(0);
+    static LEADERS: AtomicUsize = AtomicUsize::new(0);
+    static EARLY: AtomicBool = AtomicBool::new(false);
+    fn party() {
+        for round in 1..=ROUNDS {
+            ARRIVED.fetch_add(1, Ordering::SeqCst);
+            if GATE.wait().is_leader() {
+                LEADERS.fetch_add(1, Ordering::SeqCst);
+            }
+            if ARRIVED.load(Ordering::SeqCst) < PARTIES * round {
+                EARLY.store(true, Ordering::SeqCst);
+            }
+            // A second wait, so that no party starts the next round's
+            // count before all have checked this one's.
+            GATE.wait();
+        }
+    }
+    let two = std::thread::spawn(|| {
+        corio::run(|| {
+            let other = corio::spawn(party);
+            party();
+            other.join().unwrap();
+        })
+    });
+    let one = std::thread::spawn(|| corio::run(party));
+    let thread = std::thread::spawn(party);
+    for handle in [two, one, thread] {
+        handle.join().unwrap();
+    }
+    assert!(!EARLY.load(Ordering::SeqCst), "a party passed early");
+    assert_eq!(LEADERS.load(Ordering::SeqCst), ROUNDS);
+}
+
+#[test]
+fn a_coroutine_at_a_barrier_a_thread_has_not_reached_lets_the_ticker_tick() {
+    let gate = std::sync::Arc::new(Barrier::new(2));
+    let late = std::sync::Arc::clone(&gate);
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        late.wait().is_leader()
+    });
+    let (during, leader) = corio::run(move || {
+        let (ticks, stop, ticking) = ticker();
+        let before = ticks.get();
+        let leader = gate.wait().is_leader(); // suspends this coroutine only
+        let during = ticks.get() - before;
+        stop.set(true);
+        ticking.join().unwrap();
+        (during, leader)
+    });
+    let thread_leader = thread.join().unwrap();
+    assert!(!leader && thread_leader, "the thread arrived last");
+    assert!(
+        during >= 20,
+        "the ticker ticked {during} times during the wait"
+    );
+}
+
+#[test]
+fn a_static_semaphore_bounds_two_runtimes_and_a_thread_and_hands_permits_on() {
+    const PERMITS: usize = 2;
+    const EACH: usize = 20;
+    static SLOTS: Semaphore = Semaphore::new(PERMITS);
+    static INSIDE: AtomicUsize = AtomicUsize::new(0);
+    static MOST: AtomicUsize = AtomicUsize::new(0);
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    fn work(pause: fn()) {
+        for _ in 0..EACH {
+            let _permit = SLOTS.acquire();
+            let now = INSIDE.fetch_add(1, Ordering::SeqCst) + 1;
+            MOST.fetch_max(now, Ordering::SeqCst);
+            pause();
+            INSIDE.fetch_sub(1, Ordering::SeqCst);
+            DONE.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let coroutine_pause = || corio::sleep(Duration::from_millis(1));
+    let thread_pause = || std::thread::sleep(Duration::from_millis(1));
+    let runtimes: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                corio::run(move || {
+                    let others: Vec<_> = (0..2)
+                        .map(|_| corio::spawn(move || work(coroutine_pause)))
+                        .collect();
+                    work(coroutine_pause);
+                    others.into_iter().for_each(|o| o.join().unwrap());
+                })
+            })
+        })
+        .collect();
+    let thread = std::thread::spawn(move || work(thread_pause));
+    runtimes.into_iter().for_each(|r| r.join().unwrap());
+    thread.join().unwrap();
+    assert_eq!(DONE.load(Ordering::SeqCst), 7 * EACH);
+    assert_eq!(
+        MOST.load(Ordering::SeqCst),
+        PERMITS,
+        "never more inside than permits"
+    );
+    assert_eq!(SLOTS.available_permits(), PERMITS);
+}
+
+#[test]
+fn a_thread_outside_any_runtime_waits_for_a_permit_with_a_timeout() {
+    static SLOTS: Semaphore = Semaphore::new(1);
+    let held = SLOTS.acquire(); // a thread, outside any runtime
+    assert!(SLOTS.try_acquire().is_none());
+    assert!(SLOTS.acquire_timeout(Duration::from_millis(20)).is_none());
+    let (asked_tx, asked) = std_mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        asked_tx.send(()).unwrap();
+        SLOTS.acquire_timeout(Duration::from_secs(60)).is_some()
+    });
+    asked.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    drop(held); // handed to the waiter
+    assert!(waiter.join().unwrap());
+    assert_eq!(SLOTS.available_permits(), 1);
+}
+
+#[test]
+fn a_lone_coroutine_at_a_barrier_or_a_semaphore_a_thread_will_reach_is_no_deadlock() {
+    // No ticker, no timer: the runtime has nothing to run, and only the
+    // other thread can end either wait. That is no deadlock.
+    static GATE: Barrier = Barrier::new(2);
+    static SLOTS: Semaphore = Semaphore::new(0);
+    let other = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        GATE.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        SLOTS.add_permits(1);
+    });
+    corio::run(|| {
+        GATE.wait();
+        drop(SLOTS.acquire());
+    });
+    other.join().unwrap();
+    assert_eq!(SLOTS.available_permits(), 1);
 }

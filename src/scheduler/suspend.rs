@@ -140,12 +140,17 @@ impl Blocker {
     /// other thread is known to be working on it (a blocking job, a task of
     /// another runtime), `Some(false)` when one only may be (a channel
     /// whose senders may sit on other threads, a lock another thread may
-    /// release, a `Condvar` any thread may notify), `None` when only this
-    /// runtime's coroutines can.
+    /// release, a `Condvar` any thread may notify, a `Barrier` any thread
+    /// may arrive at, a `Semaphore` any thread may give a permit back to),
+    /// `None` when only this runtime's coroutines can.
     pub(crate) fn other_threads(&self) -> Option<bool> {
         match self {
             Blocker::Blocking | Blocker::RemoteJoin => Some(true),
-            Blocker::ChannelRecv | Blocker::Select | Blocker::Condvar => Some(false),
+            Blocker::ChannelRecv
+            | Blocker::Select
+            | Blocker::Condvar
+            | Blocker::Barrier
+            | Blocker::Semaphore => Some(false),
             Blocker::Mutex(holder) | Blocker::RwLock(holder) | Blocker::Once(holder)
                 if holder.elsewhere =>
             {

@@ -1,14 +1,23 @@
-//! `Barrier` for coroutines: std's, with a wait that suspends only the
-//! calling coroutine.
+//! `Barrier` for coroutines and threads: std's, with a wait that suspends
+//! only the calling coroutine. It is `Sync` and `const`, as std's is: the
+//! parties may be coroutines of any runtimes and plain threads, all at
+//! one barrier (the waiters' list is `waiters`' list, under a std lock
+//! held for a few instructions, never across a switch).
 
-use std::cell::Cell;
 use std::fmt;
+use std::sync::{MutexGuard, PoisonError};
 
-use super::wait_queue::WaitQueue;
+use super::waiters::{List, Me, Waker};
 use crate::scheduler::Blocker;
 
-/// Lets a group of coroutines wait until all of them have arrived;
-/// `std::sync::Barrier` for coroutines.
+/// Lets a group of coroutines or threads wait until all of them have
+/// arrived; `std::sync::Barrier`, whose wait suspends only the calling
+/// coroutine.
+///
+/// It is `Sync`, as std's is: share it through an `Arc` (or a `static`)
+/// between coroutines of several runtimes and plain threads, which all
+/// count as parties; a thread outside any runtime blocks in `wait` as with
+/// std.
 ///
 /// # Examples
 ///
@@ -35,45 +44,78 @@ use crate::scheduler::Blocker;
 /// // Nobody goes on before everybody has arrived.
 /// assert!(log[..3].iter().all(|l| l.ends_with("arrives")));
 /// ```
+///
+/// A coroutine and an OS thread at one barrier:
+///
+/// ```
+/// use std::sync::Arc;
+/// use corio::sync::Barrier;
+///
+/// let barrier = Arc::new(Barrier::new(2));
+/// let other = Arc::clone(&barrier);
+/// let thread = std::thread::spawn(move || other.wait().is_leader());
+/// let leader_here = corio::run(move || barrier.wait().is_leader());
+/// // One of the two arrived last.
+/// assert!(leader_here ^ thread.join().unwrap());
+/// ```
 pub struct Barrier {
     /// How many must arrive.
     parties: usize,
+    /// The round being gathered and who waits in it.
+    state: std::sync::Mutex<Round>,
+}
+
+/// What [`Barrier`] guards with its lock.
+struct Round {
     /// How many of the current round have arrived.
-    arrived: Cell<usize>,
-    /// The round; a waiter is released once it changes.
-    generation: Cell<u64>,
-    /// The coroutines that arrived and wait for the others.
-    waiters: WaitQueue,
+    arrived: usize,
+    /// The coroutines and threads that arrived and wait for the others,
+    /// oldest first. A waiter learns that its round is complete by finding
+    /// its entry gone: the leader takes every entry out before it wakes
+    /// them.
+    waiting: List,
 }
 
 impl Barrier {
-    /// A barrier for `n` coroutines (0 and 1 never wait, as in std).
+    /// A barrier for `n` coroutines or threads (0 and 1 never wait, as in
+    /// std).
     ///
     /// # Examples
     ///
     /// ```
     /// corio::run(|| assert!(corio::sync::Barrier::new(1).wait().is_leader()));
+    /// static START: corio::sync::Barrier = corio::sync::Barrier::new(1);
+    /// assert!(START.wait().is_leader());
     /// ```
-    pub fn new(n: usize) -> Barrier {
+    pub const fn new(n: usize) -> Barrier {
         Barrier {
             parties: n,
-            arrived: Cell::new(0),
-            generation: Cell::new(0),
-            waiters: WaitQueue::default(),
+            state: std::sync::Mutex::new(Round {
+                arrived: 0,
+                waiting: List::new(),
+            }),
         }
+    }
+
+    /// The round, locked. Nothing panics while it is held, so poisoning is
+    /// ignored.
+    fn lock(&self) -> MutexGuard<'_, Round> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Waits until all `n` have called `wait`; then all go on, and the
     /// barrier can be used again. The last to arrive is the leader.
     ///
+    /// A coroutine suspends (its runtime's other coroutines run
+    /// meanwhile); a thread outside any runtime blocks, as with std.
+    ///
     /// # Coroutines
     ///
     /// Where no coroutine can wait (a destructor while the runtime shuts
-    /// down, a `log` backend), it returns at once, not as the leader.
-    ///
-    /// # Panics
-    ///
-    /// Panics if it has to wait outside a corio runtime.
+    /// down, a `log` backend), it counts its arrival and returns at once,
+    /// not as the leader. A wait that never ends, because the others never
+    /// come, is reported by the runtime's watchdog as a quiet hang, not as
+    /// a deadlock: a thread elsewhere might still arrive.
     ///
     /// # Examples
     ///
@@ -81,21 +123,34 @@ impl Barrier {
     #[track_caller]
     pub fn wait(&self) -> BarrierWaitResult {
         const WHAT: &str = "Barrier::wait";
-        let arrived = self.arrived.get() + 1;
-        if arrived >= self.parties {
-            self.arrived.set(0);
-            self.generation.set(self.generation.get() + 1);
-            self.waiters.notify_all();
+        let me = Me::current(WHAT);
+        let mut round = self.lock();
+        round.arrived += 1;
+        if round.arrived >= self.parties {
+            round.arrived = 0;
+            let woken: Vec<Waker> = std::iter::from_fn(|| round.waiting.pop()).collect();
+            drop(round);
+            woken.into_iter().for_each(Waker::wake);
             return BarrierWaitResult(true);
         }
-        self.arrived.set(arrived);
-        let round = self.generation.get();
-        while self.generation.get() == round {
-            if self.waiters.wait_once(WHAT, Blocker::Barrier).is_err() {
+        let Ok(me) = me else {
+            return BarrierWaitResult(false);
+        };
+        let entry = round.waiting.push(me.waker());
+        drop(round);
+        loop {
+            let slept = me.sleep(WHAT, Blocker::Barrier, None);
+            let mut round = self.lock();
+            if !round.waiting.contains(entry) {
+                return BarrierWaitResult(false);
+            }
+            if slept.is_err() {
+                // The runtime is shutting down: leave the round (the
+                // arrival stays counted) and go on.
+                round.waiting.remove(entry);
                 return BarrierWaitResult(false);
             }
         }
-        BarrierWaitResult(false)
     }
 }
 
@@ -103,13 +158,13 @@ impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Barrier")
             .field("parties", &self.parties)
-            .field("arrived", &self.arrived.get())
+            .field("arrived", &self.lock().arrived)
             .finish_non_exhaustive()
     }
 }
 
-/// What [`Barrier::wait`] returns: whether this coroutine was the leader
-/// (the last to arrive). std's `BarrierWaitResult`, which std gives no way
+/// What [`Barrier::wait`] returns: whether this coroutine or thread was
+/// the leader (the last to arrive). std's `BarrierWaitResult`, which std gives no way
 /// to make.
 ///
 /// # Examples
@@ -124,7 +179,7 @@ impl fmt::Debug for Barrier {
 pub struct BarrierWaitResult(bool);
 
 impl BarrierWaitResult {
-    /// Whether this coroutine was the last to arrive.
+    /// Whether this coroutine or thread was the last to arrive.
     ///
     /// # Examples
     ///

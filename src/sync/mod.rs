@@ -15,16 +15,15 @@
 //! with it every coroutine of the runtime. [`Semaphore`] bounds how many
 //! coroutines do something at once, its permits guards.
 //!
-//! `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock` and `LazyLock` have a
-//! `const fn new` and are `Send` and `Sync` where std's are, so they can
+//! `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `LazyLock`,
+//! `Barrier` and `Semaphore` have a `const fn new` and are `Send` and
+//! `Sync` where std's are, so they can
 //! live in a `static` and be shared by the coroutines of several runtimes
 //! (one per thread) and by plain threads. A coroutine that waits for a
 //! holder on another thread suspends only itself and is woken through its
 //! runtime's inbox; a thread outside any runtime that waits blocks, as
 //! with std. Taking a free `Mutex` is one compare-exchange and releasing
-//! it, when nobody waits, another: no system call. `Barrier` and
-//! `Semaphore` serve the coroutines of one runtime (share them through an
-//! `Rc`).
+//! it, when nobody waits, another: no system call.
 //!
 //! ```
 //! use corio::sync::{LazyLock, Mutex};
@@ -63,8 +62,8 @@
 //! | `barrier.rs` | [`Barrier`], [`BarrierWaitResult`] |
 //! | `semaphore.rs` | [`Semaphore`], [`SemaphorePermit`] |
 //! | `poison.rs` | the poison flag `Mutex` and `RwLock` share |
-//! | `wait_queue.rs` | the FIFO of one runtime's waiting coroutines (channels, `Barrier`, `Semaphore`) |
-//! | `waiters.rs` | the FIFO of coroutines and threads that the `Sync` locks park in, and who holds a lock |
+//! | `wait_queue.rs` | the FIFO of one runtime's waiting coroutines (channels, `scope`) |
+//! | `waiters.rs` | the FIFO of coroutines and threads that the `Sync` locks, `Barrier` and `Semaphore` park in, and who holds a lock |
 
 mod barrier;
 mod condvar;

@@ -1,11 +1,13 @@
-//! `Semaphore` for coroutines: a count of permits, each held as a guard
-//! that gives it back when dropped.
+//! `Semaphore` for coroutines and threads: a count of permits, each held
+//! as a guard that gives it back when dropped. `Sync` and `const`, as the
+//! locks are: its waiters are `waiters`' list, under a std lock held for a
+//! few instructions, never across a switch.
 
-use std::cell::Cell;
 use std::fmt;
+use std::sync::{MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::wait_queue::WaitQueue;
+use super::waiters::{List, Me, Waker};
 use crate::scheduler::{self, Blocker};
 
 /// A count of permits: [`acquire`](Semaphore::acquire) takes one, waiting
@@ -13,6 +15,10 @@ use crate::scheduler::{self, Blocker};
 /// dropped. Waiters get permits in the order they asked (a permit given
 /// back goes to the oldest waiter, never to a newcomer). Handy to bound how
 /// many coroutines do something at once.
+///
+/// It is `Sync`: share it through an `Arc` or a `static` between
+/// coroutines of several runtimes and plain threads. A coroutine that
+/// waits suspends; a thread outside any runtime blocks.
 ///
 /// # Examples
 ///
@@ -41,13 +47,19 @@ use crate::scheduler::{self, Blocker};
 /// assert_eq!(most, 2);
 /// ```
 pub struct Semaphore {
-    /// Permits not held by anybody (reserved ones included).
-    permits: Cell<usize>,
-    /// Of `permits`, those given back to a notified waiter that has not run
-    /// yet: not for newcomers.
-    reserved: Cell<usize>,
-    /// Coroutines waiting for a permit, oldest first.
-    waiters: WaitQueue,
+    /// The free permits and who waits, under one lock.
+    state: std::sync::Mutex<Permits>,
+}
+
+/// What [`Semaphore`] guards with its lock.
+struct Permits {
+    /// Permits held by nobody. A permit given back while somebody waits is
+    /// handed to the oldest waiter instead, so `free > 0` means nobody
+    /// waits.
+    free: usize,
+    /// The coroutines and threads waiting for a permit, oldest first. A
+    /// waiter learns that it was handed one by finding its entry gone.
+    waiting: List,
 }
 
 impl Semaphore {
@@ -58,13 +70,22 @@ impl Semaphore {
     /// ```
     /// let s = corio::sync::Semaphore::new(3);
     /// assert_eq!(s.available_permits(), 3);
+    /// static DOWNLOADS: corio::sync::Semaphore = corio::sync::Semaphore::new(4);
+    /// assert_eq!(DOWNLOADS.available_permits(), 4);
     /// ```
-    pub fn new(permits: usize) -> Semaphore {
+    pub const fn new(permits: usize) -> Semaphore {
         Semaphore {
-            permits: Cell::new(permits),
-            reserved: Cell::new(0),
-            waiters: WaitQueue::default(),
+            state: std::sync::Mutex::new(Permits {
+                free: permits,
+                waiting: List::new(),
+            }),
         }
+    }
+
+    /// The permits, locked. Nothing panics while it is held, so poisoning
+    /// is ignored.
+    fn lock(&self) -> MutexGuard<'_, Permits> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Permits free for a newcomer now.
@@ -79,7 +100,7 @@ impl Semaphore {
     /// assert_eq!(s.available_permits(), 1);
     /// ```
     pub fn available_permits(&self) -> usize {
-        self.permits.get() - self.reserved.get()
+        self.lock().free
     }
 
     /// Adds `n` permits (waking as many waiters).
@@ -92,9 +113,15 @@ impl Semaphore {
     /// assert_eq!(s.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
-        for _ in 0..n {
-            self.release();
-        }
+        let woken: Vec<Waker> = {
+            let mut permits = self.lock();
+            let woken: Vec<Waker> = std::iter::from_fn(|| permits.waiting.pop())
+                .take(n)
+                .collect();
+            permits.free += n - woken.len();
+            woken
+        };
+        woken.into_iter().for_each(Waker::wake);
     }
 
     /// Takes a permit if one is free and nobody waits for one; never waits.
@@ -108,20 +135,25 @@ impl Semaphore {
     /// assert!(s.try_acquire().is_none());
     /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        if self.available_permits() == 0 || self.waiters.len() > 0 {
+        let mut permits = self.lock();
+        if permits.free == 0 {
             return None;
         }
-        self.permits.set(self.permits.get() - 1);
+        permits.free -= 1;
         Some(SemaphorePermit { semaphore: self })
     }
 
-    /// Takes a permit, suspending the calling coroutine until one is free.
+    /// Takes a permit, suspending the calling coroutine until one is free;
+    /// a thread outside any runtime blocks.
+    ///
+    /// A wait that never ends is reported by the runtime's watchdog as a
+    /// quiet hang, not as a deadlock: a thread elsewhere might still give
+    /// a permit back.
     ///
     /// # Panics
     ///
-    /// If it has to wait where no coroutine can (outside a runtime, in the
-    /// scheduler's own code, while the runtime shuts down): nothing can
-    /// give a permit back there.
+    /// If it has to wait on a runtime's thread where no coroutine can (in
+    /// the scheduler's own code, while the runtime shuts down).
     ///
     /// # Examples
     ///
@@ -167,45 +199,69 @@ impl Semaphore {
     /// or `deadline` passes (`None`: never).
     #[track_caller]
     fn acquire_until(&self, what: &str, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
-        if let Some(permit) = self.try_acquire() {
-            return Some(permit);
+        let me = Me::current(what);
+        let mut permits = self.lock();
+        if permits.free > 0 {
+            permits.free -= 1;
+            return Some(SemaphorePermit { semaphore: self });
         }
-        loop {
-            match self
-                .waiters
-                .wait_once_until(what, Blocker::Semaphore, deadline)
-            {
-                // Notified: a released permit was reserved for us.
-                Ok(true) => {
-                    self.reserved.set(self.reserved.get() - 1);
-                    self.permits.set(self.permits.get() - 1);
-                    return Some(SemaphorePermit { semaphore: self });
-                }
-                Ok(false) if deadline.is_some_and(|at| scheduler::now() >= at) => return None,
-                Ok(false) => {}
-                Err(cannot) => panic!(
+        let me = match me {
+            Ok(me) => me,
+            Err(cannot) => {
+                drop(permits);
+                panic!(
                     "{}; no permit is free, and nothing can give one back here",
                     cannot.explain(what)
-                ),
+                )
+            }
+        };
+        let entry = permits.waiting.push(me.waker());
+        drop(permits);
+        loop {
+            let slept = me.sleep(what, Blocker::Semaphore, deadline);
+            let mut permits = self.lock();
+            if !permits.waiting.contains(entry) {
+                // Served: a permit given back was handed to us.
+                return Some(SemaphorePermit { semaphore: self });
+            }
+            if let Err(cannot) = slept {
+                permits.waiting.remove(entry);
+                drop(permits);
+                panic!(
+                    "{}; no permit is free, and nothing can give one back here",
+                    cannot.explain(what)
+                );
+            }
+            if deadline.is_some_and(|at| scheduler::now() >= at) {
+                permits.waiting.remove(entry);
+                return None;
             }
         }
     }
 
-    /// Gives a permit back: to the oldest waiter if there is one.
+    /// Gives a permit back: to the oldest waiter if one waits, else to the
+    /// free count.
     fn release(&self) {
-        self.permits.set(self.permits.get() + 1);
-        if self.waiters.len() > 0 {
-            self.reserved.set(self.reserved.get() + 1);
-            self.waiters.notify_one();
+        let woken = {
+            let mut permits = self.lock();
+            let woken = permits.waiting.pop();
+            if woken.is_none() {
+                permits.free += 1;
+            }
+            woken
+        };
+        if let Some(waiter) = woken {
+            waiter.wake();
         }
     }
 }
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let permits = self.lock();
         f.debug_struct("Semaphore")
-            .field("available", &self.available_permits())
-            .field("waiting", &self.waiters.len())
+            .field("available", &permits.free)
+            .field("waiting", &permits.waiting.len())
             .finish()
     }
 }

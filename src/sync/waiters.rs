@@ -1,6 +1,7 @@
 //! Who waits for a lock that may live in a `static`, and who holds it: the
-//! parts `Mutex`, `RwLock`, `Condvar`, `Once` and `OnceLock` share now that
-//! they are `Sync`.
+//! parts `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `Barrier` and
+//! `Semaphore` share now that they are `Sync` (the last two keep their
+//! [`List`] beside their own count, under one std lock).
 //!
 //! A waiter is a coroutine of any runtime or a plain OS thread. They queue
 //! in a FIFO ([`Waiters`]) guarded by a std `Mutex` (whose `new` is
@@ -168,6 +169,11 @@ impl List {
         self.nodes
             .get(entry.key as usize)
             .is_some_and(|node| node.ticket == entry.ticket)
+    }
+
+    /// How many wait.
+    pub(super) fn len(&self) -> usize {
+        self.nodes.len()
     }
 
     /// Whether nobody waits.
