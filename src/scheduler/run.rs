@@ -23,8 +23,15 @@ pub(super) enum Next {
     Popped(Box<Task>),
     /// The front of the run queue (read by the caller right before, with
     /// nothing run since), run where it lies (by a host): the queue keeps
-    /// owning it until `run_task` files it.
-    Front(NonNull<Task>),
+    /// owning it until `run_task` files it. `alone` when it was the only
+    /// task queued (a yield's pass over one task), which tells how to file
+    /// it when it yields.
+    Front {
+        /// The task.
+        task: NonNull<Task>,
+        /// Whether it was the only queued task.
+        alone: bool,
+    },
 }
 
 /// How a task that [`Core::run_task`] ran stopped.
@@ -164,10 +171,9 @@ impl Core {
     /// all (the yield path is where a branch shows).
     #[inline(always)]
     pub(super) fn run_task<const TRACED: bool>(&self, next: Next) -> Stopped {
-        let hosted = matches!(next, Next::Front(_));
-        let task = match next {
-            Next::Popped(task) => NonNull::from(Box::leak(task)),
-            Next::Front(task) => task,
+        let (task, hosted, alone) = match next {
+            Next::Popped(task) => (NonNull::from(Box::leak(task)), false, false),
+            Next::Front { task, alone } => (task, true, alone),
         };
         // SAFETY: as below: the task is alive and not running; its counters
         // live in its join slot, which the task keeps alive.
@@ -201,7 +207,9 @@ impl Core {
         }
         match result {
             CoroutineResult::Yield(Switch::Yield) => {
-                if hosted {
+                if alone {
+                    self.run_queue.rotate_expecting_one();
+                } else if hosted {
                     self.run_queue.rotate();
                 } else {
                     // SAFETY: leaked above from the popped `Box`, and nothing

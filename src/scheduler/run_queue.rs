@@ -105,6 +105,22 @@ impl RunQueue {
         self.with(Ring::rotate);
     }
 
+    /// [`RunQueue::rotate`] where a single queued task is what the caller
+    /// expects (a yield's pass over the one task queued): the check in
+    /// line, the move out of it, so that the usual case keeps nothing live.
+    #[inline(always)]
+    pub(crate) fn rotate_expecting_one(&self) {
+        if self.len() > 1 {
+            self.rotate_out_of_line();
+        }
+    }
+
+    /// [`RunQueue::rotate`], not inlined.
+    #[inline(never)]
+    fn rotate_out_of_line(&self) {
+        self.rotate();
+    }
+
     /// Removes the task with `index` tasks ahead of it (`index < len`), for a
     /// schedule other than FIFO: it swaps places with the front task, which
     /// is then popped. The swap moves the front task to `index`, so the
