@@ -50,8 +50,10 @@ impl Core {
         let report = format!(
             "corio: nothing has run for {} on {thread} (runtime {}): every coroutine \
              waits, and only another OS thread can wake one now (a channel's Sender or \
-             a Handle held there, or a spawn_blocking job). If none will, this is a \
-             deadlock; the program keeps waiting. The tasks:\n{}",
+             a Handle held there; a lock, Condvar, Barrier or Semaphore that a thread \
+             there may release, notify, reach or give a permit back to; or a \
+             spawn_blocking job). If none will, this is a deadlock; the program keeps \
+             waiting. The tasks:\n{}",
             seconds(waited),
             self.runtime,
             self.task_lines(None).join("\n")
