@@ -256,3 +256,39 @@ fn a_receiver_woken_by_a_send_runs_before_what_the_sender_spawned_next() {
         ["sender done", "receiver got 1", "spawned after the send"]
     );
 }
+
+/// The one-task yield pass: `r` yields with only `b` queued; `b` spawns `c`
+/// and yields in that pass, so `b` must go behind `c`, as the loop would
+/// file it. With `event_interval(1)` every tick polls, so the pass reads
+/// the front again after its poll.
+fn one_task_pass_order(interval: u32) -> Vec<&'static str> {
+    let mut rt = corio::Runtime::builder()
+        .event_interval(interval)
+        .build()
+        .unwrap();
+    rt.block_on(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let lb = log.clone();
+        let b = corio::spawn(move || {
+            lb.borrow_mut().push("b0");
+            let lc = lb.clone();
+            drop(corio::spawn(move || lc.borrow_mut().push("c0")));
+            corio::yield_now();
+            lb.borrow_mut().push("b1");
+        });
+        log.borrow_mut().push("r0");
+        corio::yield_now();
+        log.borrow_mut().push("r1");
+        corio::yield_now();
+        log.borrow_mut().push("r2");
+        b.join().unwrap();
+        log.take()
+    })
+}
+
+#[test]
+fn a_task_that_yields_in_a_one_task_pass_goes_behind_what_it_spawned() {
+    let expected = ["r0", "b0", "r1", "c0", "b1", "r2"];
+    assert_eq!(one_task_pass_order(61), expected);
+    assert_eq!(one_task_pass_order(1), expected);
+}
