@@ -43,10 +43,12 @@ impl Core {
     pub(crate) fn reserve_id(&self) -> TaskId {
         let serial = self.next_serial.get();
         self.next_serial.set(serial + 1);
-        let key = self.tasks.borrow_mut().insert(Slot {
+        let mut tasks = self.tasks.borrow_mut();
+        let key = tasks.insert(Slot {
             serial,
             state: SlotState::Scheduled,
         });
+        self.live_peak.set(self.live_peak.get().max(tasks.len()));
         TaskId::new(key, self.runtime, serial)
     }
 

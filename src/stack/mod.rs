@@ -108,9 +108,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use header::HEADER_SIZE;
 pub(crate) use header::StackHeader;
 pub(crate) use pool::StackSpan;
-pub use pool::{PooledStack, StackPool};
+pub use pool::{PoolStats, PooledStack, StackPool};
 pub(crate) use spare::with_panic_room;
 pub use sys::page_size;
+pub(crate) use sys::trim_heap;
 
 /// Stack size a coroutine gets unless it asks for another: 256 KiB.
 ///
@@ -140,11 +141,67 @@ pub const MIN_STACK_SIZE: usize = 32 * 1024;
 /// address space.
 pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
 
-/// Free stacks of one size that keep their memory when given back.
+/// Free stacks of one size that always keep their memory: the hot set.
 ///
-/// Beyond this many, a stack given back is `MADV_DONTNEED`ed (one system
-/// call) before it joins the free list.
+/// The stacks given back last are taken first, so a program whose number
+/// of live coroutines swings by up to this many reuses stacks whose pages
+/// are still there. Beyond it, stacks give their memory back in batches of
+/// [`RELEASE_BATCH`].
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{DEFAULT_STACK_SIZE, StackPool, WARM_STACKS_PER_SIZE};
+///
+/// let mut pool = StackPool::new();
+/// let stacks: Vec<_> = (0..WARM_STACKS_PER_SIZE)
+///     .map(|id| pool.take(DEFAULT_STACK_SIZE, id as u64, None).unwrap())
+///     .collect();
+/// stacks.into_iter().for_each(|stack| pool.give_back(stack));
+/// assert_eq!(pool.stats().release_calls, 0);
+/// ```
 pub const WARM_STACKS_PER_SIZE: usize = 256;
+
+/// Free stacks whose memory goes back to the OS together, in one
+/// `process_madvise(MADV_DONTNEED)` call (one `madvise` each on kernels
+/// before 6.13): when this many more than [`WARM_STACKS_PER_SIZE`] free
+/// stacks of a size hold memory, the oldest this many give it back.
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{DEFAULT_STACK_SIZE, RELEASE_BATCH, StackPool, WARM_STACKS_PER_SIZE};
+///
+/// let mut pool = StackPool::new();
+/// let stacks: Vec<_> = (0..WARM_STACKS_PER_SIZE + RELEASE_BATCH)
+///     .map(|id| pool.take(DEFAULT_STACK_SIZE, id as u64, None).unwrap())
+///     .collect();
+/// stacks.into_iter().for_each(|stack| pool.give_back(stack));
+/// assert_eq!(pool.stats().released, RELEASE_BATCH as u64);
+/// ```
+pub const RELEASE_BATCH: usize = 256;
+
+/// Released free stacks of a size at which the pool first looks for chunks
+/// whose every stack is free, to unmap them; later looks come each time the
+/// number of released stacks doubles from what the last look left.
+///
+/// # Examples
+///
+/// ```
+/// // Four chunks of default-size stacks.
+/// assert!(corio::stack::TRIM_AFTER >= 4 * 252);
+/// ```
+pub const TRIM_AFTER: usize = 1024;
+
+/// New stacks whose top pages one `MADV_POPULATE_WRITE` call faults in,
+/// once a size has had this many carved (a burst of cold spawns).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(corio::stack::POPULATE_BATCH, 64);
+/// ```
+pub const POPULATE_BATCH: usize = 64;
 
 /// Address space a chunk aims for: 64 MiB (252 default-size slots).
 pub const ARENA_CHUNK_BYTES: usize = 64 * 1024 * 1024;
@@ -279,6 +336,94 @@ pub fn force_guard_kind(kind: GuardKind) -> Result<(), GuardKind> {
         Ok(_) => Ok(()),
         Err(1) => Err(GuardKind::Madvise),
         Err(_) => Err(GuardKind::Mprotect),
+    }
+}
+
+/// How the top pages of freshly carved stacks get their memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PopulateKind {
+    /// In batches, ahead of use: one `process_madvise(MADV_POPULATE_WRITE)`
+    /// call faults in the top pages of [`POPULATE_BATCH`] new slots at a
+    /// time (Linux 6.13+), so a burst of cold spawns pays one kernel entry
+    /// per batch instead of one page fault per stack.
+    Batched,
+    /// One page fault at a time, when a stack's top page is first written
+    /// (its header, as the stack is taken): the fallback on older kernels.
+    OnTouch,
+}
+
+/// [`PopulateKind`] of this process: 0 = not probed yet, 1 = batched,
+/// 2 = on touch. Set once (first probe or [`force_populate_kind`] wins).
+static POPULATE_KIND: AtomicU8 = AtomicU8::new(0);
+
+/// How this process populates new stacks; probes the kernel on first use.
+///
+/// The probe maps one scratch page, tries a batched `MADV_POPULATE_WRITE`
+/// on it and unmaps it; a kernel that refuses selects
+/// [`PopulateKind::OnTouch`].
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{PopulateKind, populate_kind};
+///
+/// let kind = populate_kind();
+/// assert!(matches!(kind, PopulateKind::Batched | PopulateKind::OnTouch));
+/// assert_eq!(populate_kind(), kind, "probed once per process");
+/// ```
+pub fn populate_kind() -> PopulateKind {
+    match POPULATE_KIND.load(Ordering::Relaxed) {
+        1 => PopulateKind::Batched,
+        2 => PopulateKind::OnTouch,
+        _ => {
+            let probed = match sys::batched_populate_supported() {
+                Ok(true) => PopulateKind::Batched,
+                Ok(false) => PopulateKind::OnTouch,
+                Err(error) => {
+                    log::warn!(
+                        "corio: the MADV_POPULATE_WRITE probe failed ({error}); new stacks fault in on first touch"
+                    );
+                    PopulateKind::OnTouch
+                }
+            };
+            match force_populate_kind(probed) {
+                Ok(()) => probed,
+                Err(decided) => decided,
+            }
+        }
+    }
+}
+
+/// Fixes how new stacks are populated, before the first probe.
+///
+/// Meant for tests and experiments that measure the on-touch fallback on a
+/// kernel that supports batched population.
+///
+/// # Errors
+///
+/// The kind already in force, if it was already chosen for this process
+/// (by an earlier call, or by the probe of [`populate_kind`]).
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{PopulateKind, force_populate_kind, populate_kind};
+///
+/// // Whichever call comes first decides, once per process.
+/// match force_populate_kind(PopulateKind::OnTouch) {
+///     Ok(()) => assert_eq!(populate_kind(), PopulateKind::OnTouch),
+///     Err(decided) => assert_eq!(populate_kind(), decided),
+/// }
+/// ```
+pub fn force_populate_kind(kind: PopulateKind) -> Result<(), PopulateKind> {
+    let code = match kind {
+        PopulateKind::Batched => 1,
+        PopulateKind::OnTouch => 2,
+    };
+    match POPULATE_KIND.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => Ok(()),
+        Err(1) => Err(PopulateKind::Batched),
+        Err(_) => Err(PopulateKind::OnTouch),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The pool: free stacks per size, reused by the next spawn, and the
 //! [`PooledStack`] a coroutine runs on.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::ptr;
@@ -11,8 +12,8 @@ use corosensei::stack::{Stack, StackPointer};
 use super::arena::{Chunk, GUARD_BATCH, install_guard, install_guards_batched};
 use super::header::{NAME_CAPACITY, StackHeader};
 use super::{
-    GuardKind, HumanSize, WARM_STACKS_PER_SIZE, guard_kind, overflow, page_size, sys,
-    validate_stack_size,
+    GuardKind, HumanSize, POPULATE_BATCH, PopulateKind, RELEASE_BATCH, TRIM_AFTER,
+    WARM_STACKS_PER_SIZE, guard_kind, overflow, page_size, populate_kind, sys, validate_stack_size,
 };
 
 /// Free stacks and the carving position for one stack size.
@@ -20,8 +21,17 @@ use super::{
 struct SizeClass {
     /// Stack size of this class (page multiple, validated).
     size: usize,
-    /// Stacks given back, reused last-in first-out (warmest first).
+    /// Stacks given back, reused last-in first-out (warmest first). The
+    /// bottom `released_to` have had their pages given back to the OS; the
+    /// ones above still hold what their coroutines touched.
     free: Vec<PooledStack>,
+    /// How many free stacks, from the bottom of `free`, hold no memory.
+    /// Invariant: `released_to <= free.len()`.
+    released_to: usize,
+    /// `released_to` at which the next trim looks for chunks whose every
+    /// stack is free; doubles from what a trim leaves, so that the scans
+    /// cost O(1) per stack given back however many there are.
+    trim_at: usize,
     /// Newest chunk for this size; new slots are carved from it.
     arena: Option<Rc<Chunk>>,
     /// Index of the next uncarved slot of `arena`.
@@ -29,21 +39,47 @@ struct SizeClass {
     /// Slots of `arena` below this index already have their guard page
     /// (installed in a batch ahead of carving).
     guarded_to: usize,
+    /// Slots of `arena` below this index had their top page populated, or
+    /// were passed over by population (a class not yet in a burst).
+    populated_to: usize,
+    /// Slots carved for this size, all chunks together; population in
+    /// batches starts once a burst has carved [`POPULATE_BATCH`].
+    carved: usize,
+    /// Free stacks dropped because their chunks were unmapped.
+    unmapped: usize,
 }
 
 impl SizeClass {
+    /// An empty class for stacks of `size` bytes.
+    fn new(size: usize) -> SizeClass {
+        SizeClass {
+            size,
+            free: Vec::new(),
+            released_to: 0,
+            trim_at: TRIM_AFTER,
+            arena: None,
+            next_slot: 0,
+            guarded_to: 0,
+            populated_to: 0,
+            carved: 0,
+            unmapped: 0,
+        }
+    }
+
     /// Carves the next slot, mapping a new chunk when the newest is full.
     /// On error nothing is consumed; the message is completed by the pool.
-    fn carve(&mut self) -> Result<PooledStack, (&'static str, io::Error)> {
+    fn carve(&mut self, stats: &mut PoolStats) -> Result<PooledStack, (&'static str, io::Error)> {
         let page = page_size();
         let chunk = match &self.arena {
             Some(chunk) if self.next_slot < chunk.slots() => Rc::clone(chunk),
             _ => {
                 let chunk =
                     Rc::new(Chunk::map(self.size + page).map_err(|e| ("map a stack arena", e))?);
+                stats.chunks_mapped += 1;
                 self.arena = Some(Rc::clone(&chunk));
                 self.next_slot = 0;
                 self.guarded_to = 0;
+                self.populated_to = 0;
                 chunk
             }
         };
@@ -58,7 +94,11 @@ impl SizeClass {
         if self.next_slot >= self.guarded_to {
             install_guard(slot, page)?;
         }
+        if self.next_slot >= self.populated_to {
+            self.populated_to = self.populate_ahead(&chunk, stats);
+        }
         self.next_slot += 1;
+        self.carved += 1;
         Ok(PooledStack {
             slot,
             size: self.size,
@@ -67,6 +107,188 @@ impl SizeClass {
             chunk,
         })
     }
+
+    /// Faults in the top pages of the next [`POPULATE_BATCH`] slots of
+    /// `chunk`, from `next_slot` on, in one system call, once this class is
+    /// in a burst of cold spawns; returns the slot index population has
+    /// dealt with up to. The top page is the one a stack's header, its
+    /// coroutine's first frame and, as a rule, its whole first run until it
+    /// parks are written to (`tests/stack_pool.rs` checks the last), so a
+    /// spawn and the first resume fault no page of their own. Slots before
+    /// the burst, and every slot where the kernel cannot populate in
+    /// batches, fault their top page in when it is first written.
+    fn populate_ahead(&self, chunk: &Chunk, stats: &mut PoolStats) -> usize {
+        let end = chunk.slots().min(self.next_slot + POPULATE_BATCH);
+        if self.carved < POPULATE_BATCH || populate_kind() != PopulateKind::Batched {
+            return end;
+        }
+        let page = page_size();
+        let tops: Vec<usize> = (self.next_slot..end)
+            .map(|index| chunk.slot_start(index) + chunk.slot_size() - page)
+            .collect();
+        stats.populate_calls += 1;
+        match sys::populate_regions(&tops, page) {
+            Ok(done) => stats.populated += done as u64,
+            // Out of memory now, or an odd refusal: the pages fault in on
+            // touch, where a real shortage shows as it always has.
+            Err(error) => log::debug!("corio: MADV_POPULATE_WRITE of new stacks failed: {error}"),
+        }
+        end
+    }
+
+    /// Takes the warmest free stack.
+    fn pop_free(&mut self) -> Option<PooledStack> {
+        let stack = self.free.pop()?;
+        self.released_to = self.released_to.min(self.free.len());
+        Some(stack)
+    }
+
+    /// Files a free stack on top, then keeps the memory of idle stacks in
+    /// bounds (see the module docs, "Memory of idle stacks"): beyond
+    /// [`WARM_STACKS_PER_SIZE`] + [`RELEASE_BATCH`] stacks that hold
+    /// memory, the oldest [`RELEASE_BATCH`] of them give it back, and once
+    /// enough have, chunks whose every stack is free are unmapped.
+    fn push_free(&mut self, stack: PooledStack, stats: &mut PoolStats) {
+        self.free.push(stack);
+        if self.free.len() - self.released_to < WARM_STACKS_PER_SIZE + RELEASE_BATCH {
+            return;
+        }
+        let batch = self.released_to..self.released_to + RELEASE_BATCH;
+        release_stacks(&self.free[batch], stats);
+        self.released_to += RELEASE_BATCH;
+        if self.released_to >= self.trim_at {
+            self.unmap_idle_chunks(stats);
+        }
+    }
+
+    /// [`StackPool::trim`] for this size.
+    fn trim(&mut self, stats: &mut PoolStats) {
+        let warm_from = self.free.len().saturating_sub(WARM_STACKS_PER_SIZE);
+        while self.released_to < warm_from {
+            let end = warm_from.min(self.released_to + RELEASE_BATCH);
+            release_stacks(&self.free[self.released_to..end], stats);
+            self.released_to = end;
+        }
+        self.unmap_idle_chunks(stats);
+    }
+
+    /// Drops the released free stacks of every chunk none of whose stacks
+    /// is in use or warm, so that the chunk is unmapped (its page tables
+    /// and its map entry go back too, which `MADV_DONTNEED` keeps). One
+    /// pass over the released stacks.
+    fn unmap_idle_chunks(&mut self, stats: &mut PoolStats) {
+        // Free stacks of each chunk among the released ones, keyed by the
+        // chunk's address.
+        let mut released: HashMap<*const Chunk, usize> = HashMap::new();
+        for stack in &self.free[..self.released_to] {
+            *released.entry(Rc::as_ptr(&stack.chunk)).or_default() += 1;
+        }
+        let newest = self.arena.as_ref().map(Rc::as_ptr);
+        let idle: HashSet<*const Chunk> = self.free[..self.released_to]
+            .iter()
+            .map(|stack| &stack.chunk)
+            .filter(|chunk| {
+                // Every `Rc` of the chunk is one of these stacks, or the
+                // class's own if it is the newest.
+                let ours = usize::from(newest == Some(Rc::as_ptr(chunk)));
+                released[&Rc::as_ptr(chunk)] + ours == Rc::strong_count(chunk)
+            })
+            .map(Rc::as_ptr)
+            .collect();
+        if !idle.is_empty() {
+            if newest.is_some_and(|newest| idle.contains(&newest)) {
+                self.arena = None;
+            }
+            let mut index = 0;
+            let mut kept_released = 0;
+            let released_to = self.released_to;
+            self.free.retain(|stack| {
+                let keep = index >= released_to || !idle.contains(&Rc::as_ptr(&stack.chunk));
+                if keep && index < released_to {
+                    kept_released += 1;
+                }
+                index += 1;
+                keep
+            });
+            self.unmapped += released_to - kept_released;
+            self.released_to = kept_released;
+            stats.chunks_unmapped += idle.len() as u64;
+            if self.free.capacity() > 4 * self.free.len() {
+                self.free.shrink_to(2 * self.free.len());
+            }
+        }
+        self.trim_at = (2 * self.released_to).max(TRIM_AFTER);
+    }
+}
+
+/// Gives the pages of `stacks` back to the OS: one `process_madvise` call
+/// for all of them where the kernel allows it, one `madvise` per stack
+/// otherwise (and for any the batch left over).
+fn release_stacks(stacks: &[PooledStack], stats: &mut PoolStats) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Whether batched release works here; false for the process after its
+    /// first refusal (a kernel before 6.13 takes only a few kinds of
+    /// advice from `process_madvise`, before 6.14 no `PIDFD_SELF`).
+    static BATCHED_RELEASE: AtomicBool = AtomicBool::new(true);
+    let Some(first) = stacks.first() else {
+        return;
+    };
+    let page = page_size();
+    let mut done = 0;
+    if BATCHED_RELEASE.load(Ordering::Relaxed) {
+        let starts: Vec<usize> = stacks.iter().map(|stack| stack.slot + page).collect();
+        stats.release_calls += 1;
+        // SAFETY: each range is a free stack's slot minus its guard (the
+        // `slot` invariant); no coroutine runs on a free stack.
+        match unsafe { sys::release_regions(&starts, first.size) } {
+            Ok(advised) => done = advised,
+            Err(_) => BATCHED_RELEASE.store(false, Ordering::Relaxed),
+        }
+    }
+    for stack in &stacks[done..] {
+        stats.release_calls += 1;
+        stack.release_memory();
+    }
+    stats.released += stacks.len() as u64;
+}
+
+/// What a [`StackPool`] has done so far, for tests and experiments: counts
+/// of stacks and of the system calls that manage their memory.
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{DEFAULT_STACK_SIZE, StackPool};
+///
+/// let mut pool = StackPool::new();
+/// let stack = pool.take(DEFAULT_STACK_SIZE, 1, None).unwrap();
+/// pool.give_back(stack);
+/// let stats = pool.stats();
+/// assert_eq!((stats.carved, stats.pooled, stats.chunks_mapped), (1, 1, 1));
+/// assert_eq!(stats.release_calls, 0, "one warm stack keeps its memory");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Slots carved so far (in use, free or dropped), as [`StackPool::carved`].
+    pub carved: usize,
+    /// Free stacks held now, as [`StackPool::pooled`].
+    pub pooled: usize,
+    /// Free stacks now holding no memory (given back to the OS).
+    pub pooled_released: usize,
+    /// Chunk mappings made.
+    pub chunks_mapped: u64,
+    /// Chunks unmapped because every stack carved from them was free and
+    /// released (a large drop).
+    pub chunks_unmapped: u64,
+    /// System calls (`process_madvise` or `madvise`) that gave free stacks'
+    /// pages back.
+    pub release_calls: u64,
+    /// Free stacks whose pages were given back, counted once per release.
+    pub released: u64,
+    /// `process_madvise(MADV_POPULATE_WRITE)` calls made for new stacks.
+    pub populate_calls: u64,
+    /// Top pages of new stacks faulted in by those calls.
+    pub populated: u64,
 }
 
 /// A runtime's supply of guard-paged coroutine stacks, reused across spawns.
@@ -99,9 +321,9 @@ pub struct StackPool {
     /// Free stacks and chunks per stack size; a handful at most, so a
     /// linear search beats a map.
     classes: Vec<SizeClass>,
-    /// Slots carved by this pool so far; minus `pooled()` this is the
-    /// number of stacks in use (or dropped without being given back).
-    carved: usize,
+    /// Counters; `carved`, `pooled` and `pooled_released` are filled in by
+    /// [`StackPool::stats`].
+    stats: PoolStats,
 }
 
 impl Default for StackPool {
@@ -116,7 +338,7 @@ impl StackPool {
         overflow::install();
         StackPool {
             classes: Vec::new(),
-            carved: 0,
+            stats: PoolStats::default(),
         }
     }
 
@@ -124,7 +346,8 @@ impl StackPool {
     /// and labels it with its owner for the overflow report.
     ///
     /// `size` is rounded up to whole pages; the coroutine can use all of it
-    /// but the 64-byte header at the top.
+    /// but the 64-byte header at the top. The warmest free stack comes
+    /// first; a new one is carved only when none of its size is free.
     ///
     /// # Errors
     ///
@@ -139,14 +362,12 @@ impl StackPool {
         owner_name: Option<&str>,
     ) -> io::Result<PooledStack> {
         let size = validate_stack_size(size)?;
-        let class = self.class_mut(size);
-        let mut stack = match class.free.pop() {
+        let index = self.class_index(size);
+        let class = &mut self.classes[index];
+        let mut stack = match class.pop_free() {
             Some(stack) => stack,
-            None => match class.carve() {
-                Ok(stack) => {
-                    self.carved += 1;
-                    stack
-                }
+            None => match class.carve(&mut self.stats) {
+                Ok(stack) => stack,
                 Err((what, error)) => return Err(self.refusal(what, error, size)),
             },
         };
@@ -157,16 +378,45 @@ impl StackPool {
     /// Returns a stack whose coroutine has finished (from
     /// `Coroutine::into_stack`), to be reused by a later [`take`].
     ///
-    /// Beyond [`WARM_STACKS_PER_SIZE`] free stacks of its size, the stack's
-    /// memory is released to the OS first (one `madvise` call).
+    /// No system call as a rule. The [`WARM_STACKS_PER_SIZE`] stacks of a
+    /// size given back last keep their memory; when [`RELEASE_BATCH`] more
+    /// than that hold memory, the oldest [`RELEASE_BATCH`] give it back in
+    /// one call, and after a large drop whole chunks are unmapped (the
+    /// module docs, "Memory of idle stacks", give the policy).
     ///
     /// [`take`]: StackPool::take
     pub fn give_back(&mut self, stack: PooledStack) {
-        let class = self.class_mut(stack.size);
-        if class.free.len() >= WARM_STACKS_PER_SIZE {
-            stack.release_memory();
+        let index = self.class_index(stack.size);
+        self.classes[index].push_free(stack, &mut self.stats);
+    }
+
+    /// Gives back now the memory that [`give_back`] would give back over
+    /// time: every free stack beyond the [`WARM_STACKS_PER_SIZE`] given
+    /// back last releases its pages (in batches of [`RELEASE_BATCH`]), and
+    /// every chunk none of whose stacks is in use or warm is unmapped.
+    /// The runtime calls it at its first idle moment after a large drop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::stack::{DEFAULT_STACK_SIZE, StackPool, WARM_STACKS_PER_SIZE};
+    ///
+    /// let mut pool = StackPool::new();
+    /// let stacks: Vec<_> = (0..2000)
+    ///     .map(|id| pool.take(DEFAULT_STACK_SIZE, id, None).unwrap())
+    ///     .collect();
+    /// stacks.into_iter().for_each(|stack| pool.give_back(stack));
+    /// pool.trim();
+    /// let stats = pool.stats();
+    /// assert_eq!(stats.pooled - stats.pooled_released, WARM_STACKS_PER_SIZE);
+    /// assert!(stats.chunks_unmapped > 0);
+    /// ```
+    ///
+    /// [`give_back`]: StackPool::give_back
+    pub fn trim(&mut self) {
+        for class in &mut self.classes {
+            class.trim(&mut self.stats);
         }
-        class.free.push(stack);
     }
 
     /// Number of free stacks held, all sizes together.
@@ -174,32 +424,37 @@ impl StackPool {
         self.classes.iter().map(|class| class.free.len()).sum()
     }
 
-    /// Number of stacks this pool has carved (in use, free or dropped).
+    /// Number of stacks this pool has carved (in use, free, dropped, or
+    /// unmapped with their chunk after a large drop).
     pub fn carved(&self) -> usize {
-        self.carved
+        self.classes.iter().map(|class| class.carved).sum()
     }
 
-    /// The size class for `size`, created on first use.
-    fn class_mut(&mut self, size: usize) -> &mut SizeClass {
-        let index = match self.classes.iter().position(|class| class.size == size) {
+    /// What the pool has done so far (see [`PoolStats`]).
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            carved: self.carved(),
+            pooled: self.pooled(),
+            pooled_released: self.classes.iter().map(|class| class.released_to).sum(),
+            ..self.stats
+        }
+    }
+
+    /// Index of the size class for `size`, created on first use.
+    fn class_index(&mut self, size: usize) -> usize {
+        match self.classes.iter().position(|class| class.size == size) {
             Some(index) => index,
             None => {
-                self.classes.push(SizeClass {
-                    size,
-                    free: Vec::new(),
-                    arena: None,
-                    next_slot: 0,
-                    guarded_to: 0,
-                });
+                self.classes.push(SizeClass::new(size));
                 self.classes.len() - 1
             }
-        };
-        &mut self.classes[index]
+        }
     }
 
     /// Turns the OS refusing memory into an error that says what to check.
     fn refusal(&self, what: &str, error: io::Error, size: usize) -> io::Error {
-        let in_use = self.carved.saturating_sub(self.pooled());
+        let unmapped: usize = self.classes.iter().map(|class| class.unmapped).sum();
+        let in_use = self.carved().saturating_sub(self.pooled() + unmapped);
         let map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
             .map(|text| text.trim().to_owned())
             .unwrap_or_else(|_| "unknown".to_owned());
