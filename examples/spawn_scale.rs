@@ -163,6 +163,9 @@ fn corio_round(count: usize, round: usize, first: bool) -> io::Result<(Row, Opti
             let (took, tx, all) = spawn_parked(count);
             let (rss1, maps1, pte1) = (rss_bytes()?, map_lines()?, page_table_bytes()?);
             end_all(tx, all);
+            // One idle moment: the runtime trims what a large drop left, so
+            // that every round starts from the same heap.
+            corio::sleep(Duration::from_millis(1));
             let cold = Row {
                 name: format!("corio cold spawn {round}"),
                 time: took,
@@ -175,7 +178,6 @@ fn corio_round(count: usize, round: usize, first: bool) -> io::Result<(Row, Opti
             let (took, tx, all) = spawn_parked(count);
             let rss2 = rss_bytes()?;
             end_all(tx, all);
-            // One idle moment: the runtime trims what a large drop left.
             corio::sleep(Duration::from_millis(1));
             let left = rss_bytes()?.saturating_sub(rss0);
             let again = Row {

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use corosensei::stack::{Stack, StackPointer};
 
 use super::arena::{Chunk, GUARD_BATCH, install_guard, install_guards_batched};
-use super::header::{NAME_CAPACITY, StackHeader};
+use super::header::{HEADER_SIZE, NAME_CAPACITY, StackHeader};
 use super::{
     GuardKind, HumanSize, POPULATE_BATCH, PopulateKind, RELEASE_BATCH, TRIM_AFTER,
     WARM_STACKS_PER_SIZE, guard_kind, overflow, page_size, populate_kind, sys, validate_stack_size,
@@ -100,8 +100,6 @@ impl SizeClass {
         self.next_slot += 1;
         self.carved += 1;
         Ok(PooledStack {
-            slot,
-            size: self.size,
             base: StackPointer::new(StackHeader::address(slot, chunk.slot_size()))
                 .expect("a mapped slot is never at address 0"),
             chunk,
@@ -236,11 +234,14 @@ fn release_stacks(stacks: &[PooledStack], stats: &mut PoolStats) {
     let page = page_size();
     let mut done = 0;
     if BATCHED_RELEASE.load(Ordering::Relaxed) {
-        let starts: Vec<usize> = stacks.iter().map(|stack| stack.slot + page).collect();
+        let starts: Vec<usize> = stacks
+            .iter()
+            .map(|stack| stack.limit_address() + page)
+            .collect();
         stats.release_calls += 1;
         // SAFETY: each range is a free stack's slot minus its guard (the
-        // `slot` invariant); no coroutine runs on a free stack.
-        match unsafe { sys::release_regions(&starts, first.size) } {
+        // `base` invariant); no coroutine runs on a free stack.
+        match unsafe { sys::release_regions(&starts, first.size()) } {
             Ok(advised) => done = advised,
             Err(_) => BATCHED_RELEASE.store(false, Ordering::Relaxed),
         }
@@ -386,7 +387,7 @@ impl StackPool {
     ///
     /// [`take`]: StackPool::take
     pub fn give_back(&mut self, stack: PooledStack) {
-        let index = self.class_index(stack.size);
+        let index = self.class_index(stack.size());
         self.classes[index].push_free(stack, &mut self.stats);
     }
 
@@ -484,40 +485,39 @@ impl StackPool {
 /// Dropping it instead is safe but keeps its slot out of use until its whole
 /// chunk is unmapped.
 pub struct PooledStack {
-    /// Lowest address of the slot, where the guard page is. Invariant: the
-    /// slot `[slot, slot + page + size)` lies inside `chunk`'s mapping, its
-    /// first page is a guard page, and no other `PooledStack` covers it.
-    slot: usize,
-    /// Requested stack size: page multiple between the size limits.
-    size: usize,
     /// Address of the slot's header, which is also the stack's base (its
-    /// highest usable address). Computed once at carve time: corosensei asks
-    /// for it on every resume, and reaching it through `chunk` would add a
-    /// dependent load to every switch. Kept as a `StackPointer` (non-zero)
-    /// so that handing it over needs no zero check either.
+    /// highest usable address). Invariant: the slot, from `base +
+    /// HEADER_SIZE - chunk.slot_size()` (its guard page) up to `base +
+    /// HEADER_SIZE`, lies inside `chunk`'s mapping, its first page is a
+    /// guard page, and no other `PooledStack` covers it. Computed once at
+    /// carve time: corosensei asks for it on every resume, and reaching it
+    /// through `chunk` would add a dependent load to every switch. Kept as
+    /// a `StackPointer` (non-zero) so that handing it over needs no zero
+    /// check either. The slot's start and the size are derived from it and
+    /// the chunk's slot size, off the switch path, so that a task carries
+    /// 16 bytes of stack rather than 32.
     base: StackPointer,
-    /// Keeps the mapping alive while this stack exists (held for its
-    /// `Drop`, never read).
-    #[allow(dead_code)]
+    /// Keeps the mapping alive while this stack exists; its slot size gives
+    /// the slot's start and the stack size.
     chunk: Rc<Chunk>,
 }
 
 impl PooledStack {
     /// The stack size asked for (guard page excluded, header included).
     pub fn size(&self) -> usize {
-        self.size
+        self.chunk.slot_size() - page_size()
     }
 
     /// Lowest address of the stack, its guard page included (the
     /// `corosensei::stack::Stack::limit`).
     pub fn limit_address(&self) -> usize {
-        self.slot
+        self.base.get() + HEADER_SIZE - self.chunk.slot_size()
     }
 
     /// Where its usable memory is, for [`StackSpan::used`].
     pub(crate) fn span(&self) -> StackSpan {
         StackSpan {
-            low: self.slot + page_size(),
+            low: self.limit_address() + page_size(),
             base: self.base.get(),
         }
     }
@@ -540,7 +540,7 @@ impl PooledStack {
     /// The header in the top bytes of the slot.
     fn header(&self) -> &StackHeader {
         let address = self.base.get();
-        // SAFETY: per the `slot` invariant the header lies in our mapped,
+        // SAFETY: per the `base` invariant the header lies in our mapped,
         // exclusively owned slot, 16-aligned; any bit pattern is valid.
         unsafe { &*(address as *const StackHeader) }
     }
@@ -570,7 +570,7 @@ impl PooledStack {
             flags: named | truncated,
             reserved: [0; 2],
             owner_id,
-            stack_size: self.size as u64,
+            stack_size: self.size() as u64,
             name: bytes,
         };
         let address = self.base.get();
@@ -583,9 +583,9 @@ impl PooledStack {
     /// when next touched.
     fn release_memory(&self) {
         let page = page_size();
-        // SAFETY: the range is this stack's slot minus the guard (the `slot`
+        // SAFETY: the range is this stack's slot minus the guard (the `base`
         // invariant), and no coroutine runs on a stack being given back.
-        let result = unsafe { sys::release_pages(self.slot + page, self.size) };
+        let result = unsafe { sys::release_pages(self.limit_address() + page, self.size()) };
         debug_assert!(
             result.is_ok(),
             "MADV_DONTNEED on a free stack failed: {result:?}"
@@ -596,13 +596,13 @@ impl PooledStack {
 impl fmt::Debug for PooledStack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledStack")
-            .field("limit", &format_args!("{:#x}", self.slot))
-            .field("size", &self.size)
+            .field("limit", &format_args!("{:#x}", self.limit_address()))
+            .field("size", &self.size())
             .finish_non_exhaustive()
     }
 }
 
-// SAFETY: `limit()` is the slot's guard page (the `slot` invariant) and
+// SAFETY: `limit()` is the slot's guard page (the `base` invariant) and
 // `base()` is the header address: page-aligned slot + page + size - 64, so
 // both are 16-aligned, with `size - 64 >= MIN_STACK_SIZE - 64` usable bytes
 // (more than corosensei's minimum) between guard and base. The `Rc<Chunk>`
@@ -615,7 +615,7 @@ unsafe impl Stack for PooledStack {
 
     #[inline]
     fn limit(&self) -> StackPointer {
-        StackPointer::new(self.slot).expect("a mapped slot is never at address 0")
+        StackPointer::new(self.limit_address()).expect("a mapped slot is never at address 0")
     }
 }
 
