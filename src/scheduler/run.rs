@@ -13,7 +13,7 @@ use super::context;
 use super::metrics::bump;
 use super::pulse::Pulse;
 use super::schedule::{Pct, Policy, SplitMix64};
-use super::task::{Parked, ParkedOn, Slot, SlotState, describe};
+use super::task::{Parked, ParkedOn, ParkedTimer, Slot, SlotState, describe};
 use super::{Core, Suspend, Switch, Task, TaskId, Wake};
 use crate::trace::{self, EventKind, SuspendReason, WakeCause};
 
@@ -307,7 +307,7 @@ impl Core {
         };
         let id = task.id;
         let traced = traced(&task);
-        let timer = deadline.map(|at| self.timers.borrow_mut().insert(at, id));
+        let timer = deadline.map(|at| ParkedTimer::new(self.timers.borrow_mut().insert(at, id)));
         {
             let mut tasks = self.tasks.borrow_mut();
             let slot = tasks
@@ -465,8 +465,8 @@ impl Core {
         let SlotState::Parked(Parked { task, on, timer }) = state else {
             return None;
         };
-        if let Some(key) = timer {
-            self.timers.borrow_mut().cancel(key);
+        if let Some(timer) = timer {
+            self.timers.borrow_mut().cancel(timer.key());
         }
         if let ParkedOn::Io(token, interest) = on {
             self.reactor.clear_waiter(token, interest, task.id);

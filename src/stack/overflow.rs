@@ -240,7 +240,9 @@ pub(crate) unsafe fn register_arena(
     };
     // From the hint on, then (a race may have left a free entry below it)
     // from the start.
-    let hint = REGISTRY_FIRST_FREE.load(Ordering::Relaxed).min(REGISTRY_CAPACITY);
+    let hint = REGISTRY_FIRST_FREE
+        .load(Ordering::Relaxed)
+        .min(REGISTRY_CAPACITY);
     let index = match REGISTRY[hint..].iter().position(claim) {
         Some(offset) => hint + offset,
         None => REGISTRY[..hint].iter().position(claim)?,

@@ -106,7 +106,7 @@ impl SizeClass {
         })
     }
 
-    /// Faults in the top pages of the next [`POPULATE_BATCH`] slots of
+    /// Faults in the top page ([`POPULATE_PAGES`]) of the next [`POPULATE_BATCH`] slots of
     /// `chunk`, from `next_slot` on, in one system call, once this class is
     /// in a burst of cold spawns; returns the slot index population has
     /// dealt with up to. The top page is the one a stack's header, its
@@ -120,12 +120,12 @@ impl SizeClass {
         if self.carved < POPULATE_BATCH || populate_kind() != PopulateKind::Batched {
             return end;
         }
-        let page = page_size();
+        let span = POPULATE_PAGES * page_size();
         let tops: Vec<usize> = (self.next_slot..end)
-            .map(|index| chunk.slot_start(index) + chunk.slot_size() - page)
+            .map(|index| chunk.slot_start(index) + chunk.slot_size() - span)
             .collect();
         stats.populate_calls += 1;
-        match sys::populate_regions(&tops, page) {
+        match sys::populate_regions(&tops, span) {
             Ok(done) => stats.populated += done as u64,
             // Out of memory now, or an odd refusal: the pages fault in on
             // touch, where a real shortage shows as it always has.
@@ -219,6 +219,12 @@ impl SizeClass {
     }
 }
 
+/// Pages at the top of each new stack that batched population faults in:
+/// what a coroutine's first run until it parks was measured to touch,
+/// header included (`tests/stack_many.rs` checks it): under a page in a
+/// release build, over one in a debug build, whose frames are bigger.
+const POPULATE_PAGES: usize = if cfg!(debug_assertions) { 2 } else { 1 };
+
 /// Gives the pages of `stacks` back to the OS: one `process_madvise` call
 /// for all of them where the kernel allows it, one `madvise` per stack
 /// otherwise (and for any the batch left over).
@@ -288,7 +294,8 @@ pub struct PoolStats {
     pub released: u64,
     /// `process_madvise(MADV_POPULATE_WRITE)` calls made for new stacks.
     pub populate_calls: u64,
-    /// Top pages of new stacks faulted in by those calls.
+    /// New stacks whose top page (two in a debug build) those calls
+    /// faulted in.
     pub populated: u64,
 }
 

@@ -169,7 +169,7 @@ pub(crate) unsafe fn install_guard_regions(starts: &[usize], page: usize) -> io:
     unsafe { advise_ranges(starts, page, MADV_GUARD_INSTALL) }
 }
 
-/// Faults in, writable and zeroed, each page-long range starting at
+/// Faults in, writable and zeroed, each `len`-byte range starting at
 /// `starts`, in one `process_madvise(MADV_POPULATE_WRITE)` call (see
 /// [`advise_ranges`]; `MADV_POPULATE_WRITE` itself is Linux 5.14+). The
 /// kernel does for the whole batch what one page fault per page would do,
@@ -178,10 +178,10 @@ pub(crate) unsafe fn install_guard_regions(starts: &[usize], page: usize) -> io:
 /// Writing nothing a program can see, it needs no promise from the caller
 /// beyond the ranges being mapped read-write (an unmapped range is an
 /// error, `ENOMEM`).
-pub(crate) fn populate_regions(starts: &[usize], page: usize) -> io::Result<usize> {
+pub(crate) fn populate_regions(starts: &[usize], len: usize) -> io::Result<usize> {
     // SAFETY: population leaves the contents of present pages as they are
     // and makes absent ones zero, which is what a read would see.
-    unsafe { advise_ranges(starts, page, libc::MADV_POPULATE_WRITE) }
+    unsafe { advise_ranges(starts, len, libc::MADV_POPULATE_WRITE) }
 }
 
 /// Gives back the pages of each `len`-byte range starting at `starts` with
