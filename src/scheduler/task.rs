@@ -259,10 +259,10 @@ mod tests {
     use super::{Slot, Task};
 
     /// What each live task costs on the heap besides its join slot: its
-    /// box and its task-table entry (`docs/architecture.md`, "What a
-    /// parked coroutine costs"). A field added here shows up in
+    /// box and its task-table entry. A field added here shows up in
     /// `examples/spawn_scale`'s heap per coroutine; glibc hands out
-    /// 16-byte size classes, so 104 is the last size of the 112-byte one.
+    /// 16-byte size classes with an 8-byte header, so 104 is the largest
+    /// box of the 112-byte class.
     #[test]
     fn a_task_fits_its_heap_budget() {
         assert!(

@@ -33,7 +33,7 @@
 //! | `header.rs` | the label at the top of every slot |
 //! | `overflow.rs` | the SIGSEGV handler that names an overflowing coroutine |
 //! | `spare.rs` | the spare stack the panic hook moves to when a coroutine has too little left |
-//! | `sys.rs` | every `mmap` / `madvise` / `mprotect` / `sigaction` call |
+//! | `sys.rs` | every `mmap` / `madvise` / `process_madvise` / `mprotect` / `sigaction` call, and `malloc_trim` |
 //!
 //! # Implementation notes
 //!
@@ -86,13 +86,54 @@
 //! a stack dropped instead of given back keeps its slot (and its touched
 //! pages) until the whole chunk goes.
 //!
-//! **Memory of idle stacks.** The first [`WARM_STACKS_PER_SIZE`] free stacks
-//! of each size keep their pages, so reusing them costs nothing. A stack
-//! given back beyond that gets `madvise(MADV_DONTNEED)` on everything above
-//! its guard page, so a burst of 100k coroutines does not keep their memory
-//! after it ends (the address space stays reserved; guards survive
-//! `MADV_DONTNEED`). Chunks are `MADV_NOHUGEPAGE` so that touching one stack
-//! page never faults in a 2 MiB transparent huge page.
+//! **Cold spawns: new stacks populated in batches.** A coroutine's first
+//! run writes its stack's top page: the header (on take), the first frame
+//! (`Coroutine::with_stack`) and, as a rule, every frame until it first
+//! parks (`tests/stack_many.rs` checks that it stays there; a debug build's
+//! bigger frames need two pages). On a fresh slot that page is not there
+//! yet, and faulting it in one trap at a time is most of what a burst of
+//! cold spawns costs (`examples/spawn_scale` measures a million against
+//! the bare page-fault floor). Once a size has had [`POPULATE_BATCH`]
+//! stacks carved, the top pages of the next [`POPULATE_BATCH`] slots are
+//! faulted in together with one `process_madvise(MADV_POPULATE_WRITE)`
+//! call (Linux 6.13+ takes any advice a process gives itself this way),
+//! so neither the spawn nor the first resume faults. Only the top page:
+//! the rest of a stack costs memory only if its coroutine goes that deep.
+//! A program with fewer stacks than one batch populates nothing ahead.
+//! Support is probed once per process ([`populate_kind`]); where the
+//! kernel refuses, pages fault in on first touch as before.
+//!
+//! **Memory of idle stacks: a hot set, batches, and unmapping after a
+//! large drop.** A finished coroutine's stack goes on top of its size's
+//! free list, and the next spawn takes the top one: the warmest.
+//!
+//! - The [`WARM_STACKS_PER_SIZE`] stacks given back last keep their pages
+//!   (the hot set), so a program whose number of coroutines swings by up
+//!   to that many reuses stacks without faulting their pages in again, and
+//!   gives back and takes with no system call.
+//! - When [`RELEASE_BATCH`] more free stacks than that hold memory, the
+//!   oldest [`RELEASE_BATCH`] of them give it back with one
+//!   `process_madvise(MADV_DONTNEED)` call (one `madvise` each on a kernel
+//!   that refuses that). They stay in the list, below the warm ones, with
+//!   their address space and guards (guards survive `MADV_DONTNEED`). So
+//!   at most `WARM_STACKS_PER_SIZE + RELEASE_BATCH` free stacks of a size
+//!   hold memory, and ten thousand coroutines ending cost a few dozen
+//!   calls, not one each.
+//! - After a large drop, whole chunks go: once [`TRIM_AFTER`] free stacks
+//!   have been released (then each time that number doubles from what the
+//!   last look left, so the looks cost O(1) per stack given back), every
+//!   chunk whose stacks are all free and released is unmapped. That gives
+//!   back what `MADV_DONTNEED` keeps: the page tables (about 512 bytes per
+//!   default-size stack, one 4 KiB table per 2 MiB of stacks) and the
+//!   chunk's map entry. A chunk with one stack still in use stays.
+//! - [`StackPool::trim`] does all of that at once, whatever the counts;
+//!   the runtime calls it at its first idle moment after a large drop
+//!   (most tasks it had alive at once, if at least 4096, fell to a
+//!   quarter), and also shrinks its task table and asks the C heap to
+//!   give back its free pages (`malloc_trim`, where glibc has it).
+//!
+//! Chunks are `MADV_NOHUGEPAGE` so that touching one stack page never
+//! faults in a 2 MiB transparent huge page.
 
 mod arena;
 mod header;
