@@ -23,7 +23,8 @@
 //!   The VM's page cost drifts by a factor of two within minutes, so the
 //!   floor and the cold spawn alternate (`--rounds` pairs: floor, cold,
 //!   floor, cold, ...) and the figure is the median of each pair's
-//!   `cold / floor`.
+//!   `cold / floor`, in wall time and in this thread's CPU time (user +
+//!   system; what the row cost, whoever else shared the cores).
 //! - **spawn again**: N more in the first round's runtime, after the first
 //!   N ended. The pool gives memory back after a large drop, so these
 //!   stacks are mostly carved and faulted in again.
@@ -96,20 +97,30 @@ fn map_lines() -> io::Result<usize> {
 struct Row {
     name: String,
     time: Duration,
+    /// CPU time of this thread (user + system) over the same span: what
+    /// the row cost whoever else shared the cores.
+    cpu: Duration,
     rss_per: f64,
     maps_added: isize,
 }
 
+/// CPU time of the calling thread so far (user + system).
+fn thread_cpu() -> Duration {
+    usage::cpu_time(&usage::rusage(libc::RUSAGE_THREAD))
+}
+
 /// Spawns `count` coroutines that each park on one channel, and lets every
-/// one run until it parks; returns how long that took, the sender that
-/// keeps them parked (drop it to end them all), and their handles.
+/// one run until it parks; returns how long that took (wall, CPU), the
+/// sender that keeps them parked (drop it to end them all), and their
+/// handles.
 fn spawn_parked(
     count: usize,
 ) -> (
-    Duration,
+    (Duration, Duration),
     corio::sync::mpsc::Sender<()>,
     Vec<corio::JoinHandle<()>>,
 ) {
+    let cpu = thread_cpu();
     let start = Instant::now();
     let (tx, rx) = corio::sync::channel::<()>();
     let rx = Rc::new(rx);
@@ -122,7 +133,7 @@ fn spawn_parked(
         })
         .collect();
     corio::yield_now(); // every one has run and parked
-    (start.elapsed(), tx, all)
+    ((start.elapsed(), thread_cpu() - cpu), tx, all)
 }
 
 /// Ends every coroutine parked by [`spawn_parked`] and joins them.
@@ -168,7 +179,8 @@ fn corio_round(count: usize, round: usize, first: bool) -> io::Result<(Row, Opti
             corio::sleep(Duration::from_millis(1));
             let cold = Row {
                 name: format!("corio cold spawn {round}"),
-                time: took,
+                time: took.0,
+                cpu: took.1,
                 rss_per: per(rss1.saturating_sub(rss0)),
                 maps_added: maps1 as isize - maps0 as isize,
             };
@@ -182,7 +194,8 @@ fn corio_round(count: usize, round: usize, first: bool) -> io::Result<(Row, Opti
             let left = rss_bytes()?.saturating_sub(rss0);
             let again = Row {
                 name: "corio spawn again".to_owned(),
-                time: took,
+                time: took.0,
+                cpu: took.1,
                 rss_per: per(rss2.saturating_sub(rss0)),
                 maps_added: 0,
             };
@@ -226,6 +239,7 @@ fn floor_row(count: usize, round: usize) -> io::Result<Row> {
     // SAFETY: the range is the mapping just made; advice only.
     unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
     let rss0 = rss_bytes()?;
+    let cpu = thread_cpu();
     let start = Instant::now();
     for i in 0..count {
         // The top page of each "stack", where a coroutine's frames begin.
@@ -235,12 +249,14 @@ fn floor_row(count: usize, round: usize) -> io::Result<Row> {
         unsafe { std::ptr::write_volatile(base.cast::<u8>().add(at), 1) };
     }
     let time = start.elapsed();
+    let cpu = thread_cpu() - cpu;
     let rss1 = rss_bytes()?;
     // SAFETY: unmaps exactly the mapping made above, which nothing else uses.
     unsafe { libc::munmap(base, len) };
     Ok(Row {
         name: format!("page-fault floor {round}"),
         time,
+        cpu,
         rss_per: rss1.saturating_sub(rss0) as f64 / count as f64,
         maps_added: 1,
     })
@@ -261,23 +277,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::mem::forget(tx);
                 took
             });
-            println!("cold spawn of {}: {:.3} s", args.count, took.as_secs_f64());
+            println!(
+                "cold spawn of {}: {:.3} s ({:.3} s CPU)",
+                args.count,
+                took.0.as_secs_f64(),
+                took.1.as_secs_f64()
+            );
             std::process::exit(0); // skip the teardown
         }
         Some(Only::Floor) => {
             let row = floor_row(args.count, 1)?;
-            println!("floor of {}: {:.3} s", args.count, row.time.as_secs_f64());
+            println!(
+                "floor of {}: {:.3} s ({:.3} s CPU)",
+                args.count,
+                row.time.as_secs_f64(),
+                row.cpu.as_secs_f64()
+            );
             return Ok(());
         }
         None => {}
     }
     let mut rows = Vec::new();
     let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
     let mut first = None;
     for round in 1..=args.rounds {
         let floor = floor_row(args.count, round)?;
         let (cold, measured) = corio_round(args.count, round, round == 1)?;
         ratios.push(cold.time.as_secs_f64() / floor.time.as_secs_f64());
+        cpu_ratios.push(cold.cpu.as_secs_f64() / floor.cpu.as_secs_f64());
         rows.push(floor);
         rows.push(cold);
         first = first.or(measured);
@@ -285,6 +313,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first = first.expect("round 1 measures the drop");
     rows.push(first.again);
     let ratio = stats::median(&ratios);
+    let cpu_ratio = stats::median(&cpu_ratios);
     let heap_per = rows
         .iter()
         .filter(|row| row.name.starts_with("corio cold"))
@@ -298,8 +327,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.count, args.rounds
         );
         println!(
-            "  {:<20}  {:>10}  {:>12}  {:>14}  {:>11}",
-            "row", "time", "ns / each", "RSS / each", "maps added"
+            "  {:<20}  {:>10}  {:>10}  {:>10}  {:>11}  {:>11}",
+            "row", "time", "CPU", "ns / each", "RSS / each", "maps added"
         );
     }
     for row in &rows {
@@ -308,29 +337,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!(
                 "{}",
                 json!({"row": row.name, "count": args.count, "seconds": row.time.as_secs_f64(),
-                       "ns_per": per, "rss_bytes_per": row.rss_per, "maps_added": row.maps_added})
+                       "cpu_seconds": row.cpu.as_secs_f64(), "ns_per": per,
+                       "rss_bytes_per": row.rss_per, "maps_added": row.maps_added})
             );
         } else {
             println!(
-                "  {:<20}  {:>8.3} s  {:>12.0}  {:>10.0} B  {:>11}",
+                "  {:<20}  {:>8.3} s  {:>8.3} s  {:>10.0}  {:>9.0} B  {:>11}",
                 row.name,
                 row.time.as_secs_f64(),
+                row.cpu.as_secs_f64(),
                 per,
                 row.rss_per,
                 row.maps_added
             );
         }
     }
-    let ratio_list = ratios
-        .iter()
-        .map(|r| format!("{r:.2}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = |ratios: &[f64]| {
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if args.json {
         println!(
             "{}",
             json!({"row": "summary", "count": args.count, "cold_over_floor": ratio,
-                   "cold_over_floor_pairs": ratios, "heap_bytes_per": heap_per,
+                   "cold_over_floor_pairs": ratios, "cold_over_floor_cpu": cpu_ratio,
+                   "cold_over_floor_cpu_pairs": cpu_ratios, "heap_bytes_per": heap_per,
                    "rss_before_bytes": first.rss_before, "rss_peak_bytes": first.rss_peak,
                    "rss_left_idle_bytes": first.left_idle,
                    "rss_left_dropped_bytes": first.left_dropped,
@@ -338,7 +372,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                    "page_tables_left_bytes": first.pte_left})
         );
     } else {
-        println!("  cold / floor = {ratio:.2}x (median of the pairs: {ratio_list})");
+        println!(
+            "  cold / floor = {ratio:.2}x in time (median of the pairs: {}), \
+             {cpu_ratio:.2}x in CPU ({})",
+            list(&ratios),
+            list(&cpu_ratios)
+        );
         println!("  heap / each  = {heap_per:.0} B (RSS / each of a cold row less one page)");
         println!(
             "  after the drop: RSS {:.1} MiB before the spawn, {:.1} MiB with all parked; \
