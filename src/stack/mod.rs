@@ -148,8 +148,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use header::HEADER_SIZE;
 pub(crate) use header::StackHeader;
-pub(crate) use pool::StackSpan;
 pub use pool::{PoolStats, PooledStack, StackPool};
+pub(crate) use pool::{StackSpan, prefetch};
 pub(crate) use spare::with_panic_room;
 pub use sys::page_size;
 pub(crate) use sys::trim_heap;
