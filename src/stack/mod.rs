@@ -102,7 +102,7 @@
 //! A program with fewer stacks than one batch populates nothing ahead.
 //! The page is in memory then, but by a burst's first resumes it has left
 //! the caches and the TLB; the scheduler prefetches a queued task's stack
-//! top a few tasks ahead of its turn ([`StackSpan::prefetch_top`]).
+//! top a few tasks ahead of its turn (`StackSpan::prefetch_top`).
 //! Support is probed once per process ([`populate_kind`]); where the
 //! kernel refuses, pages fault in on first touch as before.
 //!
