@@ -1,69 +1,92 @@
-//! How fast can a million coroutines be started, and what do they cost?
+//! How fast can a million coroutines be started, what do they cost, and
+//! does the memory come back when they are gone?
 //!
 //! ```text
 //! cargo run --release --example spawn_scale                  # 1,000,000
 //! cargo run --release --example spawn_scale -- --count 100000 --json
+//! cargo run --release --example spawn_scale -- --only cold   # for perf record
 //! ```
 //!
-//! Four rows, in one run (the floor before and after corio's rows):
+//! The rows, in one run:
 //!
-//! - **cold**: N coroutines spawned into a fresh runtime, each parking on a
-//!   channel (so all are alive at once). Every one needs a stack page the
-//!   process has never touched: the kernel must find, zero and map a page.
-//!   Reported: the time, RSS and `/proc/self/maps` lines added per coroutine.
-//! - **warm**: the same N again in the same runtime, after the first N ended:
-//!   their stacks come back from the pool, so this is corio's own cost.
 //! - **page-fault floor**: what the kernel alone charges for N fresh pages
-//!   laid out as corio lays out stacks (one page touched per
-//!   stack-sized stride of a fresh mapping). No stackful runtime that gives
-//!   each coroutine its own guard-paged stack can start N coroutines faster
+//!   laid out as corio lays out stacks (one page written per stack-sized
+//!   stride of a fresh mapping). No stackful runtime that gives each
+//!   coroutine its own guard-paged stack can start N coroutines faster
 //!   than this on the same machine.
+//! - **cold spawn**: N coroutines spawned into a fresh runtime, each run
+//!   until it parks on a channel (so all are alive at once). Every one
+//!   needs a stack page the process has never touched. Reported: the time,
+//!   RSS and `/proc/self/maps` lines added per coroutine (RSS / each less
+//!   one page is the heap a parked coroutine costs).
 //!
-//! On a VM the floor is often far above the microsecond or less a page
-//! costs on bare metal; `cold / floor` is the figure that says how much of
-//! the time is corio's.
+//!   The VM's page cost drifts by a factor of two within minutes, so the
+//!   floor and the cold spawn alternate (`--rounds` pairs: floor, cold,
+//!   floor, cold, ...) and the figure is the median of each pair's
+//!   `cold / floor`, in wall time and in this thread's CPU time (user +
+//!   system; what the row cost, whoever else shared the cores).
+//! - **spawn again**: N more in the first round's runtime, after the first
+//!   N ended. The pool gives memory back after a large drop, so these
+//!   stacks are mostly carved and faulted in again.
+//! - **after the drop**: the RSS left over the level before the first
+//!   spawn, once the N coroutines ended and the runtime waited once (its
+//!   idle moment trims), and once the runtime itself is dropped.
 
 use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use serde_json::json;
 
 #[path = "common/pipe.rs"]
 mod pipe;
+#[path = "common/stats.rs"]
+mod stats;
+#[path = "common/usage.rs"]
+mod usage;
+#[path = "common/values.rs"]
+mod values;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Only {
+    /// One cold spawn of N in a fresh runtime; no teardown.
+    Cold,
+    /// One page-fault floor of N pages.
+    Floor,
+}
 
 #[derive(Parser)]
 #[command(
-    about = "a million cold coroutine spawns: time, RSS and map entries, against the page-fault floor"
+    about = "a million cold coroutine spawns: time, RSS and map entries against the page-fault floor, and the memory left after the drop"
 )]
 struct Args {
     /// Coroutines to start.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = values::at_least_one::<usize>)]
     count: usize,
+    /// Pairs of (floor, cold spawn) to alternate.
+    #[arg(long, default_value_t = 3, value_parser = values::at_least_one::<usize>)]
+    rounds: usize,
     /// One JSON object per row instead of a table.
     #[arg(long)]
     json: bool,
-    /// Only the cold corio row (for a profiler: `perf record -g`).
-    #[arg(long)]
-    cold_only: bool,
+    /// Only one row, for a profiler (`perf record -g`).
+    #[arg(long, value_enum)]
+    only: Option<Only>,
 }
 
-/// Resident pages of this process (`/proc/self/statm`, second field), in bytes.
+/// This process's resident memory (`VmRSS`), in bytes.
 fn rss_bytes() -> io::Result<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("unexpected /proc/self/statm: {statm:?}")))?;
-    Ok(pages * page_size())
+    Ok(usage::proc_field("/proc/self/status", "VmRSS")? * 1024)
 }
 
-fn page_size() -> u64 {
-    // SAFETY: sysconf takes no pointers.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).unwrap_or(4096)
+/// This process's page tables (`VmPTE`), in bytes.
+fn page_table_bytes() -> io::Result<u64> {
+    Ok(usage::proc_field("/proc/self/status", "VmPTE")? * 1024)
+}
+
+fn page_size() -> usize {
+    corio::stack::page_size()
 }
 
 /// Lines of `/proc/self/maps`: the mappings counted against `vm.max_map_count`.
@@ -72,22 +95,32 @@ fn map_lines() -> io::Result<usize> {
 }
 
 struct Row {
-    name: &'static str,
+    name: String,
     time: Duration,
+    /// CPU time of this thread (user + system) over the same span: what
+    /// the row cost whoever else shared the cores.
+    cpu: Duration,
     rss_per: f64,
     maps_added: isize,
 }
 
+/// CPU time of the calling thread so far (user + system).
+fn thread_cpu() -> Duration {
+    usage::cpu_time(&usage::rusage(libc::RUSAGE_THREAD))
+}
+
 /// Spawns `count` coroutines that each park on one channel, and lets every
-/// one run until it parks; returns how long that took, the sender that
-/// keeps them parked (drop it to end them all), and their handles.
+/// one run until it parks; returns how long that took (wall, CPU), the
+/// sender that keeps them parked (drop it to end them all), and their
+/// handles.
 fn spawn_parked(
     count: usize,
 ) -> (
-    Duration,
+    (Duration, Duration),
     corio::sync::mpsc::Sender<()>,
     Vec<corio::JoinHandle<()>>,
 ) {
+    let cpu = thread_cpu();
     let start = Instant::now();
     let (tx, rx) = corio::sync::channel::<()>();
     let rx = Rc::new(rx);
@@ -100,48 +133,92 @@ fn spawn_parked(
         })
         .collect();
     corio::yield_now(); // every one has run and parked
-    (start.elapsed(), tx, all)
+    ((start.elapsed(), thread_cpu() - cpu), tx, all)
 }
 
-fn corio_rows(count: usize) -> io::Result<(Row, Row)> {
-    let mut rt = corio::Runtime::new()?;
+/// Ends every coroutine parked by [`spawn_parked`] and joins them.
+fn end_all(tx: corio::sync::mpsc::Sender<()>, all: Vec<corio::JoinHandle<()>>) {
+    drop(tx); // every receive fails: all end, their stacks go back to the pool
+    for handle in all {
+        handle.join().expect("a parked coroutine");
+    }
+}
+
+/// A runtime for the lab: no stall reports (spawning a million from the
+/// root holds the thread for seconds, by design).
+fn runtime() -> io::Result<corio::Runtime> {
+    corio::Runtime::builder().stall_threshold(None).build()
+}
+
+/// What the first round measures besides its cold row.
+struct FirstRound {
+    again: Row,
+    /// RSS over the level before the spawn: with the coroutines ended and
+    /// the runtime idle once; then with the runtime dropped.
+    left_idle: u64,
+    left_dropped: u64,
+    rss_before: u64,
+    rss_peak: u64,
+    pte_peak: u64,
+    pte_left: u64,
+}
+
+/// One cold round in a fresh runtime; the first round also spawns again
+/// and measures the drop.
+fn corio_round(count: usize, round: usize, first: bool) -> io::Result<(Row, Option<FirstRound>)> {
+    let mut rt = runtime()?;
     let (rss0, maps0) = (rss_bytes()?, map_lines()?);
-    let measured = rt.block_on(|| -> io::Result<(Row, Row)> {
-        let round = || spawn_parked(count);
-        let (cold, tx, all) = round();
-        let (rss1, maps1) = (rss_bytes()?, map_lines()?);
-        drop(tx); // every receive fails: all end, their stacks go back to the pool
-        for c in all {
-            c.join().expect("a parked coroutine");
-        }
-        let (warm, tx, all) = round();
-        let rss2 = rss_bytes()?;
-        drop(tx);
-        for c in all {
-            c.join().expect("a parked coroutine");
-        }
-        let per = |bytes: u64| bytes as f64 / count as f64;
-        Ok((
-            Row {
-                name: "corio cold spawn",
-                time: cold,
+    let per = move |bytes: u64| bytes as f64 / count as f64;
+    let (cold, again, rss_peak, pte_peak, left_idle) =
+        rt.block_on(|| -> io::Result<(Row, Option<Row>, u64, u64, u64)> {
+            let (took, tx, all) = spawn_parked(count);
+            let (rss1, maps1, pte1) = (rss_bytes()?, map_lines()?, page_table_bytes()?);
+            end_all(tx, all);
+            // One idle moment: the runtime trims what a large drop left, so
+            // that every round starts from the same heap.
+            corio::sleep(Duration::from_millis(1));
+            let cold = Row {
+                name: format!("corio cold spawn {round}"),
+                time: took.0,
+                cpu: took.1,
                 rss_per: per(rss1.saturating_sub(rss0)),
                 maps_added: maps1 as isize - maps0 as isize,
-            },
-            Row {
-                name: "corio warm spawn",
-                time: warm,
+            };
+            if !first {
+                return Ok((cold, None, rss1, pte1, 0));
+            }
+            let (took, tx, all) = spawn_parked(count);
+            let rss2 = rss_bytes()?;
+            end_all(tx, all);
+            corio::sleep(Duration::from_millis(1));
+            let left = rss_bytes()?.saturating_sub(rss0);
+            let again = Row {
+                name: "corio spawn again".to_owned(),
+                time: took.0,
+                cpu: took.1,
                 rss_per: per(rss2.saturating_sub(rss0)),
                 maps_added: 0,
-            },
-        ))
-    })?;
-    Ok(measured)
+            };
+            Ok((cold, Some(again), rss1, pte1, left))
+        })?;
+    drop(rt);
+    let first_round = again.map(|again| -> io::Result<FirstRound> {
+        Ok(FirstRound {
+            again,
+            left_idle,
+            left_dropped: rss_bytes()?.saturating_sub(rss0),
+            rss_before: rss0,
+            rss_peak,
+            pte_peak,
+            pte_left: page_table_bytes()?,
+        })
+    });
+    Ok((cold, first_round.transpose()?))
 }
 
 /// N fresh pages, one per stack-sized stride of one fresh mapping.
-fn floor_row(count: usize) -> io::Result<Row> {
-    let page = page_size() as usize;
+fn floor_row(count: usize, round: usize) -> io::Result<Row> {
+    let page = page_size();
     let stride = corio::stack::DEFAULT_STACK_SIZE + page;
     let len = stride * count;
     // SAFETY: a fresh anonymous private mapping; no existing memory is
@@ -162,6 +239,7 @@ fn floor_row(count: usize) -> io::Result<Row> {
     // SAFETY: the range is the mapping just made; advice only.
     unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
     let rss0 = rss_bytes()?;
+    let cpu = thread_cpu();
     let start = Instant::now();
     for i in 0..count {
         // The top page of each "stack", where a coroutine's frames begin.
@@ -171,80 +249,150 @@ fn floor_row(count: usize) -> io::Result<Row> {
         unsafe { std::ptr::write_volatile(base.cast::<u8>().add(at), 1) };
     }
     let time = start.elapsed();
+    let cpu = thread_cpu() - cpu;
     let rss1 = rss_bytes()?;
     // SAFETY: unmaps exactly the mapping made above, which nothing else uses.
     unsafe { libc::munmap(base, len) };
     Ok(Row {
-        name: "page-fault floor",
+        name: format!("page-fault floor {round}"),
         time,
+        cpu,
         rss_per: rss1.saturating_sub(rss0) as f64 / count as f64,
         maps_added: 1,
     })
 }
 
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     pipe::exit_quietly_on_broken_pipe();
     let args = Args::parse();
-    if args.count == 0 {
-        return Err("--count must be at least 1".into());
+    match args.only {
+        Some(Only::Cold) => {
+            let mut rt = runtime()?;
+            let took = rt.block_on(|| {
+                let (took, tx, _all) = spawn_parked(args.count);
+                std::mem::forget(tx);
+                took
+            });
+            println!(
+                "cold spawn of {}: {:.3} s ({:.3} s CPU)",
+                args.count,
+                took.0.as_secs_f64(),
+                took.1.as_secs_f64()
+            );
+            std::process::exit(0); // skip the teardown
+        }
+        Some(Only::Floor) => {
+            let row = floor_row(args.count, 1)?;
+            println!(
+                "floor of {}: {:.3} s ({:.3} s CPU)",
+                args.count,
+                row.time.as_secs_f64(),
+                row.cpu.as_secs_f64()
+            );
+            return Ok(());
+        }
+        None => {}
     }
-    if args.cold_only {
-        let mut rt = corio::Runtime::new()?;
-        let took = rt.block_on(|| {
-            let (took, tx, _all) = spawn_parked(args.count);
-            std::mem::forget(tx);
-            took
-        });
-        println!("cold spawn of {}: {:.3} s", args.count, took.as_secs_f64());
-        std::process::exit(0); // skip the teardown
+    let mut rows = Vec::new();
+    let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
+    let mut first = None;
+    for round in 1..=args.rounds {
+        let floor = floor_row(args.count, round)?;
+        let (cold, measured) = corio_round(args.count, round, round == 1)?;
+        ratios.push(cold.time.as_secs_f64() / floor.time.as_secs_f64());
+        cpu_ratios.push(cold.cpu.as_secs_f64() / floor.cpu.as_secs_f64());
+        rows.push(floor);
+        rows.push(cold);
+        first = first.or(measured);
     }
-    // Floor first, then corio, then the floor again: the VM's page cost
-    // drifts, and the two floors bracket the corio run.
-    let floor_before = floor_row(args.count)?;
-    let (cold, warm) = corio_rows(args.count)?;
-    let floor_after = floor_row(args.count)?;
-    let floor = floor_before.time.min(floor_after.time);
-    let ratio = cold.time.as_secs_f64() / floor.as_secs_f64();
-    let floor_before = Row {
-        name: "floor, before",
-        ..floor_before
-    };
-    let floor_after = Row {
-        name: "floor, after",
-        ..floor_after
-    };
+    let first = first.expect("round 1 measures the drop");
+    rows.push(first.again);
+    let ratio = stats::median(&ratios);
+    let cpu_ratio = stats::median(&cpu_ratios);
+    let heap_per = rows
+        .iter()
+        .filter(|row| row.name.starts_with("corio cold"))
+        .map(|row| row.rss_per - page_size() as f64)
+        .collect::<Vec<_>>();
+    let heap_per = stats::median(&heap_per);
+
     if !args.json {
         println!(
-            "spawn_scale: {} coroutines, each parked on a channel",
-            args.count
+            "spawn_scale: {} coroutines, each parked on a channel; {} rounds of (floor, cold)",
+            args.count, args.rounds
         );
         println!(
-            "  {:<18}  {:>10}  {:>12}  {:>14}  {:>11}",
-            "row", "time", "ns / each", "RSS / each", "maps added"
+            "  {:<20}  {:>10}  {:>10}  {:>10}  {:>11}  {:>11}",
+            "row", "time", "CPU", "ns / each", "RSS / each", "maps added"
         );
     }
-    for row in [&floor_before, &cold, &warm, &floor_after] {
+    for row in &rows {
         let per = row.time.as_nanos() as f64 / args.count as f64;
         if args.json {
             println!(
                 "{}",
                 json!({"row": row.name, "count": args.count, "seconds": row.time.as_secs_f64(),
-                       "ns_per": per, "rss_bytes_per": row.rss_per, "maps_added": row.maps_added,
-                       "cold_over_floor": ratio})
+                       "cpu_seconds": row.cpu.as_secs_f64(), "ns_per": per,
+                       "rss_bytes_per": row.rss_per, "maps_added": row.maps_added})
             );
         } else {
             println!(
-                "  {:<18}  {:>8.3} s  {:>12.0}  {:>10.0} B  {:>11}",
+                "  {:<20}  {:>8.3} s  {:>8.3} s  {:>10.0}  {:>9.0} B  {:>11}",
                 row.name,
                 row.time.as_secs_f64(),
+                row.cpu.as_secs_f64(),
                 per,
                 row.rss_per,
                 row.maps_added
             );
         }
     }
-    if !args.json {
-        println!("  cold / floor = {ratio:.2}x (the faster floor: the VM's page cost drifts)");
+    let list = |ratios: &[f64]| {
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({"row": "summary", "count": args.count, "cold_over_floor": ratio,
+                   "cold_over_floor_pairs": ratios, "cold_over_floor_cpu": cpu_ratio,
+                   "cold_over_floor_cpu_pairs": cpu_ratios, "heap_bytes_per": heap_per,
+                   "rss_before_bytes": first.rss_before, "rss_peak_bytes": first.rss_peak,
+                   "rss_left_idle_bytes": first.left_idle,
+                   "rss_left_dropped_bytes": first.left_dropped,
+                   "page_tables_peak_bytes": first.pte_peak,
+                   "page_tables_left_bytes": first.pte_left})
+        );
+    } else {
+        println!(
+            "  cold / floor = {ratio:.2}x in time (median of the pairs: {}), \
+             {cpu_ratio:.2}x in CPU ({})",
+            list(&ratios),
+            list(&cpu_ratios)
+        );
+        println!("  heap / each  = {heap_per:.0} B (RSS / each of a cold row less one page)");
+        println!(
+            "  after the drop: RSS {:.1} MiB before the spawn, {:.1} MiB with all parked; \
+             {:.1} MiB more than before once they ended and the runtime idled, \
+             {:.1} MiB once it was dropped",
+            mib(first.rss_before),
+            mib(first.rss_peak),
+            mib(first.left_idle),
+            mib(first.left_dropped)
+        );
+        println!(
+            "  page tables: {:.1} MiB with all parked, {:.1} MiB after the drop",
+            mib(first.pte_peak),
+            mib(first.pte_left)
+        );
     }
     Ok(())
 }

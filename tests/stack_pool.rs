@@ -1,12 +1,15 @@
 //! The stack pool: reuse, size classes, labels, guard registration, memory
-//! release and stack-size validation.
+//! release (the hot set, batches, unmapping after a large drop), batched
+//! population of new stacks and its fallback, and stack-size validation.
+
+mod util;
 
 use std::io::ErrorKind;
 
 use corio::stack::overflow;
 use corio::stack::{
-    self, DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE, PooledStack, StackPool,
-    WARM_STACKS_PER_SIZE, validate_stack_size,
+    self, DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE, POPULATE_BATCH, PooledStack,
+    PopulateKind, RELEASE_BATCH, StackPool, WARM_STACKS_PER_SIZE, validate_stack_size,
 };
 use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult};
@@ -165,26 +168,167 @@ fn pool_drop_releases_free_stacks() {
 }
 
 #[test]
-fn stacks_beyond_the_warm_limit_release_their_memory() {
+fn the_oldest_idle_stacks_release_their_memory_in_one_batch() {
     let mut pool = StackPool::new();
-    let stacks: Vec<_> = (0..WARM_STACKS_PER_SIZE + 10)
+    let count = WARM_STACKS_PER_SIZE + RELEASE_BATCH;
+    let stacks: Vec<_> = (0..count)
         .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
         .collect();
     let tops: Vec<usize> = stacks.iter().map(|stack| stack.base().get() - 16).collect();
     stacks.iter().for_each(touch_top_page);
+    // Given back in order: the first RELEASE_BATCH are the oldest.
     stacks.into_iter().for_each(|stack| pool.give_back(stack));
 
+    assert!(tops[..RELEASE_BATCH].iter().all(|&top| !resident(top)));
+    assert!(tops[RELEASE_BATCH..].iter().all(|&top| resident(top)));
+    let stats = pool.stats();
+    assert_eq!(stats.pooled, count);
+    assert_eq!(stats.pooled_released, RELEASE_BATCH);
+    assert_eq!(stats.released, RELEASE_BATCH as u64);
+    match stack::populate_kind() {
+        // The kernel takes advice from `process_madvise` for itself: one call.
+        PopulateKind::Batched => assert_eq!(stats.release_calls, 1),
+        PopulateKind::OnTouch => assert!(stats.release_calls <= RELEASE_BATCH as u64),
+    }
+    // The next take is the warmest stack, not a released one.
+    let again = pool.take(DEFAULT_STACK_SIZE, 0, None).unwrap();
+    assert_eq!(again.base().get() - 16, tops[count - 1]);
+}
+
+#[test]
+fn a_working_set_within_the_hot_set_makes_no_release_call() {
+    let mut pool = StackPool::new();
+    for _round in 0..50 {
+        let stacks: Vec<_> = (0..WARM_STACKS_PER_SIZE)
+            .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
+            .collect();
+        stacks.iter().for_each(touch_top_page);
+        stacks.into_iter().for_each(|stack| pool.give_back(stack));
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.carved, WARM_STACKS_PER_SIZE, "every round reuses");
+    assert_eq!((stats.release_calls, stats.released), (0, 0));
+}
+
+#[test]
+fn ten_thousand_stacks_given_back_cost_a_few_dozen_release_calls() {
+    let mut pool = StackPool::new();
+    const STACKS: usize = 10_000;
+    for _round in 0..2 {
+        let stacks: Vec<_> = (0..STACKS)
+            .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
+            .collect();
+        stacks.iter().for_each(touch_top_page);
+        stacks.into_iter().for_each(|stack| pool.give_back(stack));
+    }
+    let stats = pool.stats();
+    // Every stack beyond the hot set and the batch in the making, each
+    // round: (10,000 - 256) / 256 = 38 batches.
+    assert!(stats.released >= 2 * 38 * RELEASE_BATCH as u64, "{stats:?}");
+    if stack::populate_kind() == PopulateKind::Batched {
+        assert!(stats.release_calls <= 2 * 39, "{stats:?}");
+    } else {
+        assert_eq!(stats.release_calls, stats.released, "{stats:?}");
+    }
+}
+
+#[test]
+fn a_large_drop_unmaps_chunks_whose_stacks_are_all_free() {
+    // In a child process of its own: the map count would move with the
+    // pools of the tests running beside it.
+    const NAME: &str = "a_large_drop_unmaps_chunks_whose_stacks_are_all_free";
+    if !util::is_child(NAME) {
+        let (_, stderr) = util::run_child_ok(NAME, &[]);
+        assert!(stderr.contains("/proc/self/maps:"), "{stderr}");
+        return;
+    }
+    let before = util::map_count();
+    let mut pool = StackPool::new();
+    const STACKS: usize = 20_000;
+    let stacks: Vec<_> = (0..STACKS)
+        .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
+        .collect();
+    stacks.iter().for_each(touch_top_page);
+    let first_guard = stacks[0].limit().get();
+    let warm_top = stacks[STACKS - 1].base().get() - 16;
+    let during = util::map_count();
+    stacks.into_iter().for_each(|stack| pool.give_back(stack));
+
+    // Over the drop, without a trim: most chunks went.
+    let stats = pool.stats();
     assert!(
-        tops[..WARM_STACKS_PER_SIZE]
-            .iter()
-            .all(|&top| resident(top))
+        stats.chunks_unmapped * 2 >= stats.chunks_mapped,
+        "{stats:?}"
     );
-    assert!(
-        tops[WARM_STACKS_PER_SIZE..]
-            .iter()
-            .all(|&top| !resident(top))
-    );
-    assert_eq!(pool.pooled(), WARM_STACKS_PER_SIZE + 10);
+    assert!(stats.pooled < STACKS / 2, "{stats:?}");
+    assert!(!overflow::is_corio_guard_page(first_guard));
+
+    // A trim leaves the hot set and the chunks it lives in.
+    pool.trim();
+    let stats = pool.stats();
+    assert_eq!(stats.pooled - stats.pooled_released, WARM_STACKS_PER_SIZE);
+    assert!(stats.pooled < 2 * WARM_STACKS_PER_SIZE + 252, "{stats:?}");
+    assert!(resident(warm_top), "the hot set keeps its pages");
+    let after = util::map_count();
+    eprintln!("/proc/self/maps: {before} before, {during} with {STACKS} stacks, {after} after");
+    assert!(after <= before + 6, "{before} maps before, {after} after");
+    // The stacks come back from the hot set first, then from new chunks.
+    let again: Vec<_> = (0..STACKS)
+        .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
+        .collect();
+    assert_eq!(again.len(), STACKS);
+}
+
+#[test]
+fn new_stacks_in_a_burst_have_their_top_pages_populated_ahead() {
+    if stack::populate_kind() != PopulateKind::Batched {
+        eprintln!("skipped: this kernel cannot populate in batches (Linux 6.13+)");
+        return;
+    }
+    let mut pool = StackPool::new();
+    let page = stack::page_size();
+    // Past the first batch, inside the first chunk (252 default slots).
+    let stacks: Vec<_> = (0..POPULATE_BATCH + 1)
+        .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
+        .collect();
+    let stats = pool.stats();
+    assert_eq!(stats.populate_calls, 1, "{stats:?}");
+    assert_eq!(stats.populated, POPULATE_BATCH as u64, "{stats:?}");
+    // The next slot, not taken yet: its top page is in memory (its top two
+    // in a debug build), and no other page of it.
+    let slot_size = page + DEFAULT_STACK_SIZE;
+    let next_slot = stacks.last().unwrap().limit().get() + slot_size;
+    let populated = if cfg!(debug_assertions) { 2 } else { 1 };
+    for depth in 1..=populated {
+        assert!(resident(next_slot + slot_size - depth * page));
+    }
+    assert!(!resident(next_slot + slot_size - (populated + 1) * page));
+}
+
+#[test]
+fn without_batched_population_new_stacks_fault_in_on_touch() {
+    const NAME: &str = "without_batched_population_new_stacks_fault_in_on_touch";
+    if util::is_child(NAME) {
+        stack::force_populate_kind(PopulateKind::OnTouch).expect("nothing probed yet");
+        let mut pool = StackPool::new();
+        let page = stack::page_size();
+        let stacks: Vec<_> = (0..POPULATE_BATCH + 1)
+            .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
+            .collect();
+        let stats = pool.stats();
+        assert_eq!((stats.populate_calls, stats.populated), (0, 0));
+        let slot_size = page + DEFAULT_STACK_SIZE;
+        let next_slot = stacks.last().unwrap().limit().get() + slot_size;
+        assert!(!resident(next_slot + slot_size - page));
+        // A coroutine still runs on such a stack.
+        let stack = pool.take(DEFAULT_STACK_SIZE, 99, None).unwrap();
+        let mut coroutine = Coroutine::<u32, (), u32, _>::with_stack(stack, |_, x| x + 1);
+        assert!(matches!(coroutine.resume(1), CoroutineResult::Return(2)));
+        eprintln!("on-touch path checked");
+        return;
+    }
+    let (_, stderr) = util::run_child_ok(NAME, &[]);
+    assert!(stderr.contains("on-touch path checked"), "{stderr}");
 }
 
 #[test]

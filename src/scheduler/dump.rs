@@ -381,7 +381,7 @@ impl Core {
         for (_, slot) in self.tasks.borrow().iter() {
             if let SlotState::Parked(Parked { task, on, timer }) = &slot.state {
                 let state = TaskState::of_parked(self, on);
-                let deadline = timer.map(|key| timers.deadline(key));
+                let deadline = timer.map(|timer| timers.deadline(timer.key()));
                 // SAFETY: the slot owns the parked task.
                 tasks.push(unsafe { info(&**task, state, deadline) });
             }

@@ -11,6 +11,12 @@ use super::task::{Parked, ParkedOn, SlotState};
 use super::{Core, Wake};
 use crate::trace::{self, EventKind, WakeCause};
 
+/// Fewest tasks alive at once that make their drop to a quarter a large
+/// drop, worth a trim ([`Core::trim_after_drop`]): below it the memory at
+/// stake is a few MiB, and a runtime that idles between small bursts
+/// should not pay a heap walk each time.
+const TRIM_PEAK: usize = 4096;
+
 impl Core {
     /// While the run queue is busy: take whatever I/O and timers are ready,
     /// without waiting. Costs nothing when there is nothing to watch. Runs
@@ -40,6 +46,7 @@ impl Core {
     /// The run queue is empty: block in the reactor until an event or the
     /// nearest deadline. Returns `false` when nothing at all can wake a task.
     pub(super) fn wait_for_events(&self) -> bool {
+        self.trim_after_drop();
         let next_deadline = self.timers.borrow().next_deadline();
         let has_io = self.reactor.has_waiters();
         if next_deadline.is_none() && !has_io {
@@ -69,6 +76,29 @@ impl Core {
             }
         }
         true
+    }
+
+    /// Gives memory back after a large drop, at the runtime's first idle
+    /// moment after it: when at most a quarter of the most tasks alive at
+    /// once since the last trim are left, and that most was at least
+    /// [`TRIM_PEAK`]. The task table shrinks down to its highest live
+    /// key (a slab cannot move its entries), the stack pool releases every
+    /// free stack beyond its hot set and unmaps chunks left with no stack
+    /// in use ([`StackPool::trim`](crate::stack::StackPool::trim)), and the
+    /// C heap gives its free pages back (`malloc_trim`, where glibc has
+    /// it), among them those of the freed tasks. Costs one comparison
+    /// otherwise; a busy runtime that never idles keeps the memory until
+    /// it does.
+    fn trim_after_drop(&self) {
+        let peak = self.live_peak.get();
+        let live = self.tasks.borrow().len();
+        if peak < TRIM_PEAK || live > peak / 4 {
+            return;
+        }
+        self.live_peak.set(live);
+        self.tasks.borrow_mut().shrink_to_fit();
+        self.stacks.borrow_mut().trim();
+        crate::stack::trim_heap();
     }
 
     /// Whether a virtual clock may jump to the next timer: no other thread

@@ -171,6 +171,9 @@ pub(crate) struct Core {
     first_panic: RefCell<Option<String>>,
     /// Every live task's slot, keyed by `TaskId::key`.
     tasks: RefCell<Slab<Slot>>,
+    /// Most tasks alive at once since the last trim of a large drop
+    /// ([`Core::trim_after_drop`]); kept by the spawn path.
+    live_peak: Cell<usize>,
     /// Next task serial; never reused within a runtime.
     next_serial: Cell<u64>,
     /// Free stacks, reused by the next spawn.
@@ -330,6 +333,7 @@ impl Core {
             policy: Policy::new(settings.schedule),
             first_panic: RefCell::new(None),
             tasks: RefCell::new(Slab::new()),
+            live_peak: Cell::new(0),
             next_serial: Cell::new(1),
             stacks: RefCell::new(StackPool::new()),
             default_stack_size: settings.stack_size,

@@ -97,6 +97,14 @@ impl RunQueue {
         self.with(|ring| ring.front())
     }
 
+    /// The task with `ahead` tasks before it, left in the queue; `None` if
+    /// fewer are queued. Valid as [`RunQueue::front`]'s pointer is; for
+    /// hints about what runs soon (`Core::prefetch_ahead`).
+    #[inline(always)]
+    pub(crate) fn nth(&self, ahead: usize) -> Option<NonNull<Task>> {
+        self.with(|ring| ring.nth(ahead))
+    }
+
     /// Moves the oldest task to the back, behind every other queued task:
     /// the filing of a task that yielded while it stayed in the queue. With
     /// a single task queued there is nothing to move.
@@ -261,6 +269,21 @@ impl<T> Ring<T> {
         Some(unsafe { self.slot(self.head).assume_init_read() })
     }
 
+    /// The item with `ahead` items before it, left in place.
+    #[inline(always)]
+    fn nth(&mut self, ahead: usize) -> Option<T>
+    where
+        T: Copy,
+    {
+        if ahead >= self.len() {
+            return None;
+        }
+        // SAFETY: `ahead < len`, so the slot of `head + ahead` is
+        // initialised (the invariant); `T: Copy`, so reading it leaves it
+        // valid.
+        Some(unsafe { self.slot(self.head.wrapping_add(ahead)).assume_init_read() })
+    }
+
     /// Moves the oldest item to the back. Needs no room: the slot it leaves
     /// is the one the back moves into when the ring is full.
     #[inline(always)]
@@ -418,6 +441,22 @@ mod tests {
         assert!(ring.mask + 1 >= 256, "the bursts grew the ring");
         assert_eq!(drain(&mut ring), Vec::from(model));
         assert_eq!(ring.pop_front(), None);
+    }
+
+    #[test]
+    fn nth_reads_in_place_across_a_wrap() {
+        let mut ring = Ring::new();
+        ring.head = usize::MAX - 2;
+        ring.tail = usize::MAX - 2;
+        for value in 0..10 {
+            ring.push_back(value);
+        }
+        for ahead in 0..10 {
+            assert_eq!(ring.nth(ahead), Some(ahead));
+        }
+        assert_eq!(ring.nth(10), None);
+        assert_eq!(drain(&mut ring), (0..10).collect::<Vec<_>>());
+        assert_eq!(ring.nth(0), None);
     }
 
     #[test]

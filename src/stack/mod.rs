@@ -33,7 +33,7 @@
 //! | `header.rs` | the label at the top of every slot |
 //! | `overflow.rs` | the SIGSEGV handler that names an overflowing coroutine |
 //! | `spare.rs` | the spare stack the panic hook moves to when a coroutine has too little left |
-//! | `sys.rs` | every `mmap` / `madvise` / `mprotect` / `sigaction` call |
+//! | `sys.rs` | every `mmap` / `madvise` / `process_madvise` / `mprotect` / `sigaction` call, and `malloc_trim` |
 //!
 //! # Implementation notes
 //!
@@ -86,13 +86,57 @@
 //! a stack dropped instead of given back keeps its slot (and its touched
 //! pages) until the whole chunk goes.
 //!
-//! **Memory of idle stacks.** The first [`WARM_STACKS_PER_SIZE`] free stacks
-//! of each size keep their pages, so reusing them costs nothing. A stack
-//! given back beyond that gets `madvise(MADV_DONTNEED)` on everything above
-//! its guard page, so a burst of 100k coroutines does not keep their memory
-//! after it ends (the address space stays reserved; guards survive
-//! `MADV_DONTNEED`). Chunks are `MADV_NOHUGEPAGE` so that touching one stack
-//! page never faults in a 2 MiB transparent huge page.
+//! **Cold spawns: new stacks populated in batches.** A coroutine's first
+//! run writes its stack's top page: the header (on take), the first frame
+//! (`Coroutine::with_stack`) and, as a rule, every frame until it first
+//! parks (`tests/stack_many.rs` checks that it stays there; a debug build's
+//! bigger frames need two pages). On a fresh slot that page is not there
+//! yet, and faulting it in one trap at a time is most of what a burst of
+//! cold spawns costs (`examples/spawn_scale` measures a million against
+//! the bare page-fault floor). Once a size has had [`POPULATE_BATCH`]
+//! stacks carved, the top pages of the next [`POPULATE_BATCH`] slots are
+//! faulted in together with one `process_madvise(MADV_POPULATE_WRITE)`
+//! call (Linux 6.13+ takes any advice a process gives itself this way),
+//! so neither the spawn nor the first resume faults. Only the top page:
+//! the rest of a stack costs memory only if its coroutine goes that deep.
+//! A program with fewer stacks than one batch populates nothing ahead.
+//! The page is in memory then, but by a burst's first resumes it has left
+//! the caches and the TLB; the scheduler prefetches a queued task's stack
+//! top a few tasks ahead of its turn (`StackSpan::prefetch_top`).
+//! Support is probed once per process ([`populate_kind`]); where the
+//! kernel refuses, pages fault in on first touch as before.
+//!
+//! **Memory of idle stacks: a hot set, batches, and unmapping after a
+//! large drop.** A finished coroutine's stack goes on top of its size's
+//! free list, and the next spawn takes the top one: the warmest.
+//!
+//! - The [`WARM_STACKS_PER_SIZE`] stacks given back last keep their pages
+//!   (the hot set), so a program whose number of coroutines swings by up
+//!   to that many reuses stacks without faulting their pages in again, and
+//!   gives back and takes with no system call.
+//! - When [`RELEASE_BATCH`] more free stacks than that hold memory, the
+//!   oldest [`RELEASE_BATCH`] of them give it back with one
+//!   `process_madvise(MADV_DONTNEED)` call (one `madvise` each on a kernel
+//!   that refuses that). They stay in the list, below the warm ones, with
+//!   their address space and guards (guards survive `MADV_DONTNEED`). So
+//!   at most `WARM_STACKS_PER_SIZE + RELEASE_BATCH` free stacks of a size
+//!   hold memory, and ten thousand coroutines ending cost a few dozen
+//!   calls, not one each.
+//! - After a large drop, whole chunks go: once [`TRIM_AFTER`] free stacks
+//!   have been released (then each time that number doubles from what the
+//!   last look left, so the looks cost O(1) per stack given back), every
+//!   chunk whose stacks are all free and released is unmapped. That gives
+//!   back what `MADV_DONTNEED` keeps: the page tables (about 512 bytes per
+//!   default-size stack, one 4 KiB table per 2 MiB of stacks) and the
+//!   chunk's map entry. A chunk with one stack still in use stays.
+//! - [`StackPool::trim`] does all of that at once, whatever the counts;
+//!   the runtime calls it at its first idle moment after a large drop
+//!   (most tasks it had alive at once, if at least 4096, fell to a
+//!   quarter), and also shrinks its task table and asks the C heap to
+//!   give back its free pages (`malloc_trim`, where glibc has it).
+//!
+//! Chunks are `MADV_NOHUGEPAGE` so that touching one stack page never
+//! faults in a 2 MiB transparent huge page.
 
 mod arena;
 mod header;
@@ -107,10 +151,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use header::HEADER_SIZE;
 pub(crate) use header::StackHeader;
-pub(crate) use pool::StackSpan;
-pub use pool::{PooledStack, StackPool};
+pub use pool::{PoolStats, PooledStack, StackPool};
+pub(crate) use pool::{StackSpan, prefetch};
 pub(crate) use spare::with_panic_room;
 pub use sys::page_size;
+pub(crate) use sys::trim_heap;
 
 /// Stack size a coroutine gets unless it asks for another: 256 KiB.
 ///
@@ -140,11 +185,67 @@ pub const MIN_STACK_SIZE: usize = 32 * 1024;
 /// address space.
 pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
 
-/// Free stacks of one size that keep their memory when given back.
+/// Free stacks of one size that always keep their memory: the hot set.
 ///
-/// Beyond this many, a stack given back is `MADV_DONTNEED`ed (one system
-/// call) before it joins the free list.
+/// The stacks given back last are taken first, so a program whose number
+/// of live coroutines swings by up to this many reuses stacks whose pages
+/// are still there. Beyond it, stacks give their memory back in batches of
+/// [`RELEASE_BATCH`].
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{DEFAULT_STACK_SIZE, StackPool, WARM_STACKS_PER_SIZE};
+///
+/// let mut pool = StackPool::new();
+/// let stacks: Vec<_> = (0..WARM_STACKS_PER_SIZE)
+///     .map(|id| pool.take(DEFAULT_STACK_SIZE, id as u64, None).unwrap())
+///     .collect();
+/// stacks.into_iter().for_each(|stack| pool.give_back(stack));
+/// assert_eq!(pool.stats().release_calls, 0);
+/// ```
 pub const WARM_STACKS_PER_SIZE: usize = 256;
+
+/// Free stacks whose memory goes back to the OS together, in one
+/// `process_madvise(MADV_DONTNEED)` call (one `madvise` each on kernels
+/// before 6.13): when this many more than [`WARM_STACKS_PER_SIZE`] free
+/// stacks of a size hold memory, the oldest this many give it back.
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{DEFAULT_STACK_SIZE, RELEASE_BATCH, StackPool, WARM_STACKS_PER_SIZE};
+///
+/// let mut pool = StackPool::new();
+/// let stacks: Vec<_> = (0..WARM_STACKS_PER_SIZE + RELEASE_BATCH)
+///     .map(|id| pool.take(DEFAULT_STACK_SIZE, id as u64, None).unwrap())
+///     .collect();
+/// stacks.into_iter().for_each(|stack| pool.give_back(stack));
+/// assert_eq!(pool.stats().released, RELEASE_BATCH as u64);
+/// ```
+pub const RELEASE_BATCH: usize = 256;
+
+/// Released free stacks of a size at which the pool first looks for chunks
+/// whose every stack is free, to unmap them; later looks come each time the
+/// number of released stacks doubles from what the last look left.
+///
+/// # Examples
+///
+/// ```
+/// // Four chunks of default-size stacks.
+/// assert!(corio::stack::TRIM_AFTER >= 4 * 252);
+/// ```
+pub const TRIM_AFTER: usize = 1024;
+
+/// New stacks whose top pages one `MADV_POPULATE_WRITE` call faults in,
+/// once a size has had this many carved (a burst of cold spawns).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(corio::stack::POPULATE_BATCH, 64);
+/// ```
+pub const POPULATE_BATCH: usize = 64;
 
 /// Address space a chunk aims for: 64 MiB (252 default-size slots).
 pub const ARENA_CHUNK_BYTES: usize = 64 * 1024 * 1024;
@@ -279,6 +380,94 @@ pub fn force_guard_kind(kind: GuardKind) -> Result<(), GuardKind> {
         Ok(_) => Ok(()),
         Err(1) => Err(GuardKind::Madvise),
         Err(_) => Err(GuardKind::Mprotect),
+    }
+}
+
+/// How the top pages of freshly carved stacks get their memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PopulateKind {
+    /// In batches, ahead of use: one `process_madvise(MADV_POPULATE_WRITE)`
+    /// call faults in the top pages of [`POPULATE_BATCH`] new slots at a
+    /// time (Linux 6.13+), so a burst of cold spawns pays one kernel entry
+    /// per batch instead of one page fault per stack.
+    Batched,
+    /// One page fault at a time, when a stack's top page is first written
+    /// (its header, as the stack is taken): the fallback on older kernels.
+    OnTouch,
+}
+
+/// [`PopulateKind`] of this process: 0 = not probed yet, 1 = batched,
+/// 2 = on touch. Set once (first probe or [`force_populate_kind`] wins).
+static POPULATE_KIND: AtomicU8 = AtomicU8::new(0);
+
+/// How this process populates new stacks; probes the kernel on first use.
+///
+/// The probe maps one scratch page, tries a batched `MADV_POPULATE_WRITE`
+/// on it and unmaps it; a kernel that refuses selects
+/// [`PopulateKind::OnTouch`].
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{PopulateKind, populate_kind};
+///
+/// let kind = populate_kind();
+/// assert!(matches!(kind, PopulateKind::Batched | PopulateKind::OnTouch));
+/// assert_eq!(populate_kind(), kind, "probed once per process");
+/// ```
+pub fn populate_kind() -> PopulateKind {
+    match POPULATE_KIND.load(Ordering::Relaxed) {
+        1 => PopulateKind::Batched,
+        2 => PopulateKind::OnTouch,
+        _ => {
+            let probed = match sys::batched_populate_supported() {
+                Ok(true) => PopulateKind::Batched,
+                Ok(false) => PopulateKind::OnTouch,
+                Err(error) => {
+                    log::warn!(
+                        "corio: the MADV_POPULATE_WRITE probe failed ({error}); new stacks fault in on first touch"
+                    );
+                    PopulateKind::OnTouch
+                }
+            };
+            match force_populate_kind(probed) {
+                Ok(()) => probed,
+                Err(decided) => decided,
+            }
+        }
+    }
+}
+
+/// Fixes how new stacks are populated, before the first probe.
+///
+/// Meant for tests and experiments that measure the on-touch fallback on a
+/// kernel that supports batched population.
+///
+/// # Errors
+///
+/// The kind already in force, if it was already chosen for this process
+/// (by an earlier call, or by the probe of [`populate_kind`]).
+///
+/// # Examples
+///
+/// ```
+/// use corio::stack::{PopulateKind, force_populate_kind, populate_kind};
+///
+/// // Whichever call comes first decides, once per process.
+/// match force_populate_kind(PopulateKind::OnTouch) {
+///     Ok(()) => assert_eq!(populate_kind(), PopulateKind::OnTouch),
+///     Err(decided) => assert_eq!(populate_kind(), decided),
+/// }
+/// ```
+pub fn force_populate_kind(kind: PopulateKind) -> Result<(), PopulateKind> {
+    let code = match kind {
+        PopulateKind::Batched => 1,
+        PopulateKind::OnTouch => 2,
+    };
+    match POPULATE_KIND.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => Ok(()),
+        Err(1) => Err(PopulateKind::Batched),
+        Err(_) => Err(PopulateKind::OnTouch),
     }
 }
 

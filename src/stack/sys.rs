@@ -1,6 +1,7 @@
 //! The one place where corio's stacks talk to the kernel: `mmap`, `munmap`,
-//! `madvise`, `mprotect`, `sysconf`, `sigaction`, `sigaltstack`, and the
-//! `write`/`abort` the overflow handler ends with.
+//! `madvise` / `process_madvise`, `mprotect`, `sysconf`, `sigaction`,
+//! `sigaltstack`, the `write`/`abort` the overflow handler ends with, and
+//! glibc's `malloc_trim`.
 //!
 //! Each call is a small function with the `unsafe` fenced inside it (or, when
 //! the caller must promise something about the memory, an `unsafe fn` whose
@@ -115,21 +116,28 @@ pub(crate) unsafe fn install_guard_region(start: usize, len: usize) -> io::Resul
 /// parent.
 const PIDFD_SELF: libc::c_int = -10001;
 
-/// Makes each page-long range starting at `starts` a guard region in one
-/// `process_madvise(MADV_GUARD_INSTALL)` call (at most `IOV_MAX` ranges).
-/// Returns how many ranges, from the first, the kernel guarded; fewer than
-/// all (also 0, and on an error such as `EBADF` from a kernel before 6.14)
-/// leaves the rest to the caller.
+/// Most ranges one `process_madvise` call takes (`UIO_MAXIOV`).
+pub(crate) const MAX_RANGES: usize = 1024;
+
+/// Gives `advice` for each `len`-byte range starting at `starts`, in one
+/// `process_madvise(PIDFD_SELF, …)` call (Linux 6.14+ for `PIDFD_SELF`;
+/// 6.13+ lets a process give itself any advice this way). Returns how many
+/// ranges, from the first, the kernel advised; fewer than all (also 0, and
+/// an error such as `EBADF` or `EINVAL` from an older kernel) leaves the
+/// rest to the caller.
 ///
 /// # Safety
 ///
-/// As [`install_guard_region`], for every range.
-pub(crate) unsafe fn install_guard_regions(starts: &[usize], page: usize) -> io::Result<usize> {
+/// Every range is page-aligned, inside a mapping the caller owns, and, for
+/// advice that changes contents (`MADV_GUARD_INSTALL`, `MADV_DONTNEED`),
+/// holds no Rust object.
+unsafe fn advise_ranges(starts: &[usize], len: usize, advice: libc::c_int) -> io::Result<usize> {
+    let starts = &starts[..starts.len().min(MAX_RANGES)];
     let iov: Vec<libc::iovec> = starts
         .iter()
         .map(|&start| libc::iovec {
             iov_base: start as *mut libc::c_void,
-            iov_len: page,
+            iov_len: len,
         })
         .collect();
     // SAFETY: `iov` is a valid array of `iov.len()` iovecs that outlives the
@@ -140,14 +148,51 @@ pub(crate) unsafe fn install_guard_regions(starts: &[usize], page: usize) -> io:
             PIDFD_SELF,
             iov.as_ptr(),
             iov.len(),
-            MADV_GUARD_INSTALL,
+            advice,
             0,
         )
     };
     if advised < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(usize::try_from(advised).unwrap_or(0) / page)
+    Ok(usize::try_from(advised).unwrap_or(0) / len)
+}
+
+/// Makes each page-long range starting at `starts` a guard region in one
+/// `process_madvise(MADV_GUARD_INSTALL)` call (see [`advise_ranges`]).
+///
+/// # Safety
+///
+/// As [`install_guard_region`], for every range.
+pub(crate) unsafe fn install_guard_regions(starts: &[usize], page: usize) -> io::Result<usize> {
+    // SAFETY: the caller's promise.
+    unsafe { advise_ranges(starts, page, MADV_GUARD_INSTALL) }
+}
+
+/// Faults in, writable and zeroed, each `len`-byte range starting at
+/// `starts`, in one `process_madvise(MADV_POPULATE_WRITE)` call (see
+/// [`advise_ranges`]; `MADV_POPULATE_WRITE` itself is Linux 5.14+). The
+/// kernel does for the whole batch what one page fault per page would do,
+/// without a trap per page.
+///
+/// Writing nothing a program can see, it needs no promise from the caller
+/// beyond the ranges being mapped read-write (an unmapped range is an
+/// error, `ENOMEM`).
+pub(crate) fn populate_regions(starts: &[usize], len: usize) -> io::Result<usize> {
+    // SAFETY: population leaves the contents of present pages as they are
+    // and makes absent ones zero, which is what a read would see.
+    unsafe { advise_ranges(starts, len, libc::MADV_POPULATE_WRITE) }
+}
+
+/// Gives back the pages of each `len`-byte range starting at `starts` with
+/// one `process_madvise(MADV_DONTNEED)` call (see [`advise_ranges`]).
+///
+/// # Safety
+///
+/// As [`release_pages`], for every range.
+pub(crate) unsafe fn release_regions(starts: &[usize], len: usize) -> io::Result<usize> {
+    // SAFETY: the caller's promise.
+    unsafe { advise_ranges(starts, len, libc::MADV_DONTNEED) }
 }
 
 /// Makes `[start, start + len)` inaccessible with `mprotect(PROT_NONE)`
@@ -200,6 +245,46 @@ pub(crate) fn guard_regions_supported() -> io::Result<bool> {
         Ok(()) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// Whether batched `MADV_POPULATE_WRITE` works here: tried on one page of
+/// a scratch mapping. `Ok(false)` for the errors of a kernel that lacks it
+/// (`EINVAL`, `EBADF`, `ENOSYS`, `EPERM`), `Err` for anything else.
+pub(crate) fn batched_populate_supported() -> io::Result<bool> {
+    let page = page_size();
+    let scratch = map(page, false)?;
+    let result = populate_regions(&[scratch], page);
+    // SAFETY: the whole scratch mapping; nothing refers to it.
+    let _ = unsafe { unmap(scratch, page) };
+    match result {
+        Ok(1) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Returns the free memory at the top and inside the C heap to the OS
+/// (glibc's `malloc_trim(0)`); does nothing where the C library has no
+/// such call. Returns whether any memory went back.
+pub(crate) fn trim_heap() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim takes the allocator's own locks and touches
+        // only free memory.
+        unsafe { libc::malloc_trim(0) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
     }
 }
 
