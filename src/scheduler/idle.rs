@@ -82,7 +82,8 @@ impl Core {
     /// moment after it: when at most a quarter of the most tasks alive at
     /// once since the last trim are left, and that most was at least
     /// [`TRIM_PEAK`]. The task table shrinks down to its highest live
-    /// key (a slab cannot move its entries), the stack pool releases every
+    /// key (a slab cannot move its entries), the run queue's ring comes
+    /// down to what it holds, the stack pool releases every
     /// free stack beyond its hot set and unmaps chunks left with no stack
     /// in use ([`StackPool::trim`](crate::stack::StackPool::trim)), and the
     /// C heap gives its free pages back (`malloc_trim`, where glibc has
@@ -97,6 +98,7 @@ impl Core {
         }
         self.live_peak.set(live);
         self.tasks.borrow_mut().shrink_to_fit();
+        self.run_queue.shrink();
         self.stacks.borrow_mut().trim();
         crate::stack::trim_heap();
     }

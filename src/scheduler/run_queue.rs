@@ -97,6 +97,12 @@ impl RunQueue {
         self.with(|ring| ring.front())
     }
 
+    /// Gives back the room a burst of tasks left in the ring (see
+    /// [`Ring::shrink`]): for the trim after a large drop.
+    pub(crate) fn shrink(&self) {
+        self.with(Ring::shrink);
+    }
+
     /// The task with `ahead` tasks before it, left in the queue; `None` if
     /// fewer are queued. Valid as [`RunQueue::front`]'s pointer is; for
     /// hints about what runs soon (`Core::prefetch_ahead`).
@@ -375,6 +381,24 @@ impl<T> Ring<T> {
         let capacity = (self.mask + 1)
             .checked_mul(2)
             .expect("the run queue cannot outgrow the address space");
+        self.resize(capacity);
+    }
+
+    /// Gives back the room a burst left: the capacity comes down to the
+    /// smallest power of two that holds twice what is queued (and at least
+    /// the initial capacity), if that is smaller.
+    fn shrink(&mut self) {
+        let wanted = (self.len() * 2).next_power_of_two().max(INITIAL_CAPACITY);
+        if wanted < self.mask + 1 {
+            self.resize(wanted);
+        }
+    }
+
+    /// Moves the items into `capacity` slots (a power of two that holds
+    /// them all). Every queued item keeps its number; only its slot
+    /// changes.
+    fn resize(&mut self, capacity: usize) {
+        debug_assert!(capacity >= self.len());
         let old_mask = self.mask;
         let old = std::mem::replace(&mut self.slots, uninit_slots(capacity));
         self.mask = capacity - 1;
@@ -457,6 +481,33 @@ mod tests {
         assert_eq!(ring.nth(10), None);
         assert_eq!(drain(&mut ring), (0..10).collect::<Vec<_>>());
         assert_eq!(ring.nth(0), None);
+    }
+
+    #[test]
+    fn shrink_gives_back_room_and_keeps_the_order() {
+        let mut ring = Ring::new();
+        for value in 0..10_000 {
+            ring.push_back(value);
+        }
+        let grown = ring.mask + 1;
+        for _ in 0..9_900 {
+            ring.pop_front();
+        }
+        ring.shrink();
+        assert_eq!(ring.mask + 1, 256, "twice the 100 left, to a power of two");
+        assert!(ring.mask + 1 < grown);
+        for _ in 0..90 {
+            ring.pop_front();
+        }
+        ring.shrink();
+        assert_eq!(ring.mask + 1, INITIAL_CAPACITY, "never below the initial");
+        ring.push_back(1);
+        assert_eq!(
+            drain(&mut ring),
+            [
+                9_990, 9_991, 9_992, 9_993, 9_994, 9_995, 9_996, 9_997, 9_998, 9_999, 1
+            ]
+        );
     }
 
     #[test]
