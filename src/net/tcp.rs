@@ -426,7 +426,7 @@ impl Read for &TcpStream {
             "TcpStream::read",
             Interest::READABLE,
             deadline,
-            |mut s| s.read(buf),
+            |s| super::sys::recv(s, buf),
             |&n| 0 < n && n < asked,
         )
     }
@@ -446,8 +446,8 @@ impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.timeouts.write_deadline();
         self.inner
-            .io("TcpStream::write", Interest::WRITABLE, deadline, |mut s| {
-                s.write(buf)
+            .io("TcpStream::write", Interest::WRITABLE, deadline, |s| {
+                super::sys::send(s, buf)
             })
     }
 
