@@ -457,6 +457,45 @@ fn a_datagram_wakes_one_of_many_readers_not_all_of_them() {
     );
 }
 
+/// Readers of one socket are served in the order they began to wait, and
+/// one that leaves the line (cancelled, at its front or in its middle) is
+/// skipped: each
+/// datagram goes to the next reader still waiting.
+#[test]
+fn readers_of_one_socket_are_served_in_order_and_a_cancelled_one_is_skipped() {
+    corio::run(|| {
+        let socket = Rc::new(corio::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let addr = socket.local_addr().unwrap();
+        let readers: Vec<_> = (0..4u8)
+            .map(|reader| {
+                let socket = Rc::clone(&socket);
+                corio::spawn(move || {
+                    let mut buf = [0; 8];
+                    let n = socket.recv(&mut buf).unwrap();
+                    (reader, buf[..n].to_vec())
+                })
+            })
+            .collect();
+        corio::yield_now(); // all four wait, 0 first
+        readers[0].cancel(); // the front leaves
+        readers[2].cancel(); // and one from the middle
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for datagram in [b"a", b"b"] {
+            sender.send_to(datagram, addr).unwrap();
+        }
+        let got: Vec<_> = readers.into_iter().map(|r| r.join().ok()).collect();
+        assert_eq!(
+            got,
+            [
+                Some((0, b"a".to_vec())),
+                None,
+                None,
+                Some((3, b"b".to_vec()))
+            ]
+        );
+    });
+}
+
 #[test]
 fn several_acceptors_share_the_connections_and_all_are_served() {
     const ACCEPTORS: usize = 8;
