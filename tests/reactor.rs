@@ -487,8 +487,8 @@ fn readers_of_one_socket_are_served_in_order_and_a_cancelled_one_is_skipped() {
         assert_eq!(
             got,
             [
-                Some((0, b"a".to_vec())),
                 None,
+                Some((1, b"a".to_vec())),
                 None,
                 Some((3, b"b".to_vec()))
             ]
