@@ -99,6 +99,10 @@ struct Waiters<W> {
     /// The one that began to wait first, if any waits.
     first: Option<W>,
     /// Those behind `first`, in order; empty whenever `first` is `None`.
+    /// Boxed so that it takes one word of the `Source`, not a deque's
+    /// four: the `Source` stays small enough for its hot fields to share
+    /// a cache line.
+    #[allow(clippy::box_collection)]
     rest: Option<Box<VecDeque<W>>>,
 }
 
@@ -381,6 +385,18 @@ impl<W: Copy + PartialEq> Reactor<W> {
         // An error here means the fd is already gone from epoll; closing it
         // removes it anyway.
         let _ = self.registry.deregister(source);
+        self.forget(token);
+    }
+
+    /// Forgets the socket registered under `token` without telling epoll:
+    /// for a socket about to be closed whose open file no other descriptor
+    /// shares, since closing the last descriptor of a file removes it from
+    /// every epoll set (one `epoll_ctl` saved per socket). Should a
+    /// descriptor the caller does not know of keep the file open, its events
+    /// still come under `token`, which a later socket may get: they only set
+    /// readiness bits and wake waiters that then find the kernel not ready
+    /// and wait again, which every waiter is ready for (module docs).
+    pub(crate) fn forget(&self, token: usize) {
         let mut sources = self.sources.borrow_mut();
         if let Some(entry) = sources.try_remove(token) {
             let stale = entry.readers.len() + entry.writers.len();
