@@ -13,6 +13,10 @@
 #                          simulated cache misses per request (the server
 #                          under valgrind's callgrind; the profile is kept)
 #                syscalls  system calls per request, by name (strace -c -f)
+#                counts    system calls by kind, context switches and CPU
+#                          time per request at full speed (perf stat
+#                          counting kernel tracepoints: no slowdown, so the
+#                          server batches as it does under the load bench)
 #                profile   where the CPU time goes (perf record -e cpu-clock -g)
 #   REQUESTS     measured requests (default: 1000000 for cpu and profile,
 #                20000 for instr and syscalls)
@@ -27,6 +31,8 @@
 #
 # Build the bench first: cargo bench --bench http --no-run
 set -euo pipefail
+# What the counts mode counts.
+export COUNTED=task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto
 
 if [[ ${1:-} == hook ]]; then
     # Internal: run by the client between its phases.
@@ -46,12 +52,17 @@ if [[ ${1:-} == hook ]]; then
             echo $! >"$base.tracer"
             sleep 1
             ;;
+        counts/before)
+            perf stat -x, -e "$COUNTED" -p "$pid" -o "$base.counts" 2>/dev/null &
+            echo $! >"$base.tracer"
+            sleep 1
+            ;;
         profile/before)
             perf record -q -e cpu-clock -g -p "$pid" -o "$base.perf" 2>/dev/null &
             echo $! >"$base.tracer"
             sleep 1
             ;;
-        syscalls/after|profile/after)
+        syscalls/after|profile/after|counts/after)
             kill -INT "$(cat "$base.tracer")"
             while kill -0 "$(cat "$base.tracer")" 2>/dev/null; do sleep 0.1; done
             ;;
@@ -61,9 +72,9 @@ fi
 
 server=${1:?usage: per_request.sh SERVER CONNECTIONS MODE [REQUESTS]}
 connections=${2:?connections}
-mode=${3:?mode: cpu, instr, syscalls or profile}
+mode=${3:?mode: cpu, instr, syscalls, counts or profile}
 case $mode in
-    cpu|profile) requests=${4:-1000000} ;;
+    cpu|profile|counts) requests=${4:-1000000} ;;
     instr|syscalls) requests=${4:-20000} ;;
     *) echo "per_request.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
@@ -77,7 +88,7 @@ rm -f "$base".*
 ulimit -n "$(ulimit -Hn)"
 serve=("$bin" --serve "$server" --server-cpu 0)
 if [[ $mode == instr ]]; then
-    serve=(valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file="$base.callgrind" "${serve[@]}")
+    serve=(valgrind --tool=callgrind --cache-sim=yes --dump-instr=yes --callgrind-out-file="$base.callgrind" "${serve[@]}")
 fi
 serve=(taskset -c 0 "${serve[@]}")
 "${serve[@]}" >"$base.stdout" 2>"$base.stderr" &
@@ -121,6 +132,14 @@ case $mode in
             /^(summary|totals):/ { for (i = 2; i <= NF; i++) total[i] = $i }
             END { for (i = 2; i in name; i++) printf ", \"%s_per_request\": %.1f", name[i], total[i] / n }' "$dump")
         extra="$extra, \"profile\": \"$dump\""
+        ;;
+    counts)
+        # perf stat -x, lines: value,unit,event,...
+        extra=$(awk -F, -v n="$requests" '$1 ~ /^[0-9.]+$/ {
+                  name = $3; sub(/^.*:(sys_enter_)?/, "", name)
+                  if (name == "sys_enter") name = "syscalls"
+                  if (name == "task-clock") printf ", \"cpu_ns_per_request\": %.0f", $1 * 1e6 / n
+                  else printf ", \"%s_per_request\": %.4f", name, $1 / n }' "$base.counts")
         ;;
     syscalls)
         calls=$(awk '/ total$/ { print $4 }' "$base.strace")
