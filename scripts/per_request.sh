@@ -29,7 +29,8 @@
 # target/per_request/SERVER-CONNECTIONS-MODE.*); the last line printed is
 # the summary, one JSON object.
 #
-# Build the bench first: cargo bench --bench http --no-run
+# Build the bench first: cargo bench --bench http --no-run (BIN=PATH picks
+# another build of it, to compare two versions of the code).
 set -euo pipefail
 # What the counts mode counts.
 export COUNTED=task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto
@@ -79,7 +80,7 @@ case $mode in
     *) echo "per_request.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$(ls -t "$root"/target/release/deps/http-* | grep -v '\.d$' | head -1)
+bin=${BIN:-$(ls -t "$root"/target/release/deps/http-* | grep -v '\.d$' | head -1)}
 out=${OUT:-$root/target/per_request}
 mkdir -p "$out"
 base=$out/$server-$connections-$mode
