@@ -75,17 +75,103 @@ const EVENTS_PER_POLL: usize = 1024;
 /// A list per direction, not a single slot: several coroutines may wait on
 /// one socket the same way (two acceptors sharing an `Rc<TcpListener>`, two
 /// readers of one `&TcpStream`), in the order they began to wait (module
-/// docs). An empty `VecDeque` does not allocate, and a woken list keeps its
-/// capacity for the next wait.
+/// docs).
 struct Source<W> {
     /// The coroutines waiting for it to become readable.
-    readers: VecDeque<W>,
+    readers: Waiters<W>,
     /// The coroutines waiting for it to become writable.
-    writers: VecDeque<W>,
+    writers: Waiters<W>,
     /// [`READY_READ`] and [`READY_WRITE`]: what the socket may be ready for.
     ready: u8,
     /// Its file descriptor, for reports (the task dump).
     fd: i32,
+}
+
+/// The coroutines waiting on one socket one way, first come first served.
+///
+/// The first waiter is kept inline: nearly always it is the only one (one
+/// coroutine per connection), and a socket's wait then touches only its
+/// `Source`, where a `VecDeque` would touch its buffer as well, a second
+/// cache line per wait and per wake-up that a server with many connections
+/// finds cold every time. The others queue behind it in a deque allocated
+/// when a second one comes and kept for the next time.
+struct Waiters<W> {
+    /// The one that began to wait first, if any waits.
+    first: Option<W>,
+    /// Those behind `first`, in order; empty whenever `first` is `None`.
+    /// Boxed so that it takes one word of the `Source`, not a deque's
+    /// four: the `Source` stays small enough for its hot fields to share
+    /// a cache line.
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<VecDeque<W>>>,
+}
+
+impl<W> Waiters<W> {
+    /// No one waits.
+    const fn new() -> Waiters<W> {
+        Waiters {
+            first: None,
+            rest: None,
+        }
+    }
+
+    /// How many wait.
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.as_ref().map_or(0, |rest| rest.len())
+    }
+
+    /// Appends `waiter` to the back.
+    fn push_back(&mut self, waiter: W) {
+        if self.first.is_none() {
+            self.first = Some(waiter);
+        } else {
+            self.rest.get_or_insert_default().push_back(waiter);
+        }
+    }
+
+    /// Takes the one at the front.
+    fn pop_front(&mut self) -> Option<W> {
+        let first = self.first.take()?;
+        self.first = self.rest.as_mut().and_then(|rest| rest.pop_front());
+        Some(first)
+    }
+
+    /// Takes every one, front first, into `into`.
+    fn drain_into(&mut self, into: &mut Vec<W>) {
+        into.extend(self.first.take());
+        if let Some(rest) = &mut self.rest {
+            into.extend(rest.drain(..));
+        }
+    }
+
+    /// Forgets every one.
+    fn clear(&mut self) {
+        self.first = None;
+        if let Some(rest) = &mut self.rest {
+            rest.clear();
+        }
+    }
+}
+
+impl<W: PartialEq> Waiters<W> {
+    /// Takes `waiter` out of the line, wherever it stands; whether it was
+    /// in it.
+    fn remove(&mut self, waiter: &W) -> bool {
+        if self.first.as_ref() == Some(waiter) {
+            let _ = self.pop_front();
+            return true;
+        }
+        let Some(rest) = &mut self.rest else {
+            return false;
+        };
+        match rest.iter().position(|w| w == waiter) {
+            Some(at) => {
+                let _ = rest.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The socket may be readable (no `WouldBlock` since the last edge).
@@ -120,8 +206,8 @@ fn bit(interest: Interest) -> u8 {
 impl<W> Default for Source<W> {
     fn default() -> Source<W> {
         Source {
-            readers: VecDeque::new(),
-            writers: VecDeque::new(),
+            readers: Waiters::new(),
+            writers: Waiters::new(),
             ready: READY_READ | READY_WRITE,
             fd: -1,
         }
@@ -130,7 +216,7 @@ impl<W> Default for Source<W> {
 
 impl<W> Source<W> {
     /// The waiting list for `interest` (readable, or else writable).
-    fn waiting(&mut self, interest: Interest) -> &mut VecDeque<W> {
+    fn waiting(&mut self, interest: Interest) -> &mut Waiters<W> {
         if interest.is_readable() {
             &mut self.readers
         } else {
@@ -299,6 +385,18 @@ impl<W: Copy + PartialEq> Reactor<W> {
         // An error here means the fd is already gone from epoll; closing it
         // removes it anyway.
         let _ = self.registry.deregister(source);
+        self.forget(token);
+    }
+
+    /// Forgets the socket registered under `token` without telling epoll:
+    /// for a socket about to be closed whose open file no other descriptor
+    /// shares, since closing the last descriptor of a file removes it from
+    /// every epoll set (one `epoll_ctl` saved per socket). Should a
+    /// descriptor the caller does not know of keep the file open, its events
+    /// still come under `token`, which a later socket may get: they only set
+    /// readiness bits and wake waiters that then find the kernel not ready
+    /// and wait again, which every waiter is ready for (module docs).
+    pub(crate) fn forget(&self, token: usize) {
         let mut sources = self.sources.borrow_mut();
         if let Some(entry) = sources.try_remove(token) {
             let stale = entry.readers.len() + entry.writers.len();
@@ -357,9 +455,7 @@ impl<W: Copy + PartialEq> Reactor<W> {
         let Some(source) = sources.get_mut(token) else {
             return;
         };
-        let waiting = source.waiting(interest);
-        if let Some(at) = waiting.iter().position(|&t| t == task) {
-            let _ = waiting.remove(at);
+        if source.waiting(interest).remove(&task) {
             self.waiters.set(self.waiters.get() - 1);
         }
     }
@@ -376,10 +472,10 @@ impl<W: Copy + PartialEq> Reactor<W> {
     }
 
     /// Moves the first of `waiting` (or all of them) to `woken`.
-    fn wake_waiters(&self, waiting: &mut VecDeque<W>, all: bool, woken: &mut Vec<W>) {
+    fn wake_waiters(&self, waiting: &mut Waiters<W>, all: bool, woken: &mut Vec<W>) {
         if all {
             self.waiters.set(self.waiters.get() - waiting.len());
-            woken.extend(waiting.drain(..));
+            waiting.drain_into(woken);
         } else if let Some(first) = waiting.pop_front() {
             self.waiters.set(self.waiters.get() - 1);
             woken.push(first);

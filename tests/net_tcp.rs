@@ -143,6 +143,59 @@ fn peer_reset_gives_connection_reset_to_a_parked_reader() {
     });
 }
 
+/// A write to a connection the peer closed fails with std's error, and a
+/// read after the peer's orderly close gives end of file, as std's do: on
+/// std and on corio. Run in its own process with `SIGPIPE`'s default
+/// action (death) restored, so a write that raised it would kill the test.
+#[test]
+fn writes_after_the_peer_is_gone_fail_as_std_without_sigpipe() {
+    util::isolated(
+        "writes_after_the_peer_is_gone_fail_as_std_without_sigpipe",
+        peer_gone_body,
+    );
+}
+
+/// Runs in its own process: it changes `SIGPIPE`'s disposition.
+fn peer_gone_body() {
+    fn check<L, S>(bind: impl Fn() -> L, accept: impl Fn(&L) -> S, addr: impl Fn(&L) -> SocketAddr)
+    where
+        for<'a> &'a S: Read + Write,
+    {
+        let listener = bind();
+        let client = std::net::TcpStream::connect(addr(&listener)).unwrap();
+        let server = accept(&listener);
+        drop(client); // FIN: the server reads end of file
+        assert_eq!((&server).read(&mut [0; 16]).unwrap(), 0);
+        // The first write may be accepted (the peer then resets); a later
+        // one fails, with what std gives.
+        let err = (0..100)
+            .find_map(|_| (&server).write(b"hello").err())
+            .expect("a write to a closed connection fails");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
+            ),
+            "{err}"
+        );
+    }
+    // SAFETY: no other thread of this process handles signals; SIG_DFL is
+    // a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    check(
+        || std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        |l| l.accept().unwrap().0,
+        |l| l.local_addr().unwrap(),
+    );
+    corio::run(|| {
+        check(
+            || TcpListener::bind("127.0.0.1:0").unwrap(),
+            |l| l.accept().unwrap().0,
+            |l| l.local_addr().unwrap(),
+        )
+    });
+}
+
 #[test]
 fn read_timeout_gives_would_block_as_std_promptly_and_others_keep_running() {
     corio::run(|| {

@@ -457,6 +457,81 @@ fn a_datagram_wakes_one_of_many_readers_not_all_of_them() {
     );
 }
 
+/// Readers of one socket are served in the order they began to wait, and
+/// one that leaves the line (cancelled, at its front or in its middle) is
+/// skipped: each
+/// datagram goes to the next reader still waiting.
+#[test]
+fn readers_of_one_socket_are_served_in_order_and_a_cancelled_one_is_skipped() {
+    corio::run(|| {
+        let socket = Rc::new(corio::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let addr = socket.local_addr().unwrap();
+        let readers: Vec<_> = (0..4u8)
+            .map(|reader| {
+                let socket = Rc::clone(&socket);
+                corio::spawn(move || {
+                    let mut buf = [0; 8];
+                    let n = socket.recv(&mut buf).unwrap();
+                    (reader, buf[..n].to_vec())
+                })
+            })
+            .collect();
+        corio::yield_now(); // all four wait, 0 first
+        readers[0].cancel(); // the front leaves
+        readers[2].cancel(); // and one from the middle
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for datagram in [b"a", b"b"] {
+            sender.send_to(datagram, addr).unwrap();
+        }
+        let got: Vec<_> = readers.into_iter().map(|r| r.join().ok()).collect();
+        assert_eq!(
+            got,
+            [
+                None,
+                Some((1, b"a".to_vec())),
+                None,
+                Some((3, b"b".to_vec()))
+            ]
+        );
+    });
+}
+
+/// A socket closed while a `try_clone` keeps its connection open is taken
+/// out of epoll: the connection's later events must not reach the next
+/// socket, which gets the closed one's token, and wake its reader for
+/// nothing. (A socket closed with no clone alive leaves epoll by being
+/// closed.)
+#[test]
+fn a_socket_closed_while_its_clone_lives_sends_no_events_to_its_tokens_next_owner() {
+    corio::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut peer = std::net::TcpStream::connect(addr).unwrap();
+        let (first, _) = listener.accept().unwrap();
+        let clone = first.try_clone().unwrap();
+        drop(first); // the clone keeps the connection open
+        // Registered next, so it takes the token `first` had.
+        let idle_peer = std::net::TcpStream::connect(addr).unwrap();
+        let (idle, _) = listener.accept().unwrap();
+        let reader = corio::spawn(move || (&idle).read(&mut [0; 8]).unwrap());
+        corio::yield_now(); // the reader waits: nothing comes on its socket
+        let mut byte = [0];
+        for _ in 0..20 {
+            peer.write_all(b"x").unwrap();
+            // Sleep, so the runtime polls and sees the connection's edge.
+            corio::sleep(Duration::from_millis(1));
+            (&clone).read_exact(&mut byte).unwrap();
+        }
+        let switches = reader.metrics().switches;
+        drop(idle_peer); // the reader reads end of file
+        assert_eq!(reader.join().unwrap(), 0);
+        assert_eq!(
+            switches, 1,
+            "the idle reader was switched in {switches} times: the closed socket's events reached it"
+        );
+    });
+}
+
 #[test]
 fn several_acceptors_share_the_connections_and_all_are_served() {
     const ACCEPTORS: usize = 8;

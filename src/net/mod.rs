@@ -69,6 +69,7 @@
 mod addr;
 mod listener;
 pub(crate) mod registered;
+mod sys;
 mod tcp;
 mod udp;
 

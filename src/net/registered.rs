@@ -216,8 +216,17 @@ impl<S: mio::event::Source> Registered<S> {
 }
 
 impl<S: mio::event::Source> Drop for Registered<S> {
+    /// The socket closes right after this (its `source` field is dropped).
+    /// Closing a socket's last descriptor takes it out of epoll, so an
+    /// `epoll_ctl(EPOLL_CTL_DEL)` is needed only while a `try_clone` of it
+    /// (a `dup` of the same open file) is alive: the clones share
+    /// `nonblocking`, so its count says whether one is.
     fn drop(&mut self) {
-        self.registration.deregister(&mut self.source);
+        if Rc::strong_count(&self.nonblocking) == 1 {
+            self.registration.forget_before_close();
+        } else {
+            self.registration.deregister(&mut self.source);
+        }
     }
 }
 

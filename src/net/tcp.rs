@@ -396,21 +396,26 @@ impl TcpStream {
 /// Connects to one address: a non-blocking `connect(2)`, then a wait until
 /// the socket is writable, which is when the handshake has ended one way or
 /// the other.
+///
+/// Whether it has ended, and how, takes one system call on success:
+/// `getpeername` answers for a connected socket; only when it says "not
+/// connected" does `SO_ERROR` tell a failed handshake (refused,
+/// unreachable) from one still under way.
 fn connect_by(addr: SocketAddr, deadline: Option<Instant>, what: &str) -> io::Result<TcpStream> {
     let stream = TcpStream::from_mio(what, mio::net::TcpStream::connect(addr)?)?;
     stream.inner.io(what, Interest::WRITABLE, deadline, |s| {
-        // A refused or unreachable peer leaves its error in SO_ERROR.
-        if let Some(e) = s.take_error()? {
-            return Err(e);
-        }
         match s.peer_addr() {
             Ok(_) => Ok(()),
-            // Still in the handshake: wait for the next edge.
             Err(e)
                 if e.kind() == io::ErrorKind::NotConnected
                     || e.raw_os_error() == Some(libc::EINPROGRESS) =>
             {
-                Err(io::ErrorKind::WouldBlock.into())
+                match s.take_error()? {
+                    // A refused or unreachable peer leaves its error here.
+                    Some(e) => Err(e),
+                    // Still in the handshake: wait for the next edge.
+                    None => Err(io::ErrorKind::WouldBlock.into()),
+                }
             }
             Err(e) => Err(e),
         }
@@ -426,7 +431,7 @@ impl Read for &TcpStream {
             "TcpStream::read",
             Interest::READABLE,
             deadline,
-            |mut s| s.read(buf),
+            |s| super::sys::recv(s, buf),
             |&n| 0 < n && n < asked,
         )
     }
@@ -446,8 +451,8 @@ impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.timeouts.write_deadline();
         self.inner
-            .io("TcpStream::write", Interest::WRITABLE, deadline, |mut s| {
-                s.write(buf)
+            .io("TcpStream::write", Interest::WRITABLE, deadline, |s| {
+                super::sys::send(s, buf)
             })
     }
 

@@ -110,4 +110,12 @@ impl IoRegistration {
     pub(crate) fn deregister(&self, source: &mut impl mio::event::Source) {
         self.reactor.deregister(self.token, source);
     }
+
+    /// Removes the socket from the reactor's table only, for a socket that
+    /// is closed right after and whose open file no other descriptor known
+    /// to the caller shares: the close takes it out of epoll (see
+    /// `Reactor::forget`).
+    pub(crate) fn forget_before_close(&self) {
+        self.reactor.forget(self.token);
+    }
 }
