@@ -160,7 +160,7 @@ impl Core {
     /// One `epoll_wait`, then wake every task whose socket became ready.
     pub(super) fn poll(&self, timeout: Option<Duration>) {
         bump(&self.stats.polls, 1);
-        let mut woken = Vec::new();
+        let mut woken = self.poll_woken.take();
         let began = self.trace.is_some().then(trace::clock);
         // A blocking poll is no stall: the watchdog must not see one.
         let blocking = timeout != Some(Duration::ZERO);
@@ -182,9 +182,10 @@ impl Core {
         }
         let _cause = Waking::begin(self, WakeCause::Io);
         // Borrows of the reactor are released: now wake, in event order.
-        for id in woken {
+        for id in woken.drain(..) {
             self.wake(id, Wake::Notified);
         }
+        self.poll_woken.set(woken);
         if self.reactor.take_woken() {
             self.drain_inbox();
         }

@@ -234,6 +234,10 @@ pub(crate) struct Core {
     /// Since when no coroutine could run and only another thread might
     /// change that, if so now.
     stuck_since: Cell<Option<Instant>>,
+    /// The list a poll collects the tasks its events wake in, kept between
+    /// polls so that a busy server's polls allocate nothing (empty while a
+    /// poll has it).
+    poll_woken: Cell<Vec<TaskId>>,
     /// Whether the "only other threads can wake us" warning was given for
     /// the current stretch of idleness.
     stuck_warned: Cell<bool>,
@@ -365,6 +369,7 @@ impl Core {
             remote: Remote::new(runtime, waker),
             stop_requested: Cell::new(false),
             stuck_since: Cell::new(None),
+            poll_woken: Cell::new(Vec::new()),
             stuck_warned: Cell::new(false),
             trace: settings
                 .trace
