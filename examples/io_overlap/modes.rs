@@ -297,6 +297,7 @@ pub fn run_task_std(plan: &Plan, task: usize) -> io::Result<u64> {
     match plan.workload {
         Workload::Io => {
             let stream = std::net::TcpStream::connect(plan.service)?;
+            workload::abort_on_close(&stream)?;
             workload::io_task(stream, task, plan.requests)
         }
         Workload::Cpu => Ok(workload::cpu_task(task, plan.cpu_rounds, || {})),
@@ -355,6 +356,7 @@ pub fn run_task_corio(plan: &Plan, task: usize) -> io::Result<u64> {
     match plan.workload {
         Workload::Io => {
             let stream = corio::net::TcpStream::connect(plan.service)?;
+            workload::abort_on_close(&stream)?;
             workload::io_task(stream, task, plan.requests)
         }
         Workload::Cpu => Ok(workload::cpu_task(task, plan.cpu_rounds, corio::yield_now)),

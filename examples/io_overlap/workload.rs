@@ -91,6 +91,43 @@ pub fn io_task<S: Read + Write>(mut stream: S, task: usize, requests: u32) -> io
     Ok(result)
 }
 
+/// Makes closing `stream` reset the connection (`SO_LINGER` with a zero
+/// timeout) instead of running the FIN handshake, which would leave the
+/// client's side in `TIME_WAIT` for a minute. Every mode's tasks do this,
+/// after their last reply, when nothing is left to send or receive.
+///
+/// Without it, ten thousand tasks leave ten thousand loopback ports in
+/// `TIME_WAIT`, which the kernel lets a new `connect` reuse only once they
+/// are a second old: the next mode, started at once, then pays a long
+/// search for a free port on every connect, and measured the harness (the
+/// coroutines after the threads at 10,000 tasks: 900 ms of CPU time
+/// instead of 360; `docs/io-overlap.md`).
+///
+/// # Errors
+///
+/// The `setsockopt` error.
+pub fn abort_on_close(stream: &impl std::os::fd::AsRawFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `linger` is a live, correctly sized `struct linger` for the
+    // whole call, and the descriptor belongs to `stream`, open meanwhile.
+    let result = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::from_ref(&linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// What [`io_task`] returns when the service answers every request.
 pub fn expected_io_result(task: usize, requests: u32) -> u64 {
     (0..requests).fold(task as u64, |result, round| {
