@@ -20,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use crate::scheduler::{self, Blocker, Core, Suspend, Wake};
+use crate::scheduler::{self, Blocker, Core, Suspend, Wake, lock_unpoisoned};
 
 /// At most this many blocking-pool threads run at once; later jobs queue.
 pub const MAX_BLOCKING_THREADS: usize = 512;
@@ -65,7 +65,7 @@ impl Pool {
     /// The state, locked; jobs run outside the lock, so it is never
     /// poisoned by them.
     fn lock(&self) -> MutexGuard<'_, PoolState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_unpoisoned(&self.state)
     }
 
     /// Queues `job`, waking an idle thread or starting one if the bound

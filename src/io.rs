@@ -42,9 +42,10 @@ pub use std::io::*;
 use std::io as stdio;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use crate::blocking::unblock;
+use crate::scheduler::lock_unpoisoned;
 
 /// Bytes a corio stdin reader took from fd 0 that no reader has consumed
 /// yet, oldest first. Shared by the whole process, as std's stdin buffer
@@ -54,7 +55,7 @@ static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 /// Takes every pending byte.
 fn take_pending() -> Vec<u8> {
-    std::mem::take(&mut *PENDING.lock().unwrap_or_else(PoisonError::into_inner))
+    std::mem::take(&mut *lock_unpoisoned(&PENDING))
 }
 
 /// Gives back `rest`, bytes taken but not consumed, ahead of the others.
@@ -62,7 +63,7 @@ fn give_back(rest: &[u8]) {
     if rest.is_empty() {
         return;
     }
-    let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut pending = lock_unpoisoned(&PENDING);
     pending.splice(0..0, rest.iter().copied());
 }
 
@@ -89,10 +90,7 @@ fn fill_pending(to_end: bool) -> stdio::Result<usize> {
             input.consume(chunk.len());
             chunk
         };
-        PENDING
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(&chunk);
+        lock_unpoisoned(&PENDING).extend_from_slice(&chunk);
         Ok(chunk.len())
     })
 }

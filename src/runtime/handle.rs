@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
-use crate::scheduler::{self, Blocker, Core, Remote, Suspend, TaskId};
+use crate::scheduler::{self, Blocker, Core, Remote, Suspend, TaskId, lock_unpoisoned};
 
 /// A handle to a runtime that other OS threads may hold: `Send`, `Sync` and
 /// `Clone`. Get one with [`Runtime::handle`](crate::Runtime::handle), or
@@ -191,7 +191,7 @@ struct PacketState<T> {
 impl<T> Packet<T> {
     /// The state, locked; no code of ours panics while holding it.
     fn lock(&self) -> MutexGuard<'_, PacketState<T>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_unpoisoned(&self.state)
     }
 
     /// Files the result (the first one wins) and wakes the joiner.

@@ -32,7 +32,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use crate::scheduler::lock_unpoisoned as lock;
 use std::time::{Duration, Instant};
 
 use super::activity::{self, Activity};
@@ -177,12 +179,6 @@ static ADDED: Condvar = Condvar::new();
 /// before its start, whichever thread (the watchdog, or the thread
 /// dropping the runtime) writes it. Never taken while [`WATCHES`] is held.
 static REPORTING: Mutex<()> = Mutex::new(());
-
-/// Locks `mutex`, also after a panic elsewhere poisoned it (the values
-/// under these locks are whole between statements).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Watches runtime `runtime` until the guard is dropped; starts the
 /// watchdog thread with the first runtime. `log`, when tracing is on,

@@ -20,7 +20,9 @@
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::lock_unpoisoned;
 
 use super::context;
 use super::idle::Waking;
@@ -79,7 +81,7 @@ impl Remote {
     /// The inbox, locked; a panic while it was held (none of ours can)
     /// leaves it consistent, so poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, Inbox> {
-        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_unpoisoned(&self.inbox)
     }
 
     /// Hands `job` to the runtime, from any thread; it runs on the runtime's

@@ -309,6 +309,16 @@ pub(crate) fn now() -> Instant {
     try_with_core(Core::now).unwrap_or_else(Instant::now)
 }
 
+/// Locks `mutex`, also after a panic elsewhere poisoned it. For the std
+/// locks corio keeps internally, whose values stay whole across a panic
+/// (each change under them is a single insert, removal or assignment), so
+/// a poisoned one holds nothing half-done.
+pub(crate) fn lock_unpoisoned<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The id of the current runtime, `None` outside one.
 #[inline]
 pub(crate) fn current_runtime() -> Option<u32> {

@@ -16,7 +16,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use super::lock_unpoisoned as lock;
 
 /// The live signs of one runtime, written by its thread, read by the
 /// watchdog's.
@@ -130,13 +132,6 @@ impl Pulse {
 fn current_tid() -> i32 {
     // SAFETY: gettid has no preconditions and cannot fail.
     unsafe { libc::gettid() }
-}
-
-/// Locks `mutex`, also after a panic elsewhere left it poisoned: every
-/// value kept under these locks stays whole across a panic (single inserts
-/// and removals).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A pulse in the process-wide list.

@@ -5,10 +5,10 @@
 //! held for a few instructions, never across a switch).
 
 use std::fmt;
-use std::sync::{MutexGuard, PoisonError};
+use std::sync::MutexGuard;
 
 use super::waiters::{List, Me, Waker};
-use crate::scheduler::Blocker;
+use crate::scheduler::{Blocker, lock_unpoisoned};
 
 /// Lets a group of coroutines or threads wait until all of them have
 /// arrived; `std::sync::Barrier`, whose wait suspends only the calling
@@ -100,7 +100,7 @@ impl Barrier {
     /// The round, locked. Nothing panics while it is held, so poisoning is
     /// ignored.
     fn lock(&self) -> MutexGuard<'_, Round> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_unpoisoned(&self.state)
     }
 
     /// Waits until all `n` have called `wait`; then all go on, and the

@@ -62,7 +62,7 @@ use std::time::{Duration, Instant};
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
 use super::wait_queue::WaitQueue;
-use crate::scheduler::{self, Blocker, Core, NotSend, Remote, Suspend, TaskWaker};
+use crate::scheduler::{self, Blocker, Core, NotSend, Remote, Suspend, TaskWaker, lock_unpoisoned};
 
 /// The state both ends share.
 ///
@@ -226,7 +226,7 @@ impl<T> Shared<T> {
 
     /// The lane, locked; no code of ours panics while holding it.
     fn lane(&self) -> MutexGuard<'_, Lane<T>> {
-        self.lane.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_unpoisoned(&self.lane)
     }
 
     /// Whether the receiver is alive.

@@ -7,11 +7,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{LockResult, MutexGuard, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, MutexGuard, TryLockError, TryLockResult};
 
 use super::poison::Poison;
 use super::waiters::{Entry, Here, List, Me, Owner, Waker, Whom};
-use crate::scheduler::{Blocker, Holder};
+use crate::scheduler::{Blocker, Holder, lock_unpoisoned};
 
 /// [`RwLock::state`]: a writer holds the lock, or it was handed to one
 /// that has not run yet.
@@ -331,7 +331,7 @@ impl<T: ?Sized> RwLock<T> {
     /// The lines, locked. Nothing panics while they are held, so poisoning
     /// is ignored.
     fn lines(&self) -> MutexGuard<'_, Lines> {
-        self.lines.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_unpoisoned(&self.lines)
     }
 
     /// Waits in line until served: a reader's share, or the write lock

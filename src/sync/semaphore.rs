@@ -4,11 +4,11 @@
 //! few instructions, never across a switch.
 
 use std::fmt;
-use std::sync::{MutexGuard, PoisonError};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use super::waiters::{List, Me, Waker};
-use crate::scheduler::{self, Blocker};
+use crate::scheduler::{self, Blocker, lock_unpoisoned};
 
 /// A count of permits: [`acquire`](Semaphore::acquire) takes one, waiting
 /// while none is free, and gives it back when the [`SemaphorePermit`] is
@@ -85,7 +85,7 @@ impl Semaphore {
     /// The permits, locked. Nothing panics while it is held, so poisoning
     /// is ignored.
     fn lock(&self) -> MutexGuard<'_, Permits> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_unpoisoned(&self.state)
     }
 
     /// Permits free for a newcomer now.

@@ -23,14 +23,16 @@
 //! "already holds it" panic; [`Here::holder`] turns it into the
 //! [`Holder`] a parked coroutine shows the scheduler.
 
+use std::sync::MutexGuard;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{MutexGuard, PoisonError};
 use std::thread::{self, Thread};
 use std::time::Instant;
 
 use slab::Slab;
 
-use crate::scheduler::{self, Blocker, CannotWait, Holder, SendWaker, Suspend, TaskId};
+use crate::scheduler::{
+    self, Blocker, CannotWait, Holder, SendWaker, Suspend, TaskId, lock_unpoisoned,
+};
 
 /// A node's key in the slab, or [`NONE`].
 type Link = u32;
@@ -244,7 +246,7 @@ impl Waiters {
     /// The list, locked. Nothing panics while it is held, so poisoning is
     /// ignored.
     pub(super) fn lock(&self) -> MutexGuard<'_, List> {
-        self.list.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_unpoisoned(&self.list)
     }
 
     /// Removes and wakes every waiter, oldest first.
