@@ -6,29 +6,17 @@
 //! itself: a 1 ms ticker coroutine beside it keeps ticking, and its count
 //! is what the tests assert.
 
+#[path = "util/ticker.rs"]
+mod ticker;
 mod util;
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use corio::sync::{Barrier, Condvar, LazyLock, Mutex, Once, OnceLock, RwLock, Semaphore};
-
-/// A coroutine that sleeps 1 ms at a time and counts its ticks until the
-/// returned flag is set; join it with the handle.
-fn ticker() -> (Rc<Cell<u32>>, Rc<Cell<bool>>, corio::JoinHandle<()>) {
-    let (ticks, stop) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(false)));
-    let (t, s) = (ticks.clone(), stop.clone());
-    let handle = corio::spawn(move || {
-        while !s.get() {
-            corio::sleep(Duration::from_millis(1));
-            t.set(t.get() + 1);
-        }
-    });
-    (ticks, stop, handle)
-}
+use ticker::Ticker;
 
 #[test]
 fn two_runtimes_and_a_thread_share_a_static_mutex_with_an_exact_count() {
@@ -86,12 +74,11 @@ fn a_coroutine_waiting_for_a_static_mutex_held_by_a_thread_lets_the_ticker_tick(
     });
     taken.recv().unwrap(); // the thread holds it now
     let (during, seen) = corio::run(|| {
-        let (ticks, stop, ticking) = ticker();
-        let before = ticks.get();
+        let ticker = Ticker::start();
+        let before = ticker.now();
         let seen = *HELD.lock().unwrap(); // suspends this coroutine only
-        let during = ticks.get() - before;
-        stop.set(true);
-        ticking.join().unwrap();
+        let during = ticker.now() - before;
+        ticker.stop();
         (during, seen)
     });
     holder.join().unwrap();
@@ -141,14 +128,13 @@ fn a_std_thread_notifies_a_coroutine_waiting_on_a_static_condvar() {
         READY_CHANGED.notify_one();
     });
     let (during, ready) = corio::run(|| {
-        let (ticks, stop, ticking) = ticker();
-        let before = ticks.get();
+        let ticker = Ticker::start();
+        let before = ticker.now();
         let ready = *READY_CHANGED
             .wait_while(READY.lock().unwrap(), |ready| !*ready)
             .unwrap();
-        let during = ticks.get() - before;
-        stop.set(true);
-        ticking.join().unwrap();
+        let during = ticker.now() - before;
+        ticker.stop();
         (during, ready)
     });
     notifier.join().unwrap();
@@ -235,15 +221,14 @@ fn rwlock_readers_share_across_threads_and_a_coroutine_writer_waits_for_them() {
     let (shared, during) = corio::run(|| {
         // Another reader comes in while the thread reads.
         let shared = TABLE.try_read().is_ok();
-        let (ticks, stop, ticking) = ticker();
-        let before = ticks.get();
+        let ticker = Ticker::start();
+        let before = ticker.now();
         let mut table = TABLE.write().unwrap(); // suspends until the thread is done
-        let during = ticks.get() - before;
+        let during = ticker.now() - before;
         table.push(7);
         WRITTEN.store(true, Ordering::SeqCst);
         drop(table);
-        stop.set(true);
-        ticking.join().unwrap();
+        ticker.stop();
         (shared, during)
     });
     reader.join().unwrap();
@@ -264,10 +249,10 @@ fn acquire_timeout_gives_none_after_the_timeout_and_a_permit_given_back_in_time(
         // Leaked, so that a permit may move into another coroutine.
         let slots: &'static Semaphore = Box::leak(Box::new(Semaphore::new(1)));
         let held = slots.acquire();
-        let (ticks, stop, ticking) = ticker();
-        let before = ticks.get();
+        let ticker = Ticker::start();
+        let before = ticker.now();
         let timed_out = slots.acquire_timeout(Duration::from_millis(50)).is_none();
-        let during = ticks.get() - before;
+        let during = ticker.now() - before;
 
         // Given back in time: the waiter gets it.
         let giver = corio::spawn(move || {
@@ -285,8 +270,7 @@ fn acquire_timeout_gives_none_after_the_timeout_and_a_permit_given_back_in_time(
         });
         let no_limit = slots.acquire_timeout(Duration::MAX).is_some();
         again.join().unwrap();
-        stop.set(true);
-        ticking.join().unwrap();
+        ticker.stop();
         (timed_out, during, got_in_time, no_limit)
     });
     assert!(timed_out);
@@ -425,12 +409,11 @@ fn a_coroutine_at_a_barrier_a_thread_has_not_reached_lets_the_ticker_tick() {
         late.wait().is_leader()
     });
     let (during, leader) = corio::run(move || {
-        let (ticks, stop, ticking) = ticker();
-        let before = ticks.get();
+        let ticker = Ticker::start();
+        let before = ticker.now();
         let leader = gate.wait().is_leader(); // suspends this coroutine only
-        let during = ticks.get() - before;
-        stop.set(true);
-        ticking.join().unwrap();
+        let during = ticker.now() - before;
+        ticker.stop();
         (during, leader)
     });
     let thread_leader = thread.join().unwrap();
