@@ -176,9 +176,9 @@ impl Core {
     /// meanwhile and the host must hand back to the loop.
     #[inline(always)]
     fn pass_one<const TRACED: bool>(&self, front: Option<NonNull<Task>>) -> Option<usize> {
-        // Only a task that returned can have been the root.
         let task = front?;
         match self.run_task::<TRACED>(Next::Front { task, alone: true }) {
+            // Only a task that returned can have been the root.
             Stopped::Returned if self.root_done.get() => Some(0),
             _ => None,
         }

@@ -267,12 +267,7 @@ impl<T> Ring<T> {
     where
         T: Copy,
     {
-        if self.head == self.tail {
-            return None;
-        }
-        // SAFETY: not empty, so the slot of `head` is initialised (the
-        // invariant); `T: Copy`, so reading it leaves it valid.
-        Some(unsafe { self.slot(self.head).assume_init_read() })
+        self.nth(0)
     }
 
     /// The item with `ahead` items before it, left in place.
