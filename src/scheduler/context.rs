@@ -426,6 +426,13 @@ pub(crate) fn host_until_woken(what: &str, reason: crate::trace::SuspendReason) 
 pub(crate) fn suspend(what: &str, reason: Suspend) -> Result<(), CannotWait> {
     let (task, _) = running(what)?;
     with_core(what, |core| core.pending.set(Some(reason)));
+    // Where this stack is now, for the prefetch before the task's resume
+    // (`Task::prefetch_resume`): a local's address, a few frames above the
+    // switch.
+    let here = 0u8;
+    // SAFETY: `task` is the running task (`running`), alive meanwhile;
+    // what this writes is a `Cell` only the task's own code writes.
+    unsafe { (*task).note_parked_at(std::ptr::from_ref(std::hint::black_box(&here)) as usize) };
     switch_out(task, Switch::Wait);
     // SAFETY: `task` is the running task again (its resumer marked it).
     super::cancel::check(unsafe { (*task).counters() });

@@ -338,7 +338,7 @@ unsafe fn info(task: *const Task, state: TaskState, deadline: Option<Instant>) -
             (*task).id,
             (*task).shared.name().map(str::to_owned),
             (*(*task).counters).metrics(),
-            (*task).stack,
+            (*task).stack(),
         )
     };
     TaskInfo {

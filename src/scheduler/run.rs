@@ -51,6 +51,13 @@ pub(super) enum Stopped {
 /// are still there. 8 and 32 gave the same in `spawn_scale --only cold`.
 const PREFETCH_AHEAD: usize = 8;
 
+/// How many places back in the run queue [`Core::prefetch_ahead`] asks for
+/// the frames a parked task resumes into: the task after the next one, so
+/// that the lines arrive while the next one runs (one request of a server,
+/// a few microseconds) and are still in the first-level cache when it is
+/// their turn.
+const PREFETCH_RESUME_AHEAD: usize = 1;
+
 impl Core {
     /// Reserves a slot for a new task and returns its id.
     pub(crate) fn reserve_id(&self) -> TaskId {
@@ -302,26 +309,44 @@ impl Core {
     }
 
     /// When a task has parked or ended, and others are queued: asks the
-    /// CPU for the top of the stack of the task [`PREFETCH_AHEAD`] places
-    /// back in the run queue, and for the box of the one twice as far (so
-    /// that its stack's address is in cache when its turn to be the near
-    /// one comes). A burst of spawned tasks runs each for the first time on
-    /// a stack that was written at its spawn and has long left the caches
-    /// and the TLB since; fetched a few tasks ahead, the misses overlap
-    /// with the tasks in between instead of stalling each first resume
-    /// (`examples/spawn_scale`, "corio cold spawn", measures it against the
-    /// bare page-fault floor). A yield does not do this: its path is kept
-    /// to the fewest instructions (`peers/benches/switch_costs.rs`), and a
-    /// task that only yields keeps its stack warm.
+    /// CPU, ahead of time, for what their resumes will read.
+    ///
+    /// * The task [`PREFETCH_RESUME_AHEAD`] places back: the stack frames
+    ///   it resumes into (`Task::prefetch_resume`), and the box of the one
+    ///   after it, which holds where those frames are. A server resumes a
+    ///   different connection's coroutine every time, on a stack the others
+    ///   have pushed out of the caches since; stalling on each of those
+    ///   lines in turn was most of what corio spent per request beyond
+    ///   tokio at 1,000 connections (`docs/results/http_per_request.md`).
+    /// * The task [`PREFETCH_AHEAD`] places back: the top of its stack, and
+    ///   the box of the one twice as far (so that its stack's address is in
+    ///   cache when its turn to be the near one comes). A burst of spawned
+    ///   tasks runs each for the first time on a stack that was written at
+    ///   its spawn and has long left the caches and the TLB since; fetched a
+    ///   few tasks ahead, the misses overlap with the tasks in between
+    ///   instead of stalling each first resume (`examples/spawn_scale`,
+    ///   "corio cold spawn", measures it against the bare page-fault floor).
+    ///
+    /// A yield does not do this: its path is kept to the fewest instructions
+    /// (`peers/benches/switch_costs.rs`), and a task that only yields keeps
+    /// its stack warm.
     #[inline(always)]
     fn prefetch_ahead(&self) {
+        if let Some(next) = self.run_queue.nth(PREFETCH_RESUME_AHEAD) {
+            // SAFETY: a queued task is alive and not running; `prefetch_resume`
+            // reads only fields its own coroutine writes while it runs.
+            unsafe { (*next.as_ptr()).prefetch_resume() };
+            if let Some(after) = self.run_queue.nth(PREFETCH_RESUME_AHEAD + 1) {
+                crate::stack::prefetch(after.as_ptr() as usize);
+            }
+        }
         if let Some(far) = self.run_queue.nth(2 * PREFETCH_AHEAD) {
             crate::stack::prefetch(far.as_ptr() as usize);
         }
         if let Some(near) = self.run_queue.nth(PREFETCH_AHEAD) {
             // SAFETY: a queued task is alive and not running, and its
             // `stack` is never written after the task is built.
-            let stack = unsafe { (*near.as_ptr()).stack };
+            let stack = unsafe { (*near.as_ptr()).stack() };
             stack.prefetch_top();
         }
     }

@@ -406,14 +406,7 @@ fn queue<T>(
     slot: Rc<JoinSlot<T>>,
 ) -> Spawned<T> {
     let counters: *const TaskCounters = &slot.counters;
-    core.schedule_new(Box::new(Task {
-        id,
-        coroutine,
-        yielder: Cell::new(std::ptr::null()),
-        shared,
-        counters,
-        stack,
-    }));
+    core.schedule_new(Box::new(Task::new(id, coroutine, stack, shared, counters)));
     Spawned {
         slot,
         id,

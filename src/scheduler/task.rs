@@ -120,6 +120,38 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// How far below a parked task's recorded stack position its resume starts
+/// reading: the switch's own frames and saved registers lie there.
+const RESUME_BELOW: usize = 256;
+
+/// How many cache lines of a parked task's stack [`Task::prefetch_resume`]
+/// asks for: 2 KiB, which covers the wait path's frames and those of a
+/// request handler above them (an HTTP server's parser, in
+/// `peers/benches/http.rs`).
+const RESUME_LINES: usize = 32;
+
+/// How far below `base` the address `sp` is, for a stack of `len` bytes
+/// that begins at `base`: 0 (nothing known) for an address that is not on
+/// it.
+fn parked_depth(base: usize, len: u32, sp: usize) -> u32 {
+    match base.checked_sub(sp).map(u32::try_from) {
+        Some(Ok(depth)) if depth <= len => depth,
+        _ => 0,
+    }
+}
+
+/// The stack addresses [`Task::prefetch_resume`] asks for, one per cache
+/// line from the first: from [`RESUME_BELOW`] under the parked position
+/// `depth` bytes below `base`, [`RESUME_LINES`] lines up, never past
+/// `base`; none when `depth` is 0.
+fn resume_lines(base: usize, depth: u32) -> std::ops::Range<usize> {
+    if depth == 0 {
+        return base..base;
+    }
+    let from = (base - depth as usize).saturating_sub(RESUME_BELOW);
+    from..(from + 64 * RESUME_LINES).min(base)
+}
+
 /// The coroutine type every task runs in.
 pub(crate) type TaskCoroutine = Coroutine<(), Switch, (), PooledStack>;
 
@@ -150,17 +182,79 @@ pub(crate) struct Task {
     /// which `shared` keeps alive as long as the task): reached without a
     /// virtual call at every switch.
     pub(crate) counters: *const TaskCounters,
-    /// Where its stack is, for the task dump's high-water mark.
-    pub(crate) stack: StackSpan,
+    /// Where its stack begins (its highest usable address; it grows down).
+    stack_base: usize,
+    /// Its stack's usable bytes: at most `MAX_STACK_SIZE`, 1 GiB, so 32
+    /// bits hold it, and this field and the next share 8 bytes.
+    stack_len: u32,
+    /// How far below `stack_base` the coroutine's stack pointer about was
+    /// when it last switched out to wait (0 before it first did): the frames
+    /// it resumes into lie just above ([`Task::prefetch_resume`]).
+    parked_depth: Cell<u32>,
 }
 
+const _: () = assert!(crate::stack::MAX_STACK_SIZE <= u32::MAX as usize);
+
 impl Task {
+    /// A new task, not yet started, on `stack`.
+    pub(crate) fn new(
+        id: TaskId,
+        coroutine: TaskCoroutine,
+        stack: StackSpan,
+        shared: Rc<dyn TaskShared>,
+        counters: *const TaskCounters,
+    ) -> Task {
+        Task {
+            id,
+            coroutine,
+            yielder: Cell::new(std::ptr::null()),
+            shared,
+            counters,
+            stack_base: stack.base,
+            stack_len: u32::try_from(stack.len()).expect("a stack is at most MAX_STACK_SIZE"),
+            parked_depth: Cell::new(0),
+        }
+    }
+
+    /// Where its stack is, for the task dump's high-water mark and the
+    /// prefetches of `Core::prefetch_ahead`.
+    #[inline(always)]
+    pub(crate) fn stack(&self) -> StackSpan {
+        StackSpan {
+            low: self.stack_base - self.stack_len as usize,
+            base: self.stack_base,
+        }
+    }
+
+    /// Notes that the running coroutine of this task is about to switch
+    /// out to wait, with its stack pointer about at `sp` (an address on its
+    /// stack), for [`Task::prefetch_resume`].
+    #[inline(always)]
+    pub(crate) fn note_parked_at(&self, sp: usize) {
+        self.parked_depth
+            .set(parked_depth(self.stack_base, self.stack_len, sp));
+    }
+
     /// The task's counters.
     #[inline(always)]
     pub(crate) fn counters(&self) -> &TaskCounters {
         // SAFETY: `counters` points into the allocation `shared` keeps alive
         // for as long as this task lives (see the field).
         unsafe { &*self.counters }
+    }
+
+    /// Asks the CPU for what resuming this parked task will read: its
+    /// counters, and the stack lines from a little below where it switched
+    /// out (the switch's saved registers) up through the frames of the wait
+    /// it returns from and of the code that called it. A prefetch never
+    /// faults, so a line past the stack's top or an old address is
+    /// harmless; it only costs the fetch.
+    #[inline(always)]
+    pub(crate) fn prefetch_resume(&self) {
+        crate::stack::prefetch(self.counters as usize);
+        for line in resume_lines(self.stack_base, self.parked_depth.get()).step_by(64) {
+            crate::stack::prefetch(line);
+        }
     }
 
     /// "task 7 'worker'", or "task 7" for an unnamed task.
@@ -256,7 +350,32 @@ pub(crate) enum ParkedOn {
 }
 #[cfg(test)]
 mod tests {
-    use super::{Slot, Task};
+    use super::{RESUME_BELOW, RESUME_LINES, Slot, Task, parked_depth, resume_lines};
+
+    #[test]
+    fn a_parked_position_is_kept_only_when_it_is_on_the_stack() {
+        let base = 0x10_0000;
+        assert_eq!(parked_depth(base, 0x4000, base - 0x230), 0x230);
+        assert_eq!(parked_depth(base, 0x4000, base - 0x4000), 0x4000);
+        // Below the stack, above it, or too far for 32 bits: unknown.
+        assert_eq!(parked_depth(base, 0x4000, base - 0x4001), 0);
+        assert_eq!(parked_depth(base, 0x4000, base + 8), 0);
+        assert_eq!(parked_depth(usize::MAX, u32::MAX, 0), 0);
+    }
+
+    #[test]
+    fn the_prefetched_lines_cover_the_frames_above_the_parked_position() {
+        let base = 0x10_0000;
+        // Deep in the stack: from a little below the position, 32 lines up.
+        let deep = resume_lines(base, 0x1000);
+        assert_eq!(deep.start, base - 0x1000 - RESUME_BELOW);
+        assert_eq!(deep.step_by(64).count(), RESUME_LINES);
+        // Near the top: up to the base and no further.
+        let shallow = resume_lines(base, 0x100);
+        assert_eq!(shallow, base - 0x100 - RESUME_BELOW..base);
+        // Never parked: nothing.
+        assert!(resume_lines(base, 0).is_empty());
+    }
 
     /// What each live task costs on the heap besides its join slot: its
     /// box and its task-table entry. A field added here shows up in
