@@ -318,14 +318,15 @@ impl Core {
     ///   have pushed out of the caches since; stalling on each of those
     ///   lines in turn was most of what corio spent per request beyond
     ///   tokio at 1,000 connections (`docs/results/http_per_request.md`).
-    /// * The task [`PREFETCH_AHEAD`] places back: the top of its stack, and
-    ///   the box of the one twice as far (so that its stack's address is in
-    ///   cache when its turn to be the near one comes). A burst of spawned
-    ///   tasks runs each for the first time on a stack that was written at
-    ///   its spawn and has long left the caches and the TLB since; fetched a
-    ///   few tasks ahead, the misses overlap with the tasks in between
-    ///   instead of stalling each first resume (`examples/spawn_scale`,
-    ///   "corio cold spawn", measures it against the bare page-fault floor).
+    /// * The task [`PREFETCH_AHEAD`] places back, if it has never parked:
+    ///   the top of its stack; and the box of the one twice as far (so that
+    ///   its stack's address is in cache when its turn to be the near one
+    ///   comes). A burst of spawned tasks runs each for the first time on a
+    ///   stack that was written at its spawn and has long left the caches
+    ///   and the TLB since; fetched a few tasks ahead, the misses overlap
+    ///   with the tasks in between instead of stalling each first resume
+    ///   (`examples/spawn_scale`, "corio cold spawn", measures it against
+    ///   the bare page-fault floor).
     ///
     /// A yield does not do this: its path is kept to the fewest instructions
     /// (`peers/benches/switch_costs.rs`), and a task that only yields keeps
@@ -344,10 +345,15 @@ impl Core {
             crate::stack::prefetch(far.as_ptr() as usize);
         }
         if let Some(near) = self.run_queue.nth(PREFETCH_AHEAD) {
-            // SAFETY: a queued task is alive and not running, and its
-            // `stack` is never written after the task is built.
-            let stack = unsafe { (*near.as_ptr()).stack() };
-            stack.prefetch_top();
+            // SAFETY: a queued task is alive and not running: nothing
+            // writes its box meanwhile (its own code is the only writer of
+            // `parked_depth`, and its stack's place never changes).
+            let near = unsafe { &*near.as_ptr() };
+            // One that has parked gets its frames fetched as the next but
+            // one; more prefetches at once only queue behind each other.
+            if !near.has_parked() {
+                near.stack().prefetch_top();
+            }
         }
     }
 
