@@ -84,7 +84,6 @@ pub use listener::{Incoming, TcpListener};
 pub use tcp::TcpStream;
 pub use udp::UdpSocket;
 
-use std::cell::Cell;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -119,47 +118,6 @@ fn each_addr<T>(
             ),
         )
     }))
-}
-
-/// The read and write timeouts of one socket, shared by the socket and its
-/// clones (std keeps them in the socket, which clones share).
-#[derive(Debug, Default)]
-pub(crate) struct Timeouts {
-    /// `None`: reads wait as long as it takes.
-    pub(crate) read: Cell<Option<Duration>>,
-    /// `None`: writes wait as long as it takes.
-    pub(crate) write: Cell<Option<Duration>>,
-}
-
-impl Timeouts {
-    /// Stores a timeout, refusing a zero one as std does. One too long to
-    /// end at any representable instant (`Duration::MAX`) is stored as no
-    /// timeout, which is what std's sockets on Linux do too: the kernel keeps
-    /// such a timeout as "none", and `read_timeout` then reports `None`.
-    pub(crate) fn set(
-        cell: &Cell<Option<Duration>>,
-        what: &str,
-        dur: Option<Duration>,
-    ) -> io::Result<()> {
-        if dur == Some(Duration::ZERO) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{what}: a zero timeout is not allowed; pass None to wait without a limit"),
-            ));
-        }
-        cell.set(dur.filter(|&timeout| deadline_after(timeout).is_some()));
-        Ok(())
-    }
-
-    /// The instant a read that starts now must end by; `None` for no limit.
-    pub(crate) fn read_deadline(&self) -> Option<Instant> {
-        self.read.get().and_then(deadline_after)
-    }
-
-    /// The instant a write that starts now must end by; `None` for no limit.
-    pub(crate) fn write_deadline(&self) -> Option<Instant> {
-        self.write.get().and_then(deadline_after)
-    }
 }
 
 /// The instant `timeout` from now, or `None` ("no deadline") when that lies

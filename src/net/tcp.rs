@@ -5,14 +5,13 @@ use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
 
 use super::ToSocketAddrs;
+use super::each_addr;
 use super::registered::Registered;
-use super::{Timeouts, each_addr};
 
 mod options;
 
@@ -51,12 +50,9 @@ mod options;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpStream {
-    /// The non-blocking socket, registered with its runtime.
+    /// The non-blocking socket, registered with its runtime; it also keeps
+    /// the blocking mode, shutdowns and timeouts that clones share.
     inner: Registered<mio::net::TcpStream>,
-    /// Read and write timeouts, shared with the clones of this stream as
-    /// std shares them through the socket; an `Rc` because a stream never
-    /// leaves its thread.
-    timeouts: Rc<Timeouts>,
 }
 
 impl TcpStream {
@@ -164,7 +160,6 @@ impl TcpStream {
     pub(crate) fn from_mio(what: &str, stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
             inner: Registered::new(what, stream)?,
-            timeouts: Rc::default(),
         })
     }
 
@@ -215,8 +210,9 @@ impl TcpStream {
     }
 
     /// Another handle to the same connection: a duplicated descriptor,
-    /// registered on its own, sharing this stream's timeouts. One coroutine
-    /// can read through one handle while another writes through the other.
+    /// registered on its own, sharing this stream's blocking mode,
+    /// shutdowns and timeouts. One coroutine can read through one handle
+    /// while another writes through the other.
     ///
     /// # Errors
     ///
@@ -250,7 +246,6 @@ impl TcpStream {
         let stream = mio::net::TcpStream::from_std(fd.into());
         Ok(TcpStream {
             inner: Registered::new_clone_of("TcpStream::try_clone", stream, &self.inner)?,
-            timeouts: Rc::clone(&self.timeouts),
         })
     }
 
@@ -345,7 +340,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner
             .io("TcpStream::peek", Interest::READABLE, deadline, |s| {
                 s.peek(buf)
@@ -381,15 +376,14 @@ impl TcpStream {
     /// ```
     #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        super::require_runtime("TcpStream::from_std");
-        let timeouts = Timeouts::default();
-        timeouts.read.set(stream.read_timeout()?);
-        timeouts.write.set(stream.write_timeout()?);
+        const WHAT: &str = "TcpStream::from_std";
+        super::require_runtime(WHAT);
+        let (read, write) = (stream.read_timeout()?, stream.write_timeout()?);
         stream.set_nonblocking(true)?;
-        Ok(TcpStream {
-            inner: Registered::new("TcpStream::from_std", mio::net::TcpStream::from_std(stream))?,
-            timeouts: Rc::new(timeouts),
-        })
+        let inner = Registered::new(WHAT, mio::net::TcpStream::from_std(stream))?;
+        inner.set_read_timeout(WHAT, read)?;
+        inner.set_write_timeout(WHAT, write)?;
+        Ok(TcpStream { inner })
     }
 }
 
@@ -425,7 +419,7 @@ fn connect_by(addr: SocketAddr, deadline: Option<Instant>, what: &str) -> io::Re
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         let asked = buf.len();
         self.inner.io_drains(
             "TcpStream::read",
@@ -437,7 +431,7 @@ impl Read for &TcpStream {
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner.io(
             "TcpStream::read_vectored",
             Interest::READABLE,
@@ -449,7 +443,7 @@ impl Read for &TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         self.inner
             .io("TcpStream::write", Interest::WRITABLE, deadline, |s| {
                 super::sys::send(s, buf)
@@ -457,7 +451,7 @@ impl Write for &TcpStream {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         self.inner.io(
             "TcpStream::write_vectored",
             Interest::WRITABLE,

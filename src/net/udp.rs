@@ -5,13 +5,12 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::rc::Rc;
 
 use mio::Interest;
 
 use super::ToSocketAddrs;
+use super::each_addr;
 use super::registered::Registered;
-use super::{Timeouts, each_addr};
 
 mod options;
 
@@ -52,10 +51,9 @@ mod options;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UdpSocket {
-    /// The non-blocking socket, registered with its runtime.
+    /// The non-blocking socket, registered with its runtime; it also keeps
+    /// the blocking mode and timeouts that clones share.
     inner: Registered<mio::net::UdpSocket>,
-    /// Read and write timeouts, shared with this socket's clones.
-    timeouts: Rc<Timeouts>,
 }
 
 impl UdpSocket {
@@ -94,7 +92,6 @@ impl UdpSocket {
     fn register(what: &str, socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             inner: Registered::new(what, socket)?,
-            timeouts: Rc::default(),
         })
     }
 
@@ -157,7 +154,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         self.inner
             .io("UdpSocket::send", Interest::WRITABLE, deadline, |s| {
                 s.send(buf)
@@ -195,7 +192,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner
             .io("UdpSocket::recv", Interest::READABLE, deadline, |s| {
                 s.recv(buf)
@@ -231,7 +228,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner
             .io("UdpSocket::peek", Interest::READABLE, deadline, |s| {
                 s.peek(buf)
@@ -273,7 +270,7 @@ impl UdpSocket {
                  pass an IP address and port",
             ));
         };
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         self.inner
             .io("UdpSocket::send_to", Interest::WRITABLE, deadline, |s| {
                 s.send_to(buf, target)
@@ -308,7 +305,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner
             .io("UdpSocket::recv_from", Interest::READABLE, deadline, |s| {
                 s.recv_from(buf)
@@ -343,7 +340,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner
             .io("UdpSocket::peek_from", Interest::READABLE, deadline, |s| {
                 s.peek_from(buf)
@@ -419,7 +416,6 @@ impl UdpSocket {
         let socket = mio::net::UdpSocket::from_std(fd.into());
         Ok(UdpSocket {
             inner: Registered::new_clone_of("UdpSocket::try_clone", socket, &self.inner)?,
-            timeouts: Rc::clone(&self.timeouts),
         })
     }
 
@@ -479,15 +475,14 @@ impl UdpSocket {
     /// ```
     #[track_caller]
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        super::require_runtime("UdpSocket::from_std");
-        let timeouts = Timeouts::default();
-        timeouts.read.set(socket.read_timeout()?);
-        timeouts.write.set(socket.write_timeout()?);
+        const WHAT: &str = "UdpSocket::from_std";
+        super::require_runtime(WHAT);
+        let (read, write) = (socket.read_timeout()?, socket.write_timeout()?);
         socket.set_nonblocking(true)?;
-        Ok(UdpSocket {
-            inner: Registered::new("UdpSocket::from_std", mio::net::UdpSocket::from_std(socket))?,
-            timeouts: Rc::new(timeouts),
-        })
+        let inner = Registered::new(WHAT, mio::net::UdpSocket::from_std(socket))?;
+        inner.set_read_timeout(WHAT, read)?;
+        inner.set_write_timeout(WHAT, write)?;
+        Ok(UdpSocket { inner })
     }
 }
 

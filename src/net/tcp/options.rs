@@ -5,7 +5,6 @@ use std::io;
 use std::time::Duration;
 
 use super::TcpStream;
-use crate::net::Timeouts;
 
 impl TcpStream {
     /// Turns Nagle's algorithm off (`true`) or on (`TCP_NODELAY`). With it
@@ -85,7 +84,8 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        Timeouts::set(&self.timeouts.read, "TcpStream::set_read_timeout", dur)
+        self.inner
+            .set_read_timeout("TcpStream::set_read_timeout", dur)
     }
 
     /// The read timeout; see [`set_read_timeout`](TcpStream::set_read_timeout).
@@ -111,7 +111,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.read.get())
+        Ok(self.inner.read_timeout())
     }
 
     /// Limits how long one write may wait for room in the send buffer;
@@ -145,7 +145,8 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        Timeouts::set(&self.timeouts.write, "TcpStream::set_write_timeout", dur)
+        self.inner
+            .set_write_timeout("TcpStream::set_write_timeout", dur)
     }
 
     /// The write timeout; see [`set_write_timeout`](TcpStream::set_write_timeout).
@@ -168,7 +169,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.write.get())
+        Ok(self.inner.write_timeout())
     }
 
     /// Sets the IP time-to-live of outgoing packets.

@@ -6,7 +6,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::UdpSocket;
-use crate::net::Timeouts;
 
 impl UdpSocket {
     /// Limits how long one receive may wait; `None` waits as long as it
@@ -32,7 +31,8 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        Timeouts::set(&self.timeouts.read, "UdpSocket::set_read_timeout", dur)
+        self.inner
+            .set_read_timeout("UdpSocket::set_read_timeout", dur)
     }
 
     /// The read timeout; see [`set_read_timeout`](UdpSocket::set_read_timeout).
@@ -52,7 +52,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.read.get())
+        Ok(self.inner.read_timeout())
     }
 
     /// Limits how long one send may wait for room in the socket's buffer;
@@ -78,7 +78,8 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        Timeouts::set(&self.timeouts.write, "UdpSocket::set_write_timeout", dur)
+        self.inner
+            .set_write_timeout("UdpSocket::set_write_timeout", dur)
     }
 
     /// The write timeout; see [`set_write_timeout`](UdpSocket::set_write_timeout).
@@ -98,7 +99,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.write.get())
+        Ok(self.inner.write_timeout())
     }
 
     /// Allows (`true`) or forbids sending to broadcast addresses

@@ -7,13 +7,11 @@ use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net as std_net;
 use std::path::Path;
-use std::rc::Rc;
 use std::time::Duration;
 
 use mio::Interest;
 
 use super::{Socket, SocketAddr, explain_addr, explain_path, register, retry};
-use crate::net::Timeouts;
 use crate::net::registered::Registered;
 
 /// A Unix domain datagram socket; `std::os::unix::net::UnixDatagram` for
@@ -48,11 +46,9 @@ use crate::net::registered::Registered;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixDatagram {
-    /// std's socket, non-blocking, registered with its runtime.
+    /// std's socket, non-blocking, registered with its runtime; it also
+    /// keeps the blocking mode, shutdowns and timeouts that clones share.
     inner: Registered<Socket<std_net::UnixDatagram>>,
-    /// Read and write timeouts, shared with the clones of this socket as
-    /// std shares them through the socket.
-    timeouts: Rc<Timeouts>,
 }
 
 impl UnixDatagram {
@@ -231,8 +227,8 @@ impl UnixDatagram {
         crate::net::require_runtime(WHAT);
         let (read, write) = (socket.read_timeout()?, socket.write_timeout()?);
         let socket = UnixDatagram::wrap(WHAT, socket)?;
-        Timeouts::set(&socket.timeouts.read, WHAT, read)?;
-        Timeouts::set(&socket.timeouts.write, WHAT, write)?;
+        socket.inner.set_read_timeout(WHAT, read)?;
+        socket.inner.set_write_timeout(WHAT, write)?;
         Ok(socket)
     }
 
@@ -242,7 +238,6 @@ impl UnixDatagram {
         socket.set_nonblocking(true)?;
         Ok(UnixDatagram {
             inner: register(what, socket)?,
-            timeouts: Rc::default(),
         })
     }
 
@@ -348,7 +343,6 @@ impl UnixDatagram {
         let clone = self.inner.source().try_clone()?;
         Ok(UnixDatagram {
             inner: Registered::new_clone_of("UnixDatagram::try_clone", Socket(clone), &self.inner)?,
-            timeouts: Rc::clone(&self.timeouts),
         })
     }
 
@@ -421,7 +415,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner.io(
             "UnixDatagram::recv_from",
             Interest::READABLE,
@@ -458,7 +452,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner.io(
             "UnixDatagram::recv",
             Interest::READABLE,
@@ -514,7 +508,7 @@ impl UnixDatagram {
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         const WHAT: &str = "UnixDatagram::send_to";
         let path = path.as_ref();
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         retry(WHAT, self.inner.is_nonblocking(), deadline, || {
             self.inner.source().send_to(buf, path)
         })
@@ -554,7 +548,7 @@ impl UnixDatagram {
     /// ```
     pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
         const WHAT: &str = "UnixDatagram::send_to_addr";
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         retry(WHAT, self.inner.is_nonblocking(), deadline, || {
             self.inner.source().send_to_addr(buf, addr)
         })
@@ -586,7 +580,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         self.inner
             .io("UnixDatagram::send", Interest::WRITABLE, deadline, |s| {
                 s.0.send(buf)
@@ -617,11 +611,8 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        Timeouts::set(
-            &self.timeouts.read,
-            "UnixDatagram::set_read_timeout",
-            timeout,
-        )
+        self.inner
+            .set_read_timeout("UnixDatagram::set_read_timeout", timeout)
     }
 
     /// Limits how long one send may wait for room; `None` waits as long as
@@ -653,11 +644,8 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        Timeouts::set(
-            &self.timeouts.write,
-            "UnixDatagram::set_write_timeout",
-            timeout,
-        )
+        self.inner
+            .set_write_timeout("UnixDatagram::set_write_timeout", timeout)
     }
 
     /// The read timeout; see [`set_read_timeout`](UnixDatagram::set_read_timeout).
@@ -677,7 +665,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.read.get())
+        Ok(self.inner.read_timeout())
     }
 
     /// The write timeout; see [`set_write_timeout`](UnixDatagram::set_write_timeout).
@@ -699,7 +687,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.write.get())
+        Ok(self.inner.write_timeout())
     }
 
     /// Sets whether sends and receives that would wait return

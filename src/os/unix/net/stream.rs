@@ -7,13 +7,11 @@ use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net as std_net;
 use std::path::Path;
-use std::rc::Rc;
 use std::time::Duration;
 
 use mio::Interest;
 
 use super::{Socket, SocketAddr, explain_addr, explain_path, register, retry};
-use crate::net::Timeouts;
 use crate::net::registered::Registered;
 
 /// A Unix domain stream socket; `std::os::unix::net::UnixStream` for
@@ -51,12 +49,9 @@ use crate::net::registered::Registered;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixStream {
-    /// std's socket, non-blocking, registered with its runtime.
+    /// std's socket, non-blocking, registered with its runtime; it also
+    /// keeps the blocking mode, shutdowns and timeouts that clones share.
     inner: Registered<Socket<std_net::UnixStream>>,
-    /// Read and write timeouts, shared with the clones of this stream as
-    /// std shares them through the socket; an `Rc` because a stream never
-    /// leaves its thread.
-    timeouts: Rc<Timeouts>,
 }
 
 impl UnixStream {
@@ -185,7 +180,6 @@ impl UnixStream {
         stream.set_nonblocking(true)?;
         Ok(UnixStream {
             inner: register(what, stream)?,
-            timeouts: Rc::default(),
         })
     }
 
@@ -223,8 +217,8 @@ impl UnixStream {
         crate::net::require_runtime(WHAT);
         let (read, write) = (stream.read_timeout()?, stream.write_timeout()?);
         let stream = UnixStream::wrap(WHAT, stream)?;
-        Timeouts::set(&stream.timeouts.read, WHAT, read)?;
-        Timeouts::set(&stream.timeouts.write, WHAT, write)?;
+        stream.inner.set_read_timeout(WHAT, read)?;
+        stream.inner.set_write_timeout(WHAT, write)?;
         Ok(stream)
     }
 
@@ -260,7 +254,6 @@ impl UnixStream {
         let clone = self.inner.source().try_clone()?;
         Ok(UnixStream {
             inner: Registered::new_clone_of("UnixStream::try_clone", Socket(clone), &self.inner)?,
-            timeouts: Rc::clone(&self.timeouts),
         })
     }
 
@@ -331,7 +324,8 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        Timeouts::set(&self.timeouts.read, "UnixStream::set_read_timeout", timeout)
+        self.inner
+            .set_read_timeout("UnixStream::set_read_timeout", timeout)
     }
 
     /// Limits how long one write may wait for room; `None` waits as long as
@@ -364,11 +358,8 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        Timeouts::set(
-            &self.timeouts.write,
-            "UnixStream::set_write_timeout",
-            timeout,
-        )
+        self.inner
+            .set_write_timeout("UnixStream::set_write_timeout", timeout)
     }
 
     /// The read timeout; see [`set_read_timeout`](UnixStream::set_read_timeout).
@@ -391,7 +382,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.read.get())
+        Ok(self.inner.read_timeout())
     }
 
     /// The write timeout; see [`set_write_timeout`](UnixStream::set_write_timeout).
@@ -411,7 +402,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.write.get())
+        Ok(self.inner.write_timeout())
     }
 
     /// Sets whether reads and writes that would wait return
@@ -498,7 +489,7 @@ fn connect_by(what: &str, addr: &SocketAddr) -> io::Result<UnixStream> {
 
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         let asked = buf.len();
         self.inner.io_drains(
             "UnixStream::read",
@@ -510,7 +501,7 @@ impl Read for &UnixStream {
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        let deadline = self.timeouts.read_deadline();
+        let deadline = self.inner.read_deadline();
         self.inner.io(
             "UnixStream::read_vectored",
             Interest::READABLE,
@@ -522,7 +513,7 @@ impl Read for &UnixStream {
 
 impl Write for &UnixStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         self.inner
             .io("UnixStream::write", Interest::WRITABLE, deadline, |s| {
                 (&s.0).write(buf)
@@ -530,7 +521,7 @@ impl Write for &UnixStream {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let deadline = self.timeouts.write_deadline();
+        let deadline = self.inner.write_deadline();
         self.inner.io(
             "UnixStream::write_vectored",
             Interest::WRITABLE,
