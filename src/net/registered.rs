@@ -32,8 +32,9 @@ struct Shared {
     nonblocking: Cell<bool>,
     /// Which halves were shut down ([`Registered::shutdown`]): reading and
     /// writing. Past a local shutdown the syscall answers at once (end of
-    /// file, a broken pipe), but the kernel sends no readiness edge for it,
-    /// so the cached "not ready" must not make a coroutine wait for one.
+    /// file, a broken pipe), but the kernel need not send a readiness edge
+    /// for it (a datagram socket's sends none), so the cached "not ready"
+    /// must not make a coroutine wait for one.
     shut: Cell<(bool, bool)>,
     /// `None`: reads wait as long as it takes.
     read_timeout: Cell<Option<Duration>>,
@@ -152,7 +153,9 @@ impl<S: mio::event::Source> Registered<S> {
 
     /// Shuts down `how` with `op` (the socket's `shutdown(2)`), then lets
     /// the coroutines waiting on a half that is now shut try again: the
-    /// kernel answers them at once, but sends no readiness edge to say so.
+    /// kernel answers them at once, but need not send a readiness edge to
+    /// say so (a TCP stream's shutdown wakes its epoll entry; a datagram
+    /// socket's does not).
     ///
     /// # Errors
     ///
