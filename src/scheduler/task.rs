@@ -260,9 +260,7 @@ impl Task {
     #[inline(always)]
     pub(crate) fn prefetch_resume(&self) {
         crate::stack::prefetch(self.counters as usize);
-        for line in resume_lines(self.stack_base, self.parked_depth.get()).step_by(64) {
-            crate::stack::prefetch(line);
-        }
+        crate::stack::prefetch_lines(resume_lines(self.stack_base, self.parked_depth.get()));
     }
 
     /// "task 7 'worker'", or "task 7" for an unnamed task.
@@ -374,7 +372,7 @@ mod tests {
     #[test]
     fn the_prefetched_lines_cover_the_frames_above_the_parked_position() {
         let base = 0x10_0000;
-        // Deep in the stack: from a little below the position, 32 lines up.
+        // Deep in the stack: from a little below the position, RESUME_LINES up.
         let deep = resume_lines(base, 0x1000);
         assert_eq!(deep.start, base - 0x1000 - RESUME_BELOW);
         assert_eq!(deep.step_by(64).count(), RESUME_LINES);

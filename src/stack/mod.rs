@@ -152,7 +152,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use header::HEADER_SIZE;
 pub(crate) use header::StackHeader;
 pub use pool::{PoolStats, PooledStack, StackPool};
-pub(crate) use pool::{StackSpan, prefetch};
+pub(crate) use pool::{StackSpan, prefetch, prefetch_lines};
 pub(crate) use spare::with_panic_room;
 pub use sys::page_size;
 pub(crate) use sys::trim_heap;

@@ -648,6 +648,15 @@ pub(crate) fn prefetch(address: usize) {
     let _ = address;
 }
 
+/// [`prefetch`] for every cache line from `lines.start` (64 bytes apart)
+/// up to `lines.end`.
+#[inline(always)]
+pub(crate) fn prefetch_lines(lines: std::ops::Range<usize>) {
+    for line in lines.step_by(64) {
+        prefetch(line);
+    }
+}
+
 /// Where a stack's usable memory is: from `low`, right above its guard
 /// page, up to `base`, its header, from where it grows down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -665,9 +674,7 @@ impl StackSpan {
     /// for a task about to run; see `Core::prefetch_ahead`.
     #[inline(always)]
     pub(crate) fn prefetch_top(&self) {
-        for line in 1..=PREFETCH_TOP_LINES {
-            prefetch(self.base - 64 * line);
-        }
+        prefetch_lines(self.base - 64 * PREFETCH_TOP_LINES..self.base);
     }
 
     /// Usable bytes.
