@@ -93,6 +93,23 @@ fn rss_bytes() -> usize {
     kib * 1024
 }
 
+/// `count` coroutines, each run to its first wait: a receive on one
+/// channel, which ends when the returned sender is dropped.
+fn parked_on_a_channel(count: usize) -> (corio::sync::Sender<()>, Vec<corio::JoinHandle<()>>) {
+    let (tx, rx) = corio::sync::channel::<()>();
+    let rx = std::rc::Rc::new(rx);
+    let parked = (0..count)
+        .map(|_| {
+            let rx = rx.clone();
+            corio::spawn(move || {
+                let _ = rx.recv();
+            })
+        })
+        .collect();
+    corio::yield_now();
+    (tx, parked)
+}
+
 #[test]
 fn memory_comes_back_after_a_large_drop() {
     // In a child process of its own, so that RSS and the map count are
@@ -111,17 +128,7 @@ fn memory_comes_back_after_a_large_drop() {
         .unwrap();
     let (rss_before, maps_before) = (rss_bytes(), util::map_count());
     let (peak, left, maps_left) = rt.block_on(|| {
-        let (tx, rx) = corio::sync::channel::<()>();
-        let rx = std::rc::Rc::new(rx);
-        let all: Vec<_> = (0..TASKS)
-            .map(|_| {
-                let rx = rx.clone();
-                corio::spawn(move || {
-                    let _ = rx.recv();
-                })
-            })
-            .collect();
-        corio::yield_now();
+        let (tx, all) = parked_on_a_channel(TASKS);
         let peak = rss_bytes();
         drop(tx);
         all.into_iter().for_each(|task| task.join().unwrap());
@@ -158,17 +165,7 @@ fn memory_comes_back_after_a_large_drop() {
 #[test]
 fn a_first_run_to_its_first_wait_stays_on_the_top_page() {
     corio::run(|| {
-        let (tx, rx) = corio::sync::channel::<()>();
-        let rx = std::rc::Rc::new(rx);
-        let waiting: Vec<_> = (0..3)
-            .map(|_| {
-                let rx = rx.clone();
-                corio::spawn(move || {
-                    let _ = rx.recv();
-                })
-            })
-            .collect();
-        corio::yield_now();
+        let (tx, waiting) = parked_on_a_channel(3);
         let ids: Vec<_> = waiting.iter().map(|task| task.id()).collect();
         let dump = corio::runtime::tasks();
         let parked: Vec<_> = dump.iter().filter(|task| ids.contains(&task.id)).collect();

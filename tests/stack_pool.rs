@@ -195,15 +195,21 @@ fn the_oldest_idle_stacks_release_their_memory_in_one_batch() {
     assert_eq!(again.base().get() - 16, tops[count - 1]);
 }
 
+/// One round of a working set of `count` default-size stacks: all taken,
+/// each written on its top page, all given back.
+fn take_touch_and_give_back(pool: &mut StackPool, count: usize) {
+    let stacks: Vec<_> = (0..count)
+        .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
+        .collect();
+    stacks.iter().for_each(touch_top_page);
+    stacks.into_iter().for_each(|stack| pool.give_back(stack));
+}
+
 #[test]
 fn a_working_set_within_the_hot_set_makes_no_release_call() {
     let mut pool = StackPool::new();
     for _round in 0..50 {
-        let stacks: Vec<_> = (0..WARM_STACKS_PER_SIZE)
-            .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
-            .collect();
-        stacks.iter().for_each(touch_top_page);
-        stacks.into_iter().for_each(|stack| pool.give_back(stack));
+        take_touch_and_give_back(&mut pool, WARM_STACKS_PER_SIZE);
     }
     let stats = pool.stats();
     assert_eq!(stats.carved, WARM_STACKS_PER_SIZE, "every round reuses");
@@ -215,11 +221,7 @@ fn ten_thousand_stacks_given_back_cost_a_few_dozen_release_calls() {
     let mut pool = StackPool::new();
     const STACKS: usize = 10_000;
     for _round in 0..2 {
-        let stacks: Vec<_> = (0..STACKS)
-            .map(|task| pool.take(DEFAULT_STACK_SIZE, task as u64, None).unwrap())
-            .collect();
-        stacks.iter().for_each(touch_top_page);
-        stacks.into_iter().for_each(|stack| pool.give_back(stack));
+        take_touch_and_give_back(&mut pool, STACKS);
     }
     let stats = pool.stats();
     // Every stack beyond the hot set and the batch in the making, each
