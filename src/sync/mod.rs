@@ -64,10 +64,12 @@
 //! | `poison.rs` | the poison flag `Mutex` and `RwLock` share |
 //! | `wait_queue.rs` | the FIFO of one runtime's waiting coroutines (channels, `scope`) |
 //! | `waiters.rs` | the FIFO of coroutines and threads that the `Sync` locks, `Barrier` and `Semaphore` park in, and who holds a lock |
+//! | `linked.rs` | the doubly linked list in a `Slab` under both FIFOs: removal from the middle without a search |
 
 mod barrier;
 mod condvar;
 mod lazy_lock;
+mod linked;
 pub mod mpsc;
 mod mutex;
 mod once;

@@ -9,7 +9,7 @@
 //! another reason, or unwound by a dropped runtime). The second must not cost
 //! a search through the queue, or tearing down a runtime with a million
 //! waiters on one channel would be quadratic; so the queue is a doubly
-//! linked list in a `Slab`, and the guard remembers its node.
+//! linked list ([`Linked`]), and the guard remembers its node.
 //!
 //! Most queues never hold more than one waiter (a coroutine per channel),
 //! and every parked coroutine pays for its queue's memory: a lone waiter is
@@ -19,94 +19,18 @@
 use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
-use slab::Slab;
-
+use super::linked::{Link, Linked, Node, RESERVED};
 use crate::scheduler::{self, Blocker, CannotWait, Suspend, TaskId, TaskWaker};
 
-/// A node's key in the slab, or [`NONE`]: `u32` rather than
-/// `Option<usize>`, so that a node is 32 bytes, not 56 (every coroutine
-/// waiting on a channel pays for one).
-type Link = u32;
-
-/// No node.
-const NONE: Link = Link::MAX;
-
 /// The key of the inline waiter (`Inner::solo`), never a slab key.
-const SOLO: Link = Link::MAX - 1;
+const SOLO: Link = RESERVED;
 
-const _: () = assert!(size_of::<Node>() == 32);
+const _: () = assert!(size_of::<Node<TaskWaker>>() == 32);
 const _: () = assert!(size_of::<Inner>() == 32);
 const _: () = assert!(size_of::<WaitQueue>() == 48);
 
-/// One waiter in the list.
-struct Node {
-    /// Who to wake.
-    waker: TaskWaker,
-    /// The node before this one (older), or [`NONE`].
-    prev: Link,
-    /// The node after this one (newer), or [`NONE`].
-    next: Link,
-}
-
-/// The list proper: nodes in a slab, linked oldest to newest.
-struct List {
-    /// Every node in the queue, keyed by its slab key.
-    nodes: Slab<Node>,
-    /// The oldest waiter, or [`NONE`].
-    head: Link,
-    /// The newest waiter, or [`NONE`].
-    tail: Link,
-}
-
-impl Default for List {
-    fn default() -> List {
-        List {
-            nodes: Slab::new(),
-            head: NONE,
-            tail: NONE,
-        }
-    }
-}
-
-impl List {
-    /// Appends a waiter; returns its node key.
-    fn push_back(&mut self, waker: TaskWaker) -> Link {
-        if self.nodes.capacity() == 0 {
-            // Most channels never have more than one waiter: room for one,
-            // not the four a first push would reserve.
-            self.nodes.reserve_exact(1);
-        }
-        let key = self.nodes.insert(Node {
-            waker,
-            prev: self.tail,
-            next: NONE,
-        });
-        let key = Link::try_from(key)
-            .ok()
-            .filter(|&key| key < SOLO)
-            .expect("fewer than 2^32 - 2 coroutines wait on one queue");
-        match self.tail {
-            NONE => self.head = key,
-            tail => self.nodes[tail as usize].next = key,
-        }
-        self.tail = key;
-        key
-    }
-
-    /// Unlinks and returns node `key`.
-    fn unlink(&mut self, key: Link) -> Node {
-        let node = self.nodes.remove(key as usize);
-        match node.prev {
-            NONE => self.head = node.next,
-            prev => self.nodes[prev as usize].next = node.next,
-        }
-        match node.next {
-            NONE => self.tail = node.prev,
-            next => self.nodes[next as usize].prev = node.prev,
-        }
-        node
-    }
-}
+/// The waiters behind the inline one, oldest first.
+type List = Linked<TaskWaker>;
 
 /// Coroutines waiting for one thing, oldest first. See the module docs.
 #[derive(Default)]
@@ -148,7 +72,7 @@ impl WaitQueue {
         let task = waker.id();
         let mut inner = self.inner.borrow_mut();
         let nobody_else =
-            inner.solo.is_none() && inner.rest.as_ref().is_none_or(|l| l.head == NONE);
+            inner.solo.is_none() && inner.rest.as_ref().is_none_or(|list| list.is_empty());
         let key = if nobody_else {
             inner.solo = Some(waker);
             SOLO
@@ -220,13 +144,10 @@ impl WaitQueue {
         }
         let popped = {
             let mut inner = self.inner.borrow_mut();
-            inner.solo.take().or_else(|| {
-                let list = inner.rest.as_mut()?;
-                match list.head {
-                    NONE => None,
-                    head => Some(list.unlink(head).waker),
-                }
-            })
+            inner
+                .solo
+                .take()
+                .or_else(|| inner.rest.as_mut()?.pop_front())
         };
         let waker = popped?;
         self.waiting.set(self.waiting.get() - 1);
@@ -265,9 +186,8 @@ impl Waiting<'_> {
             return inner.solo.as_ref().is_some_and(|w| w.id() == self.task);
         }
         inner.rest.as_ref().is_some_and(|list| {
-            list.nodes
-                .get(self.key as usize)
-                .is_some_and(|node| node.waker.id() == self.task)
+            list.get(self.key)
+                .is_some_and(|waker| waker.id() == self.task)
         })
     }
 }
@@ -285,11 +205,10 @@ impl Drop for Waiting<'_> {
             ours
         } else if let Some(list) = inner.rest.as_mut() {
             let ours = list
-                .nodes
-                .get(self.key as usize)
-                .is_some_and(|node| node.waker.id() == self.task);
+                .get(self.key)
+                .is_some_and(|waker| waker.id() == self.task);
             if ours {
-                list.unlink(self.key);
+                list.remove(self.key);
             }
             ours
         } else {

@@ -28,17 +28,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::thread::{self, Thread};
 use std::time::Instant;
 
-use slab::Slab;
+use super::linked::{Link, Linked};
 
 use crate::scheduler::{
     self, Blocker, CannotWait, Holder, SendWaker, Suspend, TaskId, lock_unpoisoned,
 };
-
-/// A node's key in the slab, or [`NONE`].
-type Link = u32;
-
-/// No node.
-const NONE: Link = Link::MAX;
 
 /// How to wake one waiter.
 pub(super) enum Waker {
@@ -75,36 +69,28 @@ impl Waker {
 }
 
 /// One waiter in the list.
-struct Node {
+struct Queued {
     /// Who to wake.
     waker: Waker,
-    /// Tells this waiter from a later one given the same slab key.
+    /// Tells this waiter from a later one given the same key.
     ticket: u64,
-    /// The node before this one (older), or [`NONE`].
-    prev: Link,
-    /// The node after this one (newer), or [`NONE`].
-    next: Link,
 }
 
 /// A waiter's place in a [`List`], to find out whether it is still there.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Entry {
-    /// The node's slab key.
+    /// The node's key.
     key: Link,
     /// The node's ticket: the key alone may be reused.
     ticket: u64,
 }
 
-/// The waiters, oldest first: a doubly linked list in a `Slab`, so that a
-/// waiter that gives up (a timeout, an unwind) leaves without a search.
+/// The waiters, oldest first: a [`Linked`] list, so that a waiter that
+/// gives up (a timeout, an unwind) leaves without a search.
 pub(super) struct List {
-    /// Every node, by slab key.
-    nodes: Slab<Node>,
-    /// The oldest waiter, or [`NONE`].
-    head: Link,
-    /// The newest waiter, or [`NONE`].
-    tail: Link,
-    /// The next node's ticket.
+    /// Every waiter, by key.
+    queued: Linked<Queued>,
+    /// The next waiter's ticket.
     next_ticket: u64,
     /// Waiters that are threads, not coroutines.
     threads: usize,
@@ -117,9 +103,7 @@ impl List {
     /// No waiter.
     pub(super) const fn new() -> List {
         List {
-            nodes: Slab::new(),
-            head: NONE,
-            tail: NONE,
+            queued: Linked::new(),
             next_ticket: 0,
             threads: 0,
             runtimes: Vec::new(),
@@ -131,56 +115,41 @@ impl List {
         self.count(waker.runtime(), true);
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        let key = self.nodes.insert(Node {
-            waker,
-            ticket,
-            prev: self.tail,
-            next: NONE,
-        });
-        let key = Link::try_from(key)
-            .ok()
-            .filter(|&key| key < NONE)
-            .expect("fewer than 2^32 - 1 waiters on one lock");
-        match self.tail {
-            NONE => self.head = key,
-            tail => self.nodes[tail as usize].next = key,
-        }
-        self.tail = key;
+        let key = self.queued.push_back(Queued { waker, ticket });
         Entry { key, ticket }
     }
 
     /// Removes the oldest waiter and returns how to wake it.
     pub(super) fn pop(&mut self) -> Option<Waker> {
-        match self.head {
-            NONE => None,
-            head => Some(self.unlink(head)),
-        }
+        let queued = self.queued.pop_front()?;
+        Some(self.counted_out(queued))
     }
 
     /// Removes `entry` if it is still queued; `false` if it was served.
     pub(super) fn remove(&mut self, entry: Entry) -> bool {
         let queued = self.contains(entry);
         if queued {
-            self.unlink(entry.key);
+            let gone = self.queued.remove(entry.key);
+            self.counted_out(gone);
         }
         queued
     }
 
     /// Whether `entry` is still queued (not served yet).
     pub(super) fn contains(&self, entry: Entry) -> bool {
-        self.nodes
-            .get(entry.key as usize)
-            .is_some_and(|node| node.ticket == entry.ticket)
+        self.queued
+            .get(entry.key)
+            .is_some_and(|queued| queued.ticket == entry.ticket)
     }
 
     /// How many wait.
     pub(super) fn len(&self) -> usize {
-        self.nodes.len()
+        self.queued.len()
     }
 
     /// Whether nobody waits.
     pub(super) fn is_empty(&self) -> bool {
-        self.head == NONE
+        self.queued.is_empty()
     }
 
     /// Whether a waiter is not a coroutine of runtime `runtime`: a thread,
@@ -189,19 +158,10 @@ impl List {
         self.threads > 0 || self.runtimes.iter().any(|&(r, _)| r != runtime)
     }
 
-    /// Unlinks node `key` and returns its waker.
-    fn unlink(&mut self, key: Link) -> Waker {
-        let node = self.nodes.remove(key as usize);
-        match node.prev {
-            NONE => self.head = node.next,
-            prev => self.nodes[prev as usize].next = node.next,
-        }
-        match node.next {
-            NONE => self.tail = node.prev,
-            next => self.nodes[next as usize].prev = node.prev,
-        }
-        self.count(node.waker.runtime(), false);
-        node.waker
+    /// A waiter just taken out of the list, no longer counted.
+    fn counted_out(&mut self, queued: Queued) -> Waker {
+        self.count(queued.waker.runtime(), false);
+        queued.waker
     }
 
     /// Counts a waiter of `runtime` (`None`: a thread) in or out.
