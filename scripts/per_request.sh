@@ -41,10 +41,12 @@ if [[ ${1:-} == hook ]]; then
     phase=$1 mode=$2 pid=$3 base=$4
     case $mode/$phase in
         cpu/*|profile/before|profile/after)
-            # utime and stime (ticks), and the exact run time (ns).
+            # utime and stime (ticks, the whole process), and the exact
+            # run time (ns) summed over its threads: may serves on worker
+            # threads, not on the one it started with.
             awk '{ sub(/.*\) /, ""); split($0, f, " "); printf "%s %s ", f[12], f[13] }' \
                 "/proc/$pid/stat" >"$base.$phase"
-            awk '{ print $1 }' "/proc/$pid/schedstat" >>"$base.$phase"
+            cat /proc/"$pid"/task/*/schedstat | awk '{ ns += $1 } END { printf "%d\n", ns }' >>"$base.$phase"
             ;;&
         instr/before) callgrind_control -z "$pid" >/dev/null 2>&1 ;;
         instr/after) callgrind_control -d "$pid" >/dev/null 2>&1 ;;
