@@ -148,3 +148,48 @@ fn a_datagram_read_shutdown_through_one_handle_ends_the_others_receives() {
         within_a_minute(|| corio::run(datagram_on_corio::read_shutdown_through_one_handle));
     assert_eq!(on_corio, on_std);
 }
+
+/// The stream case's counterpart of the datagram one. A TCP stream's
+/// `shutdown(Read)` also sends its epoll entry a readiness edge, so a read
+/// that missed the shared state would still end with 0 bytes, one wait
+/// later; the std-shaped case cannot tell. Here the reader's own switch
+/// count can: its read readiness is known to be clear (a short read
+/// drained the socket, and no edge has come since), the shutdown is made
+/// through the other handle in the same slice, and the read must return
+/// end-of-file in that slice, without waiting for the edge.
+#[test]
+fn a_stream_read_after_a_clones_shutdown_does_not_wait_for_the_edge() {
+    use std::io::{Read, Write};
+    corio::run(|| {
+        for on_clone in [true, false] {
+            let listener = corio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let peer = corio::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (a, _) = listener.accept().unwrap();
+            (&peer).write_all(b"1").unwrap();
+            // Lets the reactor take the byte's readiness edge now, so that
+            // none is pending once the short read below has cleared the
+            // read readiness.
+            corio::sleep(std::time::Duration::from_millis(20));
+            assert_eq!((&a).read(&mut [0; 8]).unwrap(), 1);
+            let clone = a.try_clone().unwrap();
+            let (changed, reader) = if on_clone { (clone, a) } else { (a, clone) };
+            let read = corio::spawn(move || {
+                changed.shutdown(std::net::Shutdown::Read).unwrap();
+                let n = (&reader).read(&mut [0; 8]).unwrap();
+                (n, changed, reader)
+            });
+            let metrics = loop {
+                if read.is_finished() {
+                    break read.metrics();
+                }
+                corio::yield_now();
+            };
+            let (n, ..) = read.join().unwrap();
+            assert_eq!(n, 0, "shut down on the clone: {on_clone}");
+            assert_eq!(
+                metrics.switches, 1,
+                "the read after a shutdown through the other handle waited (shut down on the clone: {on_clone})"
+            );
+        }
+    });
+}

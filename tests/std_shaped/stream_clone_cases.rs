@@ -116,8 +116,9 @@ pub fn a_read_timeout_set_on_one_handle_bounds_the_others_read() {
 
 /// `shutdown(Read)` through one handle: the other's next read is
 /// end-of-file at once. (The shutdown also sends the stream a readiness
-/// edge, so a reader that missed it would still end; the datagram case in
-/// `tests/net_shared_state.rs` is the one that needs the shared state.)
+/// edge, so a reader that missed it would still end, one wait later; the
+/// corio-only stream case in `tests/net_shared_state.rs` counts that wait,
+/// and the datagram case there has no edge to fall back on.)
 pub fn a_read_shutdown_through_one_handle_ends_the_others_reads() {
     for on_clone in [true, false] {
         let seen = read_after_change(on_clone, |_| (), |s| s.shutdown(Shutdown::Read).unwrap());
