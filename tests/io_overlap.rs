@@ -51,7 +51,7 @@ use serde_json::Value;
 use workload::Workload;
 
 /// The JSON keys of a `--json` line.
-const JSON_KEYS: [&str; 20] = [
+const JSON_KEYS: [&str; 21] = [
     "workload",
     "mode",
     "tasks",
@@ -72,6 +72,7 @@ const JSON_KEYS: [&str; 20] = [
     "cpu_ms",
     "listen_overflows",
     "harness_warning",
+    "rounds_wall_ms",
 ];
 
 /// The example binary (see `util::example_binary`), looked up once.
@@ -632,6 +633,7 @@ fn timeline_shows_staggering_and_overlap() {
         others: Default::default(),
         listen_overflows: None,
         sweep: false,
+        rounds_wall_ns: Vec::new(),
     };
     let serial = measured(
         Mode::Serial,
@@ -718,6 +720,7 @@ fn reports_survive_the_trip_between_processes() {
         others: Default::default(),
         listen_overflows: None,
         sweep: false,
+        rounds_wall_ns: Vec::new(),
     };
     assert_eq!(
         runner::parse_report(Mode::Hybrid, &plan, &runner::format_report(&measured)),
@@ -815,8 +818,56 @@ fn sweep_rows_carry_the_table_keys_and_mark_themselves() {
                 1.0
             };
             assert_eq!(field(line, "os_threads"), threads, "{line}");
+            let mut rounds: Vec<f64> = line["rounds_wall_ms"]
+                .as_array()
+                .expect("a sweep row lists its runs")
+                .iter()
+                .map(|ms| ms.as_f64().unwrap())
+                .collect();
+            assert_eq!(rounds.len(), 3, "three runs per step by default: {line}");
+            rounds.sort_by(f64::total_cmp);
+            assert_eq!(field(line, "wall_ms"), rounds[1], "the median run: {line}");
+        } else {
+            assert_eq!(line["rounds_wall_ms"], Value::Null, "{line}");
         }
     }
+}
+
+#[test]
+fn a_sweep_step_reports_its_median_run_with_every_runs_wall_time() {
+    let run = |wall_ns| runner::Measurement {
+        workload: Workload::Io,
+        mode: Mode::Threads,
+        tasks: 1,
+        wall_ns,
+        os_threads: 1,
+        processes: 0,
+        peak_rss_kib: 1,
+        context_switches: 1,
+        cpu_ns: wall_ns,
+        corio_switches: None,
+        start_ns: 0,
+        records: Vec::new(),
+        others: Default::default(),
+        listen_overflows: None,
+        sweep: false,
+        rounds_wall_ns: Vec::new(),
+    };
+    let picked = sweep::median(vec![run(300), run(100), run(200)]);
+    assert_eq!(
+        (picked.wall_ns, picked.cpu_ns),
+        (200, 200),
+        "the median run, whole"
+    );
+    assert!(picked.sweep);
+    assert_eq!(
+        picked.rounds_wall_ns,
+        [300, 100, 200],
+        "in the order they ran"
+    );
+    let even = sweep::median(vec![run(4), run(1), run(3), run(2)]);
+    assert_eq!(even.wall_ns, 2, "the lower middle one");
+    assert_eq!(sweep::median(vec![run(7)]).rounds_wall_ns, [7]);
 }
 
 #[test]
@@ -847,6 +898,17 @@ fn the_default_sweep_runs_only_for_the_default_shape() {
         40,
         "the service is sized for the sweep"
     );
+    let rounds = |args: &[&str]| match cli::parse(args) {
+        Ok(cli::Command::Run(options)) => Ok(options.sweep_rounds),
+        Ok(other) => panic!("{args:?} gave {other:?}"),
+        Err(error) => Err(error),
+    };
+    assert_eq!(rounds(&[]), Ok(cli::DEFAULT_SWEEP_ROUNDS));
+    assert_eq!(rounds(&["--sweep-rounds", "1"]), Ok(1));
+    for bad in ["0", "10", "x"] {
+        let error = rounds(&["--sweep-rounds", bad]).unwrap_err();
+        assert!(error.contains("--sweep-rounds"), "{bad}: {error}");
+    }
 }
 
 #[test]
@@ -1123,6 +1185,7 @@ fn timeline_bars_line_up_whatever_the_mode_names() {
         others: Default::default(),
         listen_overflows: None,
         sweep: false,
+        rounds_wall_ns: Vec::new(),
     };
     let all: Vec<runner::Measurement> = Mode::ALL.into_iter().map(measured).collect();
     let refs: Vec<&runner::Measurement> = all.iter().collect();

@@ -30,6 +30,10 @@ pub const DEFAULT_REQUESTS: u32 = 3;
 /// from where they tie to where threads fall behind, within the 20 s the
 /// whole default run may take on 2 cores.
 pub const DEFAULT_SWEEP: [usize; 4] = [10, 100, 1_000, 10_000];
+/// How many times the sweep runs each step when `--sweep-rounds` is not
+/// given: a run now and then on a shared machine takes a third longer
+/// than the others, and the median of three is not moved by one such run.
+pub const DEFAULT_SWEEP_ROUNDS: usize = 3;
 /// The most tasks of a run, `--tasks` or a sweep step.
 pub const MAX_TASKS: usize = 100_000;
 
@@ -110,6 +114,17 @@ pub struct Options {
     /// Skip the task-count sweep.
     #[arg(long, conflicts_with = "sweep")]
     pub no_sweep: bool,
+    /// Run each sweep step N times, 1..=9, threads and coroutines taking
+    /// turns, and report each mode's median run (every run's wall time is
+    /// in --json).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_SWEEP_ROUNDS,
+        allow_hyphen_values = true,
+        value_parser = values::within::<usize>(1, 9)
+    )]
+    pub sweep_rounds: usize,
     /// Also write the report as one self-contained HTML page (inline SVG
     /// and CSS, nothing from the network): the table, a timeline per mode
     /// and the sweep as a chart.

@@ -306,22 +306,36 @@ fn timelines(measured: &[&Measurement]) -> String {
 /// wall time (with the ideal), CPU time and peak memory per task.
 fn sweep_section(sweep: &Sweep, setup: &Setup) -> String {
     let ideal = f64::from(setup.requests) * setup.latency_ms as f64;
+    let rounds = sweep.runs.first().map_or(1, |m| m.rounds_wall_ns.len());
+    let rounds_note = if rounds > 1 {
+        format!(
+            " Each step ran {rounds} times, the two modes taking turns; a row is its mode's \
+             median run, and the last column gives every run's wall time in the order they ran."
+        )
+    } else {
+        String::new()
+    };
     let mut out = format!(
         "<h2>The sweep: more and more io tasks</h2>\n<p class=\"note\">The io workload at \
-         growing task counts, threads against coroutines, each run in a fresh process. The \
+         growing task counts, threads against coroutines, each run in a fresh process.{} The \
          ideal is {ideal:.0} ms: one task's {} waits of {} ms, every task's overlapped. \
          \"started\" is when the last task began; CPU ms is the user and system time of the \
          mode's processes, which other programs' load does not inflate.</p>\n",
-        setup.requests, setup.latency_ms
+        rounds_note, setup.requests, setup.latency_ms
     );
     out += "<table>\n<tr><th>tasks</th><th class=\"name\">mode</th><th>wall ms</th>\
             <th>x ideal</th><th>started ms</th><th>CPU ms</th><th>OS threads</th>\
-            <th>KiB per task</th><th>kernel switches</th></tr>\n";
+            <th>KiB per task</th><th>kernel switches</th><th>every run, wall ms</th></tr>\n";
     for m in &sweep.runs {
+        let every: Vec<String> = m
+            .rounds_wall_ns
+            .iter()
+            .map(|&ns| format!("{:.1}", ns as f64 / 1e6))
+            .collect();
         let _ = writeln!(
             out,
             "<tr{}><td>{}</td><td class=\"name\">{}</td><td>{:.1}</td><td>{:.1}x</td>\
-             <td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+             <td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
             corio_class(m.mode),
             m.tasks,
             m.mode,
@@ -331,7 +345,8 @@ fn sweep_section(sweep: &Sweep, setup: &Setup) -> String {
             m.cpu_ns as f64 / 1e6,
             m.os_threads,
             report::kib_per_task(m),
-            m.context_switches
+            m.context_switches,
+            every.join(" / ")
         );
     }
     out += "</table>\n";

@@ -237,9 +237,14 @@ fn run(options: &Options) -> Result<(), String> {
             cpu_rounds,
             cores,
         };
-        sweep::run(&base, &sweep_counts, &exe, true, |measured, plan| {
-            check_results(&[], measured, plan)
-        })
+        sweep::run(
+            &base,
+            &sweep_counts,
+            options.sweep_rounds,
+            &exe,
+            true,
+            |measured, plan| check_results(&[], measured, plan),
+        )
     };
 
     if let Some(path) = &options.trace {

@@ -62,8 +62,11 @@ pub fn harness_warning(m: &Measurement) -> Option<String> {
 /// `null` for cpu), `start_ms` (until the last task started),
 /// `cpu_ms` (CPU time of the mode's processes, user + system, children
 /// included), `listen_overflows` (connections the kernel dropped meanwhile for a full
-/// accept queue, `null` if unreadable) and `harness_warning` (`null`, or
-/// why those drops make the row measure the harness too).
+/// accept queue, `null` if unreadable), `harness_warning` (`null`, or
+/// why those drops make the row measure the harness too) and
+/// `rounds_wall_ms` (`null` for the table's rows; for the sweep's, the
+/// wall time of each run of that step and mode, in the order they ran,
+/// of which this row is the median).
 pub fn json_row(all: &[Measurement], m: &Measurement, setup: &Setup) -> Value {
     // Milliseconds to the microsecond: more digits would only be noise.
     let to_us = |ms: f64| (ms * 1e3).round() / 1e3;
@@ -94,6 +97,12 @@ pub fn json_row(all: &[Measurement], m: &Measurement, setup: &Setup) -> Value {
         "cpu_ms": to_us(m.cpu_ns as f64 / 1e6),
         "listen_overflows": m.listen_overflows,
         "harness_warning": harness_warning(m),
+        "rounds_wall_ms": m.sweep.then(|| {
+            m.rounds_wall_ns
+                .iter()
+                .map(|&ns| to_us(ns as f64 / 1e6))
+                .collect::<Vec<f64>>()
+        }),
     })
 }
 
@@ -214,6 +223,13 @@ pub fn sweep_table(sweep: &[Measurement], setup: &Setup, stopped: Option<&str>) 
         plural(setup.requests as usize),
         setup.latency_ms
     );
+    let rounds = sweep.first().map_or(1, |m| m.rounds_wall_ns.len());
+    if rounds > 1 {
+        out += &format!(
+            " Each step ran {rounds} times, the two modes taking turns; a row is its mode's \
+             median run (every run's wall time is in --json, rounds_wall_ms)."
+        );
+    }
     out = wrap(&out, 80) + "\n\n";
     out += &format!(
         "{:>6} {:<11} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>10}\n",

@@ -60,6 +60,10 @@ pub struct Measurement {
     /// Whether this run belongs to the task-count sweep rather than the
     /// table; set by the parent.
     pub sweep: bool,
+    /// For a sweep step, the wall time of each of its runs in this mode,
+    /// in the order they ran; this measurement is the median one. Empty
+    /// for the table's runs.
+    pub rounds_wall_ns: Vec<u64>,
 }
 
 impl Measurement {
@@ -114,6 +118,7 @@ pub fn measure_mode(
         others: Others::default(),
         listen_overflows: None,
         sweep: false,
+        rounds_wall_ns: Vec::new(),
     })
 }
 
@@ -263,5 +268,6 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         others: Others::default(),
         listen_overflows: None,
         sweep: false,
+        rounds_wall_ns: Vec::new(),
     })
 }
