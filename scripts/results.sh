@@ -72,6 +72,9 @@ fi
 result first_build           scripts/first_build.sh io_overlap 3
 result io_overlap            cargo run -q --release --example io_overlap
 result io_overlap_cpus1      cargo run -q --release --example io_overlap -- --cpus 1
+# How far the default run's headline ratio (threads over coroutines at
+# 10,000 io tasks) moves: ten default runs.
+result io_overlap_ratio      scripts/sweep_ratio.sh 10
 # What a newcomer runs first: the debug build, defaults (its last line is
 # the whole run's time, which README quotes).
 result io_overlap_debug      cargo run -q --example io_overlap
