@@ -108,14 +108,19 @@ impl Core {
     /// blocking job, a task of another runtime). A channel receive does not
     /// hold the clock back: the runtime cannot tell whether a `Sender` went
     /// to another thread until it sends (`Builder::virtual_time` says so).
+    ///
+    /// O(1) whatever the number of tasks: a parked task that another thread
+    /// will surely wake is counted as it parks (`Core::park`), not looked
+    /// for here.
     #[cold]
     fn may_jump(&self) -> bool {
         if self.remote.has_pending() || self.remote.handles.load(Ordering::Acquire) > 0 {
             return false;
         }
         // A channel receive or a `Handle` only *may* be woken from another
-        // thread (`Some(false)`); the live handles were refused above.
-        self.other_threads_may_wake() != Some(true)
+        // thread (`Some(false)`) and does not hold the clock back; the live
+        // handles were refused above.
+        self.parked_for_other_threads.get() == 0
     }
 
     /// No timer, no socket: only another thread can wake a task now, if any
@@ -140,6 +145,21 @@ impl Core {
     /// `Some(false)` if one may be (a channel receive, a live `Handle`),
     /// `None` if nothing outside this runtime can wake any task.
     pub(super) fn other_threads_may_wake(&self) -> Option<bool> {
+        debug_assert_eq!(
+            self.parked_for_other_threads.get(),
+            self.tasks
+                .borrow()
+                .iter()
+                .filter(|(_, slot)| match &slot.state {
+                    SlotState::Parked(parked) => parked.on.surely_woken_elsewhere(),
+                    SlotState::Scheduled => false,
+                })
+                .count(),
+            "the count of tasks parked for other threads went astray"
+        );
+        if self.parked_for_other_threads.get() > 0 {
+            return Some(true);
+        }
         let mut may = (self.remote.handles.load(Ordering::Acquire) > 0).then_some(false);
         for (_, slot) in self.tasks.borrow().iter() {
             if let SlotState::Parked(Parked {

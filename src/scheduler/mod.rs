@@ -174,6 +174,11 @@ pub(crate) struct Core {
     /// Most tasks alive at once since the last trim of a large drop
     /// ([`Core::trim_after_drop`]); kept by the spawn path.
     live_peak: Cell<usize>,
+    /// Parked tasks that another thread will surely wake
+    /// ([`ParkedOn::surely_woken_elsewhere`]), counted as they park and
+    /// leave the table's parked state (`Core::park`, `Core::unpark`), so
+    /// that a virtual clock's jump asks in O(1) (`Core::may_jump`).
+    parked_for_other_threads: Cell<usize>,
     /// Next task serial; never reused within a runtime.
     next_serial: Cell<u64>,
     /// Free stacks, reused by the next spawn.
@@ -348,6 +353,7 @@ impl Core {
             first_panic: RefCell::new(None),
             tasks: RefCell::new(Slab::new()),
             live_peak: Cell::new(0),
+            parked_for_other_threads: Cell::new(0),
             next_serial: Cell::new(1),
             stacks: RefCell::new(StackPool::new()),
             default_stack_size: settings.stack_size,

@@ -378,6 +378,10 @@ impl Core {
         };
         let id = task.id;
         let traced = traced(&task);
+        if on.surely_woken_elsewhere() {
+            let count = &self.parked_for_other_threads;
+            count.set(count.get() + 1);
+        }
         let timer = deadline.map(|at| ParkedTimer::new(self.timers.borrow_mut().insert(at, id)));
         {
             let mut tasks = self.tasks.borrow_mut();
@@ -537,6 +541,10 @@ impl Core {
         let SlotState::Parked(Parked { task, on, timer }) = state else {
             return None;
         };
+        if on.surely_woken_elsewhere() {
+            let count = &self.parked_for_other_threads;
+            count.set(count.get() - 1);
+        }
         if let Some(timer) = timer {
             self.timers.borrow_mut().cancel(timer.key());
         }

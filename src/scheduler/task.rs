@@ -354,6 +354,14 @@ pub(crate) enum ParkedOn {
     /// Only a timer.
     Sleep,
 }
+
+impl ParkedOn {
+    /// Whether another thread will surely wake the task ([`Blocker::other_threads`]
+    /// says `Some(true)`: a blocking job, a task of another runtime).
+    pub(crate) fn surely_woken_elsewhere(&self) -> bool {
+        matches!(self, ParkedOn::Blocker(blocker) if blocker.other_threads() == Some(true))
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::{RESUME_BELOW, RESUME_LINES, Slot, Task, parked_depth, resume_lines};
