@@ -162,9 +162,9 @@ fn run(options: &Options) -> Result<(), String> {
     let service = if options.workloads.contains(&Workload::Io) || !sweep_counts.is_empty() {
         service::start(options.latency(), options.most_connections())
             .map_err(|error| format!("could not start the slow service: {error}"))?
-            .address
+            .addresses
     } else {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+        vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]
     };
     let (cpu_rounds, cpu_task_ms) = if options.workloads.contains(&Workload::Cpu) {
         calibrate_cpu()
@@ -188,7 +188,7 @@ fn run(options: &Options) -> Result<(), String> {
             workload,
             tasks: options.tasks_for(workload),
             requests: options.requests,
-            service,
+            service: service.clone(),
             cpu_rounds,
             cores,
         };

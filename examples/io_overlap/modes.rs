@@ -84,8 +84,9 @@ pub struct Plan {
     pub tasks: usize,
     /// io: round trips per task.
     pub requests: u32,
-    /// io: where the slow service listens.
-    pub service: SocketAddr,
+    /// io: where the slow service listens, one address per listener;
+    /// task `i` connects to [`Plan::service_for`]`(i)`.
+    pub service: Vec<SocketAddr>,
     /// cpu: hashing rounds per task.
     pub cpu_rounds: u64,
     /// How many corio runtimes (OS threads) the hybrid mode uses.
@@ -93,13 +94,31 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The address task `task` connects to: the service's listeners taken
+    /// in turn, so that each holds an equal share of the connections (why
+    /// several: `service`'s module docs).
+    ///
+    /// # Panics
+    ///
+    /// If the plan has no service address.
+    pub fn service_for(&self, task: usize) -> SocketAddr {
+        self.service[task % self.service.len()]
+    }
+
     /// The plan as `key=value` arguments for a child process.
     pub fn to_args(&self) -> Vec<String> {
         vec![
             format!("workload={}", self.workload),
             format!("tasks={}", self.tasks),
             format!("requests={}", self.requests),
-            format!("service={}", self.service),
+            format!(
+                "service={}",
+                self.service
+                    .iter()
+                    .map(SocketAddr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             format!("cpu_rounds={}", self.cpu_rounds),
             format!("cores={}", self.cores),
         ]
@@ -121,7 +140,11 @@ impl Plan {
             workload: Workload::from_name(value("workload")?).ok_or_else(|| bad("workload"))?,
             tasks: value("tasks")?.parse().map_err(|_| bad("tasks"))?,
             requests: value("requests")?.parse().map_err(|_| bad("requests"))?,
-            service: value("service")?.parse().map_err(|_| bad("service"))?,
+            service: value("service")?
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad("service"))?,
             cpu_rounds: value("cpu_rounds")?
                 .parse()
                 .map_err(|_| bad("cpu_rounds"))?,
@@ -285,7 +308,7 @@ pub fn task_error(plan: &Plan, task: usize, error: &io::Error) -> String {
     match plan.workload {
         Workload::Io => format!(
             "task {task} failed talking to the slow service at {}: {error}",
-            plan.service
+            plan.service_for(task)
         ),
         Workload::Cpu => format!("task {task} failed: {error}"),
     }
@@ -296,7 +319,7 @@ pub fn task_error(plan: &Plan, task: usize, error: &io::Error) -> String {
 pub fn run_task_std(plan: &Plan, task: usize) -> io::Result<u64> {
     match plan.workload {
         Workload::Io => {
-            let stream = std::net::TcpStream::connect(plan.service)?;
+            let stream = std::net::TcpStream::connect(plan.service_for(task))?;
             workload::abort_on_close(&stream)?;
             workload::io_task(stream, task, plan.requests)
         }
@@ -355,7 +378,7 @@ pub fn deal(tasks: usize, runtimes: usize) -> Vec<Vec<usize>> {
 pub fn run_task_corio(plan: &Plan, task: usize) -> io::Result<u64> {
     match plan.workload {
         Workload::Io => {
-            let stream = corio::net::TcpStream::connect(plan.service)?;
+            let stream = corio::net::TcpStream::connect(plan.service_for(task))?;
             workload::abort_on_close(&stream)?;
             workload::io_task(stream, task, plan.requests)
         }

@@ -11,15 +11,27 @@
 //! within a few milliseconds, faster than any accept loop that shares the
 //! machine can take them, and a connection that finds its listener's accept
 //! queue full has its SYN dropped and retried a second or more later. So
-//! the service does not race: it listens on enough `SO_REUSEPORT` sockets,
-//! each with the largest backlog the kernel allows (`somaxconn`), that
-//! twice the largest run's connections fit in the queues even if nobody
-//! accepted at all ([`Sizing`]). The factor of two covers the kernel's
-//! uneven spread over the sockets (a hash of each connection's ports). A
-//! connect ramp would have worked too, but it adds a delay of the
-//! harness's choosing to every mode's start; queues that are big enough
-//! add nothing. The parent still reads the kernel's overflow counter
+//! the service does not race: it listens on enough sockets, each with the
+//! largest backlog the kernel allows (`somaxconn`), that twice the largest
+//! run's connections fit in the queues even if nobody accepted at all
+//! ([`Sizing`]). A connect ramp would have worked too, but it adds a delay
+//! of the harness's choosing to every mode's start; queues that are big
+//! enough add nothing. The parent still reads the kernel's overflow counter
 //! around each mode (`measure::listen_overflows`) and warns if it moved.
+//!
+//! Each listener has a port of its own, and task `i` connects to listener
+//! `i % listeners` ([`Plan::service_for`](crate::modes::Plan::service_for)),
+//! for a second reason: the kernel picks a client's port by walking the
+//! ephemeral range (even ports first) and skipping every port already
+//! connected to the *same* address and port. With one destination and more
+//! than about 14,000 connections open at once, most of the half range it
+//! tries first is taken, every `connect` walks thousands of ports, and the
+//! coroutines, which hold all their connections open together, spent half
+//! their time there (19,000 tasks: 6.6 s of CPU time against 1.9 s at
+//! 15,000, `__inet_hash_connect` and `__inet_check_established` at 51 % of
+//! the samples). Spread over several destinations, a port taken for one is
+//! free for the others, and each destination holds a few thousand
+//! connections at most.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -38,12 +50,10 @@ use crate::workload::{self, MESSAGE_LEN};
 const ACCEPT_RETRY: Duration = Duration::from_millis(5);
 
 /// Where the service listens and how its accept queues are sized.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sizing {
-    /// The loopback address every listener shares.
-    pub address: SocketAddr,
-    /// How many `SO_REUSEPORT` listeners share it.
-    pub listeners: usize,
+    /// One loopback address per listener (the same IP, a port each).
+    pub addresses: Vec<SocketAddr>,
     /// Each listener's accept-queue length (`somaxconn`, read at start).
     pub backlog: usize,
 }
@@ -59,14 +69,20 @@ fn kernel_backlog() -> usize {
         .map_or(1024, |n| n.clamp(128, i32::MAX as u64) as usize)
 }
 
-/// How many listeners of `backlog` hold twice `connections` between them.
+/// The most connections one listener is given (module docs: the kernel's
+/// port search per destination), whatever the backlog.
+const MOST_PER_LISTENER: usize = 2_048;
+
+/// How many listeners of `backlog` hold twice `connections` between them,
+/// with at most [`MOST_PER_LISTENER`] connections each.
 pub fn listeners_for(connections: usize, backlog: usize) -> usize {
     (2 * connections)
         .div_ceil(backlog.max(1))
+        .max(connections.div_ceil(MOST_PER_LISTENER))
         .clamp(1, MAX_LISTENERS)
 }
 
-/// Starts the service on a loopback port, sized for up to `connections`
+/// Starts the service on loopback ports, sized for up to `connections`
 /// clients at once (see the module docs), and returns where it listens.
 ///
 /// The thread runs until the process exits.
@@ -83,7 +99,8 @@ pub fn start(latency: Duration, connections: usize) -> io::Result<Sizing> {
         .spawn(move || {
             corio::run(move || match bind(listeners, backlog) {
                 Ok(mut bound) => {
-                    let _ = address_sender.send(bound[0].local_addr());
+                    let addresses = bound.iter().map(TcpListener::local_addr).collect();
+                    let _ = address_sender.send(addresses);
                     // One acceptor per listener; the root is the first.
                     let first = bound.remove(0);
                     for listener in bound {
@@ -96,24 +113,17 @@ pub fn start(latency: Duration, connections: usize) -> io::Result<Sizing> {
                 }
             })
         })?;
-    let address = address.recv().map_err(|_| {
+    let addresses = address.recv().map_err(|_| {
         io::Error::other("the slow service's thread ended before it was listening")
     })??;
-    Ok(Sizing {
-        address,
-        listeners,
-        backlog,
-    })
+    Ok(Sizing { addresses, backlog })
 }
 
-/// `count` listeners on one loopback port, each with `backlog`.
+/// `count` listeners on loopback ports of their own, each with `backlog`.
 fn bind(count: usize, backlog: usize) -> io::Result<Vec<TcpListener>> {
-    let first = TcpListener::bind_reuse_port("127.0.0.1:0")?;
-    let port = first.local_addr()?;
-    let mut all = vec![first];
-    for _ in 1..count {
-        all.push(TcpListener::bind_reuse_port(port)?);
-    }
+    let all = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<io::Result<Vec<_>>>()?;
     for listener in &all {
         // corio listens with a backlog of 1024; listen(2) again on a
         // listening socket changes only its backlog.
