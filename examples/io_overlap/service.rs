@@ -19,9 +19,10 @@
 //! enough add nothing. The parent still reads the kernel's overflow counter
 //! around each mode (`measure::listen_overflows`) and warns if it moved.
 //!
-//! Each listener has a port of its own, and task `i` connects to listener
+//! Each listener has a port of its own (rather than all of them sharing one
+//! through `SO_REUSEPORT`), and task `i` connects to listener
 //! `i % listeners` ([`Plan::service_for`](crate::modes::Plan::service_for)),
-//! for a second reason: the kernel picks a client's port by walking the
+//! because the kernel picks a client's port by walking the
 //! ephemeral range (even ports first) and skipping every port already
 //! connected to the *same* address and port. With one destination and more
 //! than about 14,000 connections open at once, most of the half range it
