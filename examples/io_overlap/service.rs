@@ -94,14 +94,14 @@ pub fn listeners_for(connections: usize, backlog: usize) -> usize {
 pub fn start(latency: Duration, connections: usize) -> io::Result<Sizing> {
     let backlog = kernel_backlog();
     let listeners = listeners_for(connections, backlog);
-    let (address_sender, address) = mpsc::channel();
+    let (addresses_sender, addresses_received) = mpsc::channel();
     thread::Builder::new()
         .name("slow service".into())
         .spawn(move || {
             corio::run(move || match bind(listeners, backlog) {
                 Ok(mut bound) => {
                     let addresses = bound.iter().map(TcpListener::local_addr).collect();
-                    let _ = address_sender.send(addresses);
+                    let _ = addresses_sender.send(addresses);
                     // One acceptor per listener; the root is the first.
                     let first = bound.remove(0);
                     for listener in bound {
@@ -110,11 +110,11 @@ pub fn start(latency: Duration, connections: usize) -> io::Result<Sizing> {
                     accept_forever(&first, latency)
                 }
                 Err(error) => {
-                    let _ = address_sender.send(Err(error));
+                    let _ = addresses_sender.send(Err(error));
                 }
             })
         })?;
-    let addresses = address.recv().map_err(|_| {
+    let addresses = addresses_received.recv().map_err(|_| {
         io::Error::other("the slow service's thread ended before it was listening")
     })??;
     Ok(Sizing { addresses, backlog })
