@@ -88,9 +88,12 @@ pub(super) fn bump(cell: &Cell<u64>, by: u64) {
 pub(super) struct Ticks {
     /// Ticks between two polls (`runtime::Builder::event_interval`), >= 1.
     interval: i64,
-    /// Its `left`: ticks left until the next poll, due once it is 0 or less
-    /// (a step of two may pass 0), reloaded to `interval` after each poll;
-    /// and what else the watchdog reads.
+    /// Its `left`: ticks left until the next poll, less one, so that the
+    /// poll is due once it is negative (a step of two may pass -1); reloaded
+    /// to `interval - 1` after each poll; and what else the watchdog reads.
+    /// Less one because "negative" is the sign bit the subtraction sets,
+    /// where "0 or less" needs a comparison of its own, an instruction on
+    /// every switch.
     pub(super) pulse: Pulse,
     /// Switches counted up to the last reload of the ticks left.
     switches_before: Cell<u64>,
@@ -105,7 +108,7 @@ impl Ticks {
         assert!(interval >= 1, "the builder validates event_interval");
         Ticks {
             interval: i64::from(interval),
-            pulse: Pulse::new(runtime, i64::from(interval)),
+            pulse: Pulse::new(runtime, i64::from(interval) - 1),
             switches_before: Cell::new(0),
             idle: Cell::new(0),
         }
@@ -117,7 +120,7 @@ impl Ticks {
     pub(super) fn tick(&self, n: i64) -> bool {
         let left = self.pulse.left.load(Relaxed) - n;
         self.pulse.left.store(left, Relaxed);
-        left <= 0
+        left < 0
     }
 
     /// Notes that one tick counted switches nowhere.
@@ -128,7 +131,8 @@ impl Ticks {
     /// Switches so far.
     pub(super) fn switches(&self) -> u64 {
         let left = self.pulse.left.load(Relaxed);
-        let ticked = u64::try_from(self.interval - left).expect("left never exceeds interval");
+        let ticked =
+            u64::try_from(self.interval - 1 - left).expect("left never exceeds interval - 1");
         self.switches_before.get() + ticked - self.idle.get()
     }
 
@@ -136,7 +140,7 @@ impl Ticks {
     pub(super) fn reload(&self) {
         self.switches_before.set(self.switches());
         self.idle.set(0);
-        self.pulse.left.store(self.interval, Relaxed);
+        self.pulse.left.store(self.interval - 1, Relaxed);
         let epoch = &self.pulse.epoch;
         epoch.store(epoch.load(Relaxed).wrapping_add(1), Relaxed);
     }

@@ -59,10 +59,11 @@ pub(crate) struct Beat {
 }
 
 impl Pulse {
-    /// The pulse of runtime `runtime`, whose thread is the calling one.
-    pub(super) fn new(runtime: u32, interval: i64) -> Pulse {
+    /// The pulse of runtime `runtime`, whose thread is the calling one,
+    /// with `left` ticks left (as `metrics::Ticks` counts them).
+    pub(super) fn new(runtime: u32, left: i64) -> Pulse {
         Pulse {
-            left: AtomicI64::new(interval),
+            left: AtomicI64::new(left),
             epoch: AtomicU64::new(0),
             running: AtomicU64::new(0),
             busy: AtomicBool::new(false),
