@@ -187,3 +187,45 @@ fn a_first_run_to_its_first_wait_stays_on_the_top_page() {
         waiting.into_iter().for_each(|task| task.join().unwrap());
     });
 }
+
+#[test]
+fn a_burst_of_spawns_leaves_every_new_stack_untouched_until_its_task_runs() {
+    // More than a population batch, in a fresh runtime: every stack is new.
+    const TASKS: usize = 3 * stack::POPULATE_BATCH;
+    corio::run(|| {
+        let (tx, rx) = corio::sync::channel::<()>();
+        let rx = std::rc::Rc::new(rx);
+        let waiting: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let rx = rx.clone();
+                corio::spawn(move || {
+                    let _ = rx.recv();
+                })
+            })
+            .collect();
+        let ids: Vec<_> = waiting.iter().map(|task| task.id()).collect();
+        let stack_use = || -> Vec<usize> {
+            let dump = corio::runtime::tasks();
+            let mine: Vec<_> = dump.iter().filter(|task| ids.contains(&task.id)).collect();
+            assert_eq!(mine.len(), TASKS);
+            mine.iter().map(|task| task.stack_used).collect()
+        };
+        // Queued, never run: no byte of any stack written yet (the label
+        // and the first frame are written at the first run, where they
+        // are used at once, not at the spawn, long before).
+        assert!(
+            stack_use().iter().all(|&used| used == 0),
+            "stack use before any ran: {:?}",
+            stack_use()
+        );
+        corio::yield_now();
+        // Each ran to its first wait: its stack holds its frames now.
+        assert!(
+            stack_use().iter().all(|&used| used > 0),
+            "stack use once all ran: {:?}",
+            stack_use()
+        );
+        drop(tx);
+        waiting.into_iter().for_each(|task| task.join().unwrap());
+    });
+}

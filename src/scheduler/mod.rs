@@ -101,7 +101,7 @@ pub use schedule::{ParseScheduleError, Schedule};
 pub(crate) use spawn::{NotSend, Spawned, panic_text, spawn, spawn_on, spawn_unchecked_on};
 pub(crate) use suspend::{Blocker, CannotWait, Holder, Suspend, Switch, Wake};
 pub use task::TaskId;
-pub(crate) use task::{Parker, Task, TaskCoroutine, TaskShared};
+pub(crate) use task::{Parker, Run, Task, TaskBody, TaskShared};
 
 use metrics::{StatCells, Ticks};
 use pulse::Watched;

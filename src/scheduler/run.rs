@@ -7,14 +7,14 @@
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 
-use corosensei::CoroutineResult;
+use corosensei::{Coroutine, CoroutineResult};
 
 use super::context;
 use super::metrics::bump;
 use super::pulse::Pulse;
 use super::schedule::{Pct, Policy, SplitMix64};
 use super::task::{Parked, ParkedOn, ParkedTimer, Slot, SlotState, describe};
-use super::{Core, Suspend, Switch, Task, TaskId, Wake};
+use super::{Core, Run, Suspend, Switch, Task, TaskId, Wake};
 use crate::trace::{self, EventKind, SuspendReason, WakeCause};
 
 /// Which task [`Core::run_task`] runs, and who owns it while it runs.
@@ -212,7 +212,20 @@ impl Core {
         // is the only `&mut` to the task's `coroutine`; the code it runs
         // reads the task's other fields through the current-task pointer
         // (see `Task`).
-        let result = unsafe { (*task.as_ptr()).coroutine.resume(()) };
+        if let Run::Unstarted(..) = unsafe { &(*task.as_ptr()).coroutine } {
+            // SAFETY: as above; the first run of this task.
+            unsafe { self.start(task) };
+        }
+        // SAFETY: as above.
+        let Run::Started(coroutine) = (unsafe { &mut (*task.as_ptr()).coroutine }) else {
+            // SAFETY: `start` just made the coroutine if there was none.
+            // Said so rather than checked again: the yield path then has
+            // one branch for unstarted tasks, and the coroutine's address
+            // stays the task's, one pointer to keep across the switch
+            // (`scripts/instructions.sh` counts both).
+            unsafe { std::hint::unreachable_unchecked() }
+        };
+        let result = coroutine.resume(());
         context::leave_task();
         if TRACED {
             if self.timed {
@@ -243,6 +256,37 @@ impl Core {
                 Stopped::Returned
             }
         }
+    }
+
+    /// Makes the coroutine of a task about to run for the first time
+    /// (`task::Run` says why not at its spawn): readies its stack (its top
+    /// page faulted in, in a burst with the next ones; its owner's label)
+    /// and builds the coroutine on it. Out of line: the yield path of
+    /// [`Core::run_task`] pays one branch for it.
+    ///
+    /// # Safety
+    ///
+    /// As in [`Core::run_task`]: `task` is alive and not running, and
+    /// nothing else holds a reference to its `coroutine`; it is unstarted.
+    #[cold]
+    #[inline(never)]
+    unsafe fn start(&self, task: NonNull<Task>) {
+        // SAFETY: the caller's promise; the name and id are other fields,
+        // which only shared references read.
+        let (run, id, name) = unsafe {
+            let task = task.as_ptr();
+            (&mut (*task).coroutine, (*task).id, (*task).shared.name())
+        };
+        let Run::Unstarted(stack, body) = run else {
+            unreachable!("start is called for an unstarted task only");
+        };
+        let (Some(mut stack), Some(body)) = (stack.take(), body.take()) else {
+            unreachable!("an unstarted task keeps its stack and body until it first runs");
+        };
+        self.stacks
+            .borrow_mut()
+            .prepare(&mut stack, id.as_u64(), name);
+        *run = Run::Started(Coroutine::with_stack(stack, body));
     }
 
     /// [`Core::run_task`], traced if tracing is on: for callers that run
@@ -419,7 +463,13 @@ impl Core {
         }
         bump(&self.stats.completed, 1);
         self.trace(id.serial(), || EventKind::Finish);
-        self.stacks.borrow_mut().give_back(coroutine.into_stack());
+        let stack = match coroutine {
+            Run::Started(coroutine) => coroutine.into_stack(),
+            // Cancelled or unwound before it ever ran (`Core::unwound`
+            // dropped its body).
+            Run::Unstarted(stack, _) => stack.expect("an unstarted task keeps its stack"),
+        };
+        self.stacks.borrow_mut().give_back(stack);
     }
 
     /// Runs tasks until the task `root` has returned.

@@ -1,8 +1,10 @@
 //! Task construction and joining: the one spawn path and the one join path.
 //!
 //! A spawn reserves the task's slot ([`Core::reserve_id`]), takes a stack
-//! from the pool, wraps the closure in the coroutine's root function
-//! ([`task_body`]) and queues the task ([`Core::schedule_new`]). The root
+//! from the pool without touching it, wraps the closure in the coroutine's
+//! root function ([`task_body`], boxed) and queues the task
+//! ([`Core::schedule_new`]); the coroutine is made on the stack at the
+//! task's first run (`Core::start`, and `task::Run` for why). The root
 //! function runs the closure, catches its panic, leaves the result in the
 //! task's [`JoinSlot`] and wakes the joiner. [`Spawned::join`] waits on that
 //! slot: it hosts the others in place while it can (`hosting`), and parks
@@ -23,7 +25,7 @@ use corosensei::{Coroutine, Yielder};
 use super::cancel::Cancelled;
 use super::context;
 use super::{
-    Blocker, Core, Parker, Suspend, Switch, Task, TaskCoroutine, TaskCounters, TaskId, TaskMetrics,
+    Blocker, Core, Parker, Run, Suspend, Switch, Task, TaskBody, TaskCounters, TaskId, TaskMetrics,
     TaskShared, Wake,
 };
 use crate::stack::{PooledStack, StackSpan};
@@ -271,10 +273,9 @@ where
     T: 'static,
 {
     let (id, stack, slot) = prepare(core, name, stack_size)?;
-    let span = stack.span();
-    let coroutine = Coroutine::with_stack(stack, task_body(f, id, Rc::clone(&slot), |_, _| ()));
+    let run = run_on(stack, task_body(f, id, Rc::clone(&slot), |_, _| ()));
     let shared: Rc<dyn TaskShared> = slot.clone();
-    Ok(queue(core, id, (coroutine, span), shared, slot))
+    Ok(queue(core, id, run, shared, slot))
 }
 
 /// [`spawn_on`] for a closure and a result that may borrow (a scope's
@@ -304,12 +305,11 @@ where
 {
     type Body<'b> = Box<dyn FnOnce(&Yielder<(), Switch>, ()) + 'b>;
     let (id, stack, slot) = prepare(core, name, stack_size)?;
-    let span = stack.span();
     let body: Body<'a> = Box::new(task_body(f, id, Rc::clone(&slot), finished));
     // SAFETY: only the lifetime changes; the caller guarantees the body is
     // run or dropped (the coroutine ended or unwound) before `'a` ends.
-    let body: Body<'static> = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
-    let coroutine = Coroutine::with_stack(stack, body);
+    let body: TaskBody = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
+    let run = run_on(stack, body);
     let shared: Rc<dyn TaskShared + 'a> = slot.clone();
     // SAFETY: only the lifetime changes; `TaskShared` reads the name and the
     // parker, never the result, and the result is gone before `'a` ends
@@ -317,21 +317,40 @@ where
     let shared = unsafe {
         std::mem::transmute::<Rc<dyn TaskShared + 'a>, Rc<dyn TaskShared + 'static>>(shared)
     };
-    Ok(queue(core, id, (coroutine, span), shared, slot))
+    Ok(queue(core, id, run, shared, slot))
 }
+
+/// A task's coroutine, made now on a stack that is ready, or its stack and
+/// boxed body for its first run (see `StackPool::take_for_task` and
+/// `task::Run` for why); and where the stack is.
+fn run_on<B>((stack, ready): (PooledStack, bool), body: B) -> (Run, StackSpan)
+where
+    B: FnOnce(&Yielder<(), Switch>, ()) + 'static,
+{
+    let span = stack.span();
+    let run = if ready {
+        Run::Started(Coroutine::with_stack(stack, body))
+    } else {
+        Run::Unstarted(Some(stack), Some(Box::new(body) as TaskBody))
+    };
+    (run, span)
+}
+
+/// A stack from `StackPool::take_for_task`, and whether it is ready.
+type TakenStack = (PooledStack, bool);
 
 /// A task's id, stack and result slot, before its coroutine is made.
 fn prepare<T>(
     core: &Core,
     name: Option<String>,
     stack_size: Option<usize>,
-) -> io::Result<(TaskId, PooledStack, Rc<JoinSlot<T>>)> {
+) -> io::Result<(TaskId, TakenStack, Rc<JoinSlot<T>>)> {
     let id = core.reserve_id();
     let size = stack_size.unwrap_or(core.default_stack_size);
     let stack = core
         .stacks
         .borrow_mut()
-        .take(size, id.as_u64(), name.as_deref());
+        .take_for_task(size, id.as_u64(), name.as_deref());
     let stack = match stack {
         Ok(stack) => stack,
         Err(e) => {
@@ -401,12 +420,12 @@ where
 fn queue<T>(
     core: &Core,
     id: TaskId,
-    (coroutine, stack): (TaskCoroutine, StackSpan),
+    run: (Run, StackSpan),
     shared: Rc<dyn TaskShared>,
     slot: Rc<JoinSlot<T>>,
 ) -> Spawned<T> {
     let counters: *const TaskCounters = &slot.counters;
-    core.schedule_new(Box::new(Task::new(id, coroutine, stack, shared, counters)));
+    core.schedule_new(Box::new(Task::new(id, run, shared, counters)));
     Spawned {
         slot,
         id,

@@ -156,6 +156,39 @@ fn resume_lines(base: usize, depth: u32) -> std::ops::Range<usize> {
 /// The coroutine type every task runs in.
 pub(crate) type TaskCoroutine = Coroutine<(), Switch, (), PooledStack>;
 
+/// A task's root function before its coroutine is made: what
+/// `Coroutine::with_stack` runs at the first resume.
+pub(crate) type TaskBody = Box<dyn FnOnce(&Yielder<(), Switch>, ())>;
+
+/// A task's coroutine, or what becomes one at the task's first run.
+///
+/// The coroutine is made at the first run, not at the spawn, because
+/// making it writes the stack's top page (the header, the first frame):
+/// written at the spawn, that page has left the caches and the TLB by the
+/// time a burst of spawns gets to run, and the first run pays to bring it
+/// back (`examples/spawn_scale`'s cold spawn, against the page-fault
+/// floor). The stack itself is taken at the spawn, untouched, so that a
+/// spawn that cannot have one fails with the pool's error, as std's
+/// `Builder::spawn` fails when no thread can be made.
+pub(crate) enum Run {
+    /// Spawned, never run: its stack and its root function, both `Some`
+    /// until the first run takes them (or a teardown drops the function).
+    Unstarted(Option<PooledStack>, Option<TaskBody>),
+    /// Made at the first run.
+    Started(TaskCoroutine),
+}
+
+impl Run {
+    /// Whether the task's code has begun to run (a coroutine made but not
+    /// yet resumed has not).
+    pub(crate) fn started(&self) -> bool {
+        match self {
+            Run::Unstarted(..) => false,
+            Run::Started(coroutine) => coroutine.started(),
+        }
+    }
+}
+
 /// A spawned coroutine and what the scheduler needs to know about it.
 ///
 /// It is also what the running coroutine knows about itself: the
@@ -164,12 +197,18 @@ pub(crate) type TaskCoroutine = Coroutine<(), Switch, (), PooledStack>;
 /// its resumer holds `coroutine` mutably borrowed. So a task never moves
 /// while it runs (it is resumed from a raw pointer to its heap place), and
 /// nothing but its resumer touches `coroutine`.
+///
+/// `repr(C)`, with `coroutine` first: the task's address is then its
+/// coroutine's, and its started coroutine's, so the yield path reaches it
+/// with no address arithmetic and keeps one pointer live across the
+/// switch, not two (`scripts/instructions.sh` counts the difference).
+#[repr(C)]
 pub(crate) struct Task {
+    /// The coroutine, made at the first run; its root function catches
+    /// panics, so resuming it never unwinds into the scheduler.
+    pub(crate) coroutine: Run,
     /// Key in `Core::tasks` plus the serial that makes stale ids harmless.
     pub(crate) id: TaskId,
-    /// The coroutine; its root function catches panics, so resuming it never
-    /// unwinds into the scheduler.
-    pub(crate) coroutine: TaskCoroutine,
     /// The coroutine's way back to its resumer, lent by corosensei to its
     /// root function and stored here by it before any user code runs; null
     /// before the first resume. It lives at the base of the coroutine's
@@ -197,11 +236,11 @@ pub(crate) struct Task {
 const _: () = assert!(crate::stack::MAX_STACK_SIZE <= u32::MAX as usize);
 
 impl Task {
-    /// A new task, not yet started, on `stack`.
+    /// A new task, not yet started: `coroutine`, made or unstarted, on the
+    /// stack at `span`.
     pub(crate) fn new(
         id: TaskId,
-        coroutine: TaskCoroutine,
-        stack: StackSpan,
+        (coroutine, span): (Run, StackSpan),
         shared: Rc<dyn TaskShared>,
         counters: *const TaskCounters,
     ) -> Task {
@@ -211,8 +250,8 @@ impl Task {
             yielder: Cell::new(std::ptr::null()),
             shared,
             counters,
-            stack_base: stack.base,
-            stack_len: u32::try_from(stack.len()).expect("a stack is at most MAX_STACK_SIZE"),
+            stack_base: span.base,
+            stack_len: u32::try_from(span.len()).expect("a stack is at most MAX_STACK_SIZE"),
             parked_depth: Cell::new(0),
         }
     }

@@ -6,7 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use super::context;
 use super::task::{Slot, SlotState};
-use super::{Core, Task, TaskId};
+use super::{Core, Run, Task, TaskId};
 
 impl Core {
     /// Takes a parked task out of the runtime (to unwind it), cancelling its
@@ -111,7 +111,13 @@ impl Core {
         // unwinder's task current and suspend that one's yielder.
         let outcome = context::as_scheduler(|| {
             let _unwinding = task.coroutine.started().then(|| context::unwinding(&*task));
-            panic::catch_unwind(AssertUnwindSafe(|| task.coroutine.force_unwind()))
+            panic::catch_unwind(AssertUnwindSafe(|| match &mut task.coroutine {
+                Run::Started(coroutine) => coroutine.force_unwind(),
+                // Never ran: its closure is dropped, here on the
+                // scheduler's stack (`spawn::Unstarted` reports a panic of
+                // its destructor).
+                Run::Unstarted(_, body) => drop(body.take()),
+            }))
         });
         if outcome.is_err() {
             log::error!(

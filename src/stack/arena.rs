@@ -1,6 +1,7 @@
 //! Arena chunks: one large mapping cut into equal stack slots, registered
 //! with the overflow handler, and the guard page at the bottom of each slot.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 
@@ -18,6 +19,11 @@ pub(super) struct Chunk {
     slot_size: usize,
     /// Number of slots the mapping holds.
     slots: usize,
+    /// Slots that begin below this address had their top page populated,
+    /// or were passed over by population (`StackPool::prepare`); it only
+    /// grows. An address, not an index, so that the check on every first
+    /// run is a comparison, not a division by the slot size.
+    populated_end: Cell<usize>,
     /// Entry in the overflow handler's registry; `None` if it was full.
     /// Dropped before the mapping goes, so the handler never reads an
     /// unmapped header.
@@ -53,6 +59,7 @@ impl Chunk {
             start,
             slot_size,
             slots,
+            populated_end: Cell::new(start),
             registration,
         })
     }
@@ -65,6 +72,36 @@ impl Chunk {
     /// Bytes per slot (guard page included).
     pub(super) fn slot_size(&self) -> usize {
         self.slot_size
+    }
+
+    /// Whether population has dealt with the slot that begins at `slot`
+    /// (populated its top page, or passed it over).
+    pub(super) fn populated(&self, slot: usize) -> bool {
+        slot < self.populated_end.get()
+    }
+
+    /// Notes that population has dealt with every slot below `index`.
+    pub(super) fn set_populated_to(&self, index: usize) {
+        let end = self.start + index * self.slot_size;
+        self.populated_end.set(self.populated_end.get().max(end));
+    }
+
+    /// Index of the slot whose bytes include `address`.
+    ///
+    /// # Panics
+    ///
+    /// If `address` is not inside this chunk's mapping.
+    pub(super) fn slot_index(&self, address: usize) -> usize {
+        let index = address
+            .checked_sub(self.start)
+            .map_or(usize::MAX, |offset| offset / self.slot_size);
+        assert!(
+            index < self.slots,
+            "address {address:#x} is not in a chunk of {} slots from {:#x}",
+            self.slots,
+            self.start
+        );
+        index
     }
 
     /// First byte (the guard page) of slot `index`.
@@ -99,6 +136,10 @@ impl fmt::Debug for Chunk {
             .field("start", &format_args!("{:#x}", self.start))
             .field("slot_size", &self.slot_size)
             .field("slots", &self.slots)
+            .field(
+                "populated_end",
+                &format_args!("{:#x}", self.populated_end.get()),
+            )
             .field("registered", &self.registration.is_some())
             .finish()
     }

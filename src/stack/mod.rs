@@ -86,25 +86,38 @@
 //! a stack dropped instead of given back keeps its slot (and its touched
 //! pages) until the whole chunk goes.
 //!
-//! **Cold spawns: new stacks populated in batches.** A coroutine's first
-//! run writes its stack's top page: the header (on take), the first frame
+//! **Cold spawns: a stack is written once, right before it is used, and
+//! new stacks are populated in batches.** A coroutine's first run writes
+//! its stack's top page: the header, the first frame
 //! (`Coroutine::with_stack`) and, as a rule, every frame until it first
-//! parks (`tests/stack_many.rs` checks that it stays there; a debug build's
-//! bigger frames need two pages). On a fresh slot that page is not there
-//! yet, and faulting it in one trap at a time is most of what a burst of
-//! cold spawns costs (`examples/spawn_scale` measures a million against
-//! the bare page-fault floor). Once a size has had [`POPULATE_BATCH`]
-//! stacks carved, the top pages of the next [`POPULATE_BATCH`] slots are
-//! faulted in together with one `process_madvise(MADV_POPULATE_WRITE)`
-//! call (Linux 6.13+ takes any advice a process gives itself this way),
-//! so neither the spawn nor the first resume faults. Only the top page:
-//! the rest of a stack costs memory only if its coroutine goes that deep.
-//! A program with fewer stacks than one batch populates nothing ahead.
-//! The page is in memory then, but by a burst's first resumes it has left
-//! the caches and the TLB; the scheduler prefetches a queued task's stack
-//! top a few tasks ahead of its turn (`StackSpan::prefetch_top`).
+//! parks (`tests/stack_many.rs` checks that it stays there; a debug
+//! build's bigger frames need two pages). On a fresh slot that page is not
+//! there yet, and faulting it in one trap at a time is most of what a
+//! burst of cold spawns costs (`examples/spawn_scale` measures a million
+//! against the bare page-fault floor). So:
+//!
+//! - A spawn takes its stack from the pool without touching it
+//!   (`StackPool::take_for_task`), so that a spawn that cannot have one
+//!   still fails there, and the scheduler labels it and makes the
+//!   coroutine on it at the task's first run (`task::Run`). Written at the
+//!   spawn, the page would have left the caches and the TLB by the time a
+//!   burst of spawns gets to run, and the first run would pay to bring it
+//!   back. A *warm* stack (a free one that still holds its memory) is
+//!   labelled and used at the spawn, as it costs no fault and is likely
+//!   still cached.
+//! - At a first run on a stack whose top page nobody populated yet, once
+//!   its size has had [`POPULATE_BATCH`] stacks carved, the top pages of
+//!   that slot and of the next ones, [`POPULATE_BATCH`] in all, are
+//!   faulted in with one `process_madvise(MADV_POPULATE_WRITE)` call
+//!   (Linux 6.13+ takes any advice a process gives itself this way).
+//!   Tasks first run in the order their slots were carved, so the next
+//!   ones find their page in memory and, just zeroed, in the caches.
+//!   Only the top page: the rest of a stack costs memory only if its
+//!   coroutine goes that deep. A program with fewer stacks than one batch
+//!   populates nothing ahead.
+//!
 //! Support is probed once per process ([`populate_kind`]); where the
-//! kernel refuses, pages fault in on first touch as before.
+//! kernel refuses, pages fault in on first touch, at the first run.
 //!
 //! **Memory of idle stacks: a hot set, batches, and unmapping after a
 //! large drop.** A finished coroutine's stack goes on top of its size's

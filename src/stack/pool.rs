@@ -39,9 +39,6 @@ struct SizeClass {
     /// Slots of `arena` below this index already have their guard page
     /// (installed in a batch ahead of carving).
     guarded_to: usize,
-    /// Slots of `arena` below this index had their top page populated, or
-    /// were passed over by population (a class not yet in a burst).
-    populated_to: usize,
     /// Slots carved for this size, all chunks together; population in
     /// batches starts once a burst has carved [`POPULATE_BATCH`].
     carved: usize,
@@ -60,7 +57,6 @@ impl SizeClass {
             arena: None,
             next_slot: 0,
             guarded_to: 0,
-            populated_to: 0,
             carved: 0,
             unmapped: 0,
         }
@@ -79,7 +75,6 @@ impl SizeClass {
                 self.arena = Some(Rc::clone(&chunk));
                 self.next_slot = 0;
                 self.guarded_to = 0;
-                self.populated_to = 0;
                 chunk
             }
         };
@@ -94,9 +89,6 @@ impl SizeClass {
         if self.next_slot >= self.guarded_to {
             install_guard(slot, page)?;
         }
-        if self.next_slot >= self.populated_to {
-            self.populated_to = self.populate_ahead(&chunk, stats);
-        }
         self.next_slot += 1;
         self.carved += 1;
         Ok(PooledStack {
@@ -106,23 +98,28 @@ impl SizeClass {
         })
     }
 
-    /// Faults in the top page ([`POPULATE_PAGES`]) of the next [`POPULATE_BATCH`] slots of
-    /// `chunk`, from `next_slot` on, in one system call, once this class is
-    /// in a burst of cold spawns; returns the slot index population has
-    /// dealt with up to. The top page is the one a stack's header, its
-    /// coroutine's first frame and, as a rule, its whole first run until it
-    /// parks are written to (`tests/stack_pool.rs` checks the last), so a
-    /// spawn and the first resume fault no page of their own. Slots before
-    /// the burst, and every slot where the kernel cannot populate in
-    /// batches, fault their top page in when it is first written.
-    fn populate_ahead(&self, chunk: &Chunk, stats: &mut PoolStats) -> usize {
-        let end = chunk.slots().min(self.next_slot + POPULATE_BATCH);
+    /// Faults in the top page ([`POPULATE_PAGES`]) of slot `index` of
+    /// `chunk` and of the slots after it, [`POPULATE_BATCH`] in all, in one
+    /// system call, unless an earlier call dealt with `index` already.
+    /// Called at a coroutine's first run ([`StackPool::prepare`]): coroutines
+    /// first run in the order their slots were carved, so the next ones to
+    /// run find their page in memory and still in the caches. Only once
+    /// this class is in a burst of cold spawns (it has carved
+    /// [`POPULATE_BATCH`] stacks) and where the kernel populates in
+    /// batches; otherwise those slots are passed over and fault their top
+    /// page in when it is first written.
+    fn populate_from(&self, chunk: &Chunk, index: usize, stats: &mut PoolStats) {
+        if chunk.populated(chunk.slot_start(index)) {
+            return;
+        }
+        let end = chunk.slots().min(index + POPULATE_BATCH);
+        chunk.set_populated_to(end);
         if self.carved < POPULATE_BATCH || populate_kind() != PopulateKind::Batched {
-            return end;
+            return;
         }
         let span = POPULATE_PAGES * page_size();
-        let tops: Vec<usize> = (self.next_slot..end)
-            .map(|index| chunk.slot_start(index) + chunk.slot_size() - span)
+        let tops: Vec<usize> = (index..end)
+            .map(|slot| chunk.slot_start(slot) + chunk.slot_size() - span)
             .collect();
         stats.populate_calls += 1;
         match sys::populate_regions(&tops, span) {
@@ -131,14 +128,15 @@ impl SizeClass {
             // touch, where a real shortage shows as it always has.
             Err(error) => log::debug!("corio: MADV_POPULATE_WRITE of new stacks failed: {error}"),
         }
-        end
     }
 
-    /// Takes the warmest free stack.
-    fn pop_free(&mut self) -> Option<PooledStack> {
+    /// Takes the warmest free stack, and says whether it still holds the
+    /// memory its last coroutine touched (it was not released).
+    fn pop_free(&mut self) -> Option<(PooledStack, bool)> {
         let stack = self.free.pop()?;
+        let warm = self.free.len() >= self.released_to;
         self.released_to = self.released_to.min(self.free.len());
-        Some(stack)
+        Some((stack, warm))
     }
 
     /// Files a free stack on top, then keeps the memory of idle stacks in
@@ -373,14 +371,72 @@ impl StackPool {
         let index = self.class_index(size);
         let class = &mut self.classes[index];
         let mut stack = match class.pop_free() {
-            Some(stack) => stack,
+            Some((stack, _)) => stack,
             None => match class.carve(&mut self.stats) {
                 Ok(stack) => stack,
                 Err((what, error)) => return Err(self.refusal(what, error, size)),
             },
         };
-        stack.label(owner_id, owner_name);
+        self.prepare(&mut stack, owner_id, owner_name);
         Ok(stack)
+    }
+
+    /// A stack for a task about to be spawned, and whether it is ready:
+    /// a *warm* stack (a free one that still holds the memory its last
+    /// coroutine touched) comes labelled, as from [`StackPool::take`]; any
+    /// other (a new one, or one whose memory was given back) comes with its
+    /// memory untouched, for [`StackPool::prepare`] at the task's first
+    /// run.
+    ///
+    /// The scheduler takes a task's stack at its spawn, so that a spawn
+    /// that cannot have one fails there. A warm stack's top page is in
+    /// memory and likely in the caches: the coroutine is made on it at
+    /// once. On any other the coroutine waits for the task's first run: a
+    /// burst of spawns then writes each stack's top page once, right before
+    /// the coroutine runs on it, instead of at the spawn and again, long
+    /// after it left the caches, at the first run.
+    ///
+    /// # Errors
+    ///
+    /// As [`StackPool::take`].
+    pub(crate) fn take_for_task(
+        &mut self,
+        size: usize,
+        owner_id: u64,
+        owner_name: Option<&str>,
+    ) -> io::Result<(PooledStack, bool)> {
+        let size = validate_stack_size(size)?;
+        let index = self.class_index(size);
+        let class = &mut self.classes[index];
+        match class.pop_free() {
+            Some((mut stack, true)) => {
+                stack.label(owner_id, owner_name);
+                Ok((stack, true))
+            }
+            Some((stack, false)) => Ok((stack, false)),
+            None => match class.carve(&mut self.stats) {
+                Ok(stack) => Ok((stack, false)),
+                Err((what, error)) => Err(self.refusal(what, error, size)),
+            },
+        }
+    }
+
+    /// Readies a stack that [`StackPool::take_for_task`] gave unready for its
+    /// coroutine's first run: faults its top page in, together with those
+    /// of the next fresh slots, in a burst of cold spawns (see
+    /// `SizeClass::populate_from`), and labels it with its owner.
+    pub(crate) fn prepare(
+        &mut self,
+        stack: &mut PooledStack,
+        owner_id: u64,
+        owner_name: Option<&str>,
+    ) {
+        if !stack.chunk.populated(stack.limit_address()) {
+            let index = stack.chunk.slot_index(stack.limit_address());
+            let class = self.class_index(stack.size());
+            self.classes[class].populate_from(&stack.chunk, index, &mut self.stats);
+        }
+        stack.label(owner_id, owner_name);
     }
 
     /// Returns a stack whose coroutine has finished (from
@@ -553,6 +609,7 @@ impl PooledStack {
     }
 
     /// Writes the owner's id, the size and the name into the header.
+    #[inline]
     fn label(&mut self, owner_id: u64, owner_name: Option<&str>) {
         let name = owner_name.unwrap_or("");
         let mut len = name.len().min(NAME_CAPACITY);
