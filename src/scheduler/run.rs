@@ -45,12 +45,6 @@ pub(super) enum Stopped {
     Returned,
 }
 
-/// How many places back in the run queue [`Core::prefetch_ahead`] asks
-/// for a task's stack: far enough that a cache miss (a few hundred
-/// nanoseconds on a VM) is over by its turn, near enough that the lines
-/// are still there. 8 and 32 gave the same in `spawn_scale --only cold`.
-const PREFETCH_AHEAD: usize = 8;
-
 /// How many places back in the run queue [`Core::prefetch_ahead`] asks for
 /// the frames a parked task resumes into: the task after the next one, so
 /// that the lines arrive while the next one runs (one request of a server,
@@ -362,15 +356,14 @@ impl Core {
     ///   have pushed out of the caches since; stalling on each of those
     ///   lines in turn was most of what corio spent per request beyond
     ///   tokio at 1,000 connections (`docs/results/http_per_request.md`).
-    /// * The task [`PREFETCH_AHEAD`] places back, if it has never parked:
-    ///   the top of its stack; and the box of the one twice as far (so that
-    ///   its stack's address is in cache when its turn to be the near one
-    ///   comes). A burst of spawned tasks runs each for the first time on a
-    ///   stack that was written at its spawn and has long left the caches
-    ///   and the TLB since; fetched a few tasks ahead, the misses overlap
-    ///   with the tasks in between instead of stalling each first resume
-    ///   (`examples/spawn_scale`, "corio cold spawn", measures it against
-    ///   the bare page-fault floor).
+    ///
+    /// A task that never ran needs nothing fetched: its stack is written
+    /// for the first time at its first run, on a page populated just
+    /// before (`Core::start`). Fetching the top of such a stack a few
+    /// tasks ahead, as corio did when the spawn wrote it, measured 4 %
+    /// slower on `spawn_scale --count 250000 --rounds 11` (cold / floor
+    /// 1.31x against 1.25x, medians of five and six runs): the page is
+    /// either not mapped yet or already cached.
     ///
     /// A yield does not do this: its path is kept to the fewest instructions
     /// (`peers/benches/switch_costs.rs`), and a task that only yields keeps
@@ -383,20 +376,6 @@ impl Core {
             unsafe { (*next.as_ptr()).prefetch_resume() };
             if let Some(after) = self.run_queue.nth(PREFETCH_RESUME_AHEAD + 1) {
                 crate::stack::prefetch(after.as_ptr() as usize);
-            }
-        }
-        if let Some(far) = self.run_queue.nth(2 * PREFETCH_AHEAD) {
-            crate::stack::prefetch(far.as_ptr() as usize);
-        }
-        if let Some(near) = self.run_queue.nth(PREFETCH_AHEAD) {
-            // SAFETY: a queued task is alive and not running: nothing
-            // writes its box meanwhile (its own code is the only writer of
-            // `parked_depth`, and its stack's place never changes).
-            let near = unsafe { &*near.as_ptr() };
-            // One that has parked gets its frames fetched as the next but
-            // one; more prefetches at once only queue behind each other.
-            if !near.has_parked() {
-                near.stack().prefetch_top();
             }
         }
     }

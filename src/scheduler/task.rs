@@ -256,9 +256,7 @@ impl Task {
         }
     }
 
-    /// Where its stack is, for the task dump's high-water mark and the
-    /// prefetches of `Core::prefetch_ahead`.
-    #[inline(always)]
+    /// Where its stack is, for the task dump's high-water mark.
     pub(crate) fn stack(&self) -> StackSpan {
         StackSpan {
             low: self.stack_base - self.stack_len as usize,
@@ -273,13 +271,6 @@ impl Task {
     pub(crate) fn note_parked_at(&self, sp: usize) {
         self.parked_depth
             .set(parked_depth(self.stack_base, self.stack_len, sp));
-    }
-
-    /// Whether the task has switched out to wait since it started (and its
-    /// resume then returns into frames [`Task::prefetch_resume`] knows).
-    #[inline(always)]
-    pub(crate) fn has_parked(&self) -> bool {
-        self.parked_depth.get() != 0
     }
 
     /// The task's counters.

@@ -683,12 +683,6 @@ unsafe impl Stack for PooledStack {
     }
 }
 
-/// Cache lines below a stack's base that [`StackSpan::prefetch_top`]
-/// asks for: a first run until it parks was measured to use 450 to 750
-/// bytes in a release build (`tests/stack_many.rs` bounds it by a page),
-/// the first four lines of which hold the initial frame and the closure.
-const PREFETCH_TOP_LINES: usize = 4;
-
 /// Asks the CPU to bring the cache line at `address` into its caches: a
 /// hint, which never faults (an unmapped address is ignored) and changes
 /// nothing a program can see. Nothing on architectures other than x86-64.
@@ -725,15 +719,6 @@ pub(crate) struct StackSpan {
 }
 
 impl StackSpan {
-    /// Asks the CPU to bring the top of this stack into its caches (and
-    /// its page into the TLB): the lines a coroutine's first resume reads
-    /// and writes (its first frame, its closure, its first calls). A hint
-    /// for a task about to run; see `Core::prefetch_ahead`.
-    #[inline(always)]
-    pub(crate) fn prefetch_top(&self) {
-        prefetch_lines(self.base - 64 * PREFETCH_TOP_LINES..self.base);
-    }
-
     /// Usable bytes.
     pub(crate) fn len(&self) -> usize {
         self.base - self.low
