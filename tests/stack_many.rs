@@ -96,9 +96,18 @@ fn rss_bytes() -> usize {
 /// `count` coroutines, each run to its first wait: a receive on one
 /// channel, which ends when the returned sender is dropped.
 fn parked_on_a_channel(count: usize) -> (corio::sync::Sender<()>, Vec<corio::JoinHandle<()>>) {
+    let spawned = spawned_to_wait_on_a_channel(count);
+    corio::yield_now();
+    spawned
+}
+
+/// [`parked_on_a_channel`] before any of them has run.
+fn spawned_to_wait_on_a_channel(
+    count: usize,
+) -> (corio::sync::Sender<()>, Vec<corio::JoinHandle<()>>) {
     let (tx, rx) = corio::sync::channel::<()>();
     let rx = std::rc::Rc::new(rx);
-    let parked = (0..count)
+    let spawned = (0..count)
         .map(|_| {
             let rx = rx.clone();
             corio::spawn(move || {
@@ -106,8 +115,7 @@ fn parked_on_a_channel(count: usize) -> (corio::sync::Sender<()>, Vec<corio::Joi
             })
         })
         .collect();
-    corio::yield_now();
-    (tx, parked)
+    (tx, spawned)
 }
 
 #[test]
@@ -193,16 +201,7 @@ fn a_burst_of_spawns_leaves_every_new_stack_untouched_until_its_task_runs() {
     // More than a population batch, in a fresh runtime: every stack is new.
     const TASKS: usize = 3 * stack::POPULATE_BATCH;
     corio::run(|| {
-        let (tx, rx) = corio::sync::channel::<()>();
-        let rx = std::rc::Rc::new(rx);
-        let waiting: Vec<_> = (0..TASKS)
-            .map(|_| {
-                let rx = rx.clone();
-                corio::spawn(move || {
-                    let _ = rx.recv();
-                })
-            })
-            .collect();
+        let (tx, waiting) = spawned_to_wait_on_a_channel(TASKS);
         let ids: Vec<_> = waiting.iter().map(|task| task.id()).collect();
         let stack_use = || -> Vec<usize> {
             let dump = corio::runtime::tasks();
