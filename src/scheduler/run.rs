@@ -184,6 +184,13 @@ impl Core {
             Next::Popped(task) => (NonNull::from(Box::leak(task)), false, false),
             Next::Front { task, alone } => (task, true, alone),
         };
+        // SAFETY: as below. Made before the task is marked current, as
+        // everything else here that may call `log` (a refused population
+        // of its stack logs): a log backend must find no coroutine running.
+        if let Run::Unstarted(..) = unsafe { &(*task.as_ptr()).coroutine } {
+            // SAFETY: as below; the first run of this task.
+            unsafe { self.start(task) };
+        }
         // SAFETY: as below: the task is alive and not running; its counters
         // live in its join slot, which the task keeps alive.
         let (serial, counters) =
@@ -206,10 +213,6 @@ impl Core {
         // is the only `&mut` to the task's `coroutine`; the code it runs
         // reads the task's other fields through the current-task pointer
         // (see `Task`).
-        if let Run::Unstarted(..) = unsafe { &(*task.as_ptr()).coroutine } {
-            // SAFETY: as above; the first run of this task.
-            unsafe { self.start(task) };
-        }
         // SAFETY: as above.
         let Run::Started(coroutine) = (unsafe { &mut (*task.as_ptr()).coroutine }) else {
             // SAFETY: `start` just made the coroutine if there was none.

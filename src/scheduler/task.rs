@@ -162,19 +162,22 @@ pub(crate) type TaskBody = Box<dyn FnOnce(&Yielder<(), Switch>, ())>;
 
 /// A task's coroutine, or what becomes one at the task's first run.
 ///
-/// The coroutine is made at the first run, not at the spawn, because
-/// making it writes the stack's top page (the header, the first frame):
-/// written at the spawn, that page has left the caches and the TLB by the
-/// time a burst of spawns gets to run, and the first run pays to bring it
-/// back (`examples/spawn_scale`'s cold spawn, against the page-fault
-/// floor). The stack itself is taken at the spawn, untouched, so that a
-/// spawn that cannot have one fails with the pool's error, as std's
-/// `Builder::spawn` fails when no thread can be made.
+/// On a new stack, or one whose memory was given back, the coroutine is
+/// made at the first run (`Core::start`), not at the spawn, because making
+/// it writes the stack's top page (the header, the first frame): written
+/// at the spawn, that page has left the caches and the TLB by the time a
+/// burst of spawns gets to run, and the first run pays to bring it back
+/// (`examples/spawn_scale`'s cold spawn, against the page-fault floor).
+/// The stack itself is taken at the spawn, untouched, so that a spawn that
+/// cannot have one fails with the pool's error, as std's `Builder::spawn`
+/// fails when no thread can be made. On a warm stack (a free one that
+/// still holds its memory) the coroutine is made at the spawn: there is
+/// no fault to move, and no box to pay for.
 pub(crate) enum Run {
     /// Spawned, never run: its stack and its root function, both `Some`
     /// until the first run takes them (or a teardown drops the function).
     Unstarted(Option<PooledStack>, Option<TaskBody>),
-    /// Made at the first run.
+    /// Made at the spawn on a warm stack, or at the first run.
     Started(TaskCoroutine),
 }
 
@@ -204,8 +207,9 @@ impl Run {
 /// switch, not two (`scripts/instructions.sh` counts the difference).
 #[repr(C)]
 pub(crate) struct Task {
-    /// The coroutine, made at the first run; its root function catches
-    /// panics, so resuming it never unwinds into the scheduler.
+    /// The coroutine, made at the spawn or at the first run (see [`Run`]);
+    /// its root function catches panics, so resuming it never unwinds into
+    /// the scheduler.
     pub(crate) coroutine: Run,
     /// Key in `Core::tasks` plus the serial that makes stale ids harmless.
     pub(crate) id: TaskId,
