@@ -86,11 +86,12 @@ pub(super) fn bump(cell: &Cell<u64>, by: u64) {
 /// sees them move: a relaxed atomic, the same plain load and store as a
 /// `Cell` (only this thread writes it).
 pub(super) struct Ticks {
-    /// Ticks between two polls (`runtime::Builder::event_interval`), >= 1.
-    interval: i64,
+    /// What `left` starts each interval at: the ticks between two polls
+    /// (`runtime::Builder::event_interval`, >= 1) less one.
+    full: i64,
     /// Its `left`: ticks left until the next poll, less one, so that the
     /// poll is due once it is negative (a step of two may pass -1); reloaded
-    /// to `interval - 1` after each poll; and what else the watchdog reads.
+    /// to `full` after each poll; and what else the watchdog reads.
     /// Less one because "negative" is the sign bit the subtraction sets,
     /// where "0 or less" needs a comparison of its own, an instruction on
     /// every switch.
@@ -106,9 +107,10 @@ impl Ticks {
     /// `runtime` (whose thread is the calling one).
     pub(super) fn new(interval: u32, runtime: u32) -> Ticks {
         assert!(interval >= 1, "the builder validates event_interval");
+        let full = i64::from(interval) - 1;
         Ticks {
-            interval: i64::from(interval),
-            pulse: Pulse::new(runtime, i64::from(interval) - 1),
+            full,
+            pulse: Pulse::new(runtime, full),
             switches_before: Cell::new(0),
             idle: Cell::new(0),
         }
@@ -131,8 +133,7 @@ impl Ticks {
     /// Switches so far.
     pub(super) fn switches(&self) -> u64 {
         let left = self.pulse.left.load(Relaxed);
-        let ticked =
-            u64::try_from(self.interval - 1 - left).expect("left never exceeds interval - 1");
+        let ticked = u64::try_from(self.full - left).expect("left never exceeds where it starts");
         self.switches_before.get() + ticked - self.idle.get()
     }
 
@@ -140,7 +141,7 @@ impl Ticks {
     pub(super) fn reload(&self) {
         self.switches_before.set(self.switches());
         self.idle.set(0);
-        self.pulse.left.store(self.interval - 1, Relaxed);
+        self.pulse.left.store(self.full, Relaxed);
         let epoch = &self.pulse.epoch;
         epoch.store(epoch.load(Relaxed).wrapping_add(1), Relaxed);
     }
