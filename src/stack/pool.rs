@@ -99,19 +99,16 @@ impl SizeClass {
     }
 
     /// Faults in the top page ([`POPULATE_PAGES`]) of slot `index` of
-    /// `chunk` and of the slots after it, [`POPULATE_BATCH`] in all, in one
-    /// system call, unless an earlier call dealt with `index` already.
-    /// Called at a coroutine's first run ([`StackPool::prepare`]): coroutines
-    /// first run in the order their slots were carved, so the next ones to
-    /// run find their page in memory and still in the caches. Only once
+    /// `chunk`, which no earlier call dealt with, and of the slots after
+    /// it, [`POPULATE_BATCH`] in all, in one system call. Called at a
+    /// coroutine's first run ([`StackPool::prepare`]): coroutines first run
+    /// in the order their slots were carved, so the next ones to run find
+    /// their page in memory and still in the caches. Only once
     /// this class is in a burst of cold spawns (it has carved
     /// [`POPULATE_BATCH`] stacks) and where the kernel populates in
     /// batches; otherwise those slots are passed over and fault their top
     /// page in when it is first written.
     fn populate_from(&self, chunk: &Chunk, index: usize, stats: &mut PoolStats) {
-        if chunk.populated(chunk.slot_start(index)) {
-            return;
-        }
         let end = chunk.slots().min(index + POPULATE_BATCH);
         chunk.set_populated_to(end);
         if self.carved < POPULATE_BATCH || populate_kind() != PopulateKind::Batched {
@@ -367,17 +364,10 @@ impl StackPool {
         owner_id: u64,
         owner_name: Option<&str>,
     ) -> io::Result<PooledStack> {
-        let size = validate_stack_size(size)?;
-        let index = self.class_index(size);
-        let class = &mut self.classes[index];
-        let mut stack = match class.pop_free() {
-            Some((stack, _)) => stack,
-            None => match class.carve(&mut self.stats) {
-                Ok(stack) => stack,
-                Err((what, error)) => return Err(self.refusal(what, error, size)),
-            },
-        };
-        self.prepare(&mut stack, owner_id, owner_name);
+        let (mut stack, ready) = self.take_for_task(size, owner_id, owner_name)?;
+        if !ready {
+            self.prepare(&mut stack, owner_id, owner_name);
+        }
         Ok(stack)
     }
 
