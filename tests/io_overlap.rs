@@ -51,7 +51,7 @@ use serde_json::Value;
 use workload::Workload;
 
 /// The JSON keys of a `--json` line.
-const JSON_KEYS: [&str; 21] = [
+const JSON_KEYS: [&str; 22] = [
     "workload",
     "mode",
     "tasks",
@@ -70,6 +70,7 @@ const JSON_KEYS: [&str; 21] = [
     "ideal_ms",
     "start_ms",
     "cpu_ms",
+    "system_ms",
     "listen_overflows",
     "harness_warning",
     "rounds_wall_ms",
@@ -318,6 +319,11 @@ fn json_output_is_one_object_per_workload_and_mode() {
         assert!(field(line, "os_threads") >= 1.0);
         assert!(field(line, "peak_rss_kib") > 0.0);
         field(line, "context_switches");
+        let (cpu, system) = (field(line, "cpu_ms"), field(line, "system_ms"));
+        assert!(
+            (0.0..=cpu).contains(&system),
+            "the kernel's part of the CPU time: {line}"
+        );
         let processes = field(line, "processes");
         let cores = field(line, "cores");
         let expected = match line["mode"].as_str() {
@@ -627,6 +633,7 @@ fn timeline_shows_staggering_and_overlap() {
         peak_rss_kib: 1,
         context_switches: 1,
         cpu_ns: 1,
+        system_ns: 1,
         corio_switches: None,
         start_ns: 0,
         records,
@@ -712,6 +719,7 @@ fn reports_survive_the_trip_between_processes() {
         peak_rss_kib: 3000,
         context_switches: 9,
         cpu_ns: 77,
+        system_ns: 31,
         corio_switches: Some(12),
         start_ns: 100,
         records: vec![TaskRecord {
@@ -848,6 +856,7 @@ fn a_sweep_step_reports_its_median_run_with_every_runs_wall_time() {
         peak_rss_kib: 1,
         context_switches: 1,
         cpu_ns: wall_ns,
+        system_ns: wall_ns / 2,
         corio_switches: None,
         start_ns: 0,
         records: Vec::new(),
@@ -871,6 +880,104 @@ fn a_sweep_step_reports_its_median_run_with_every_runs_wall_time() {
     let even = sweep::median(vec![run(4), run(1), run(3), run(2)]);
     assert_eq!(even.wall_ns, 2, "the lower middle one");
     assert_eq!(sweep::median(vec![run(7)]).rounds_wall_ns, [7]);
+}
+
+#[test]
+fn the_sweep_says_what_bounds_the_coroutines_at_its_largest_step() {
+    let setup = report::Setup {
+        cores: 2,
+        pinned: false,
+        requests: 3,
+        latency_ms: 10,
+        cpu_task_ms: 0.0,
+    };
+    let ms = 1_000_000;
+    let step = |mode, tasks, wall_ms: u64, cpu_ms: u64, system_ms: u64| runner::Measurement {
+        workload: Workload::Io,
+        mode,
+        tasks,
+        wall_ns: wall_ms * ms,
+        os_threads: 1,
+        processes: 0,
+        peak_rss_kib: 1,
+        context_switches: 4321,
+        cpu_ns: cpu_ms * ms,
+        system_ns: system_ms * ms,
+        corio_switches: None,
+        start_ns: 0,
+        records: Vec::new(),
+        others: Default::default(),
+        listen_overflows: None,
+        sweep: true,
+        rounds_wall_ns: Vec::new(),
+    };
+    let sweep = |coroutines_wall, coroutines_cpu| {
+        vec![
+            step(Mode::Threads, 10, 32, 3, 2),
+            step(Mode::Coroutines, 10, 31, 2, 1),
+            step(Mode::Threads, 10_000, 2000, 2600, 2100),
+            step(
+                Mode::Coroutines,
+                10_000,
+                coroutines_wall,
+                coroutines_cpu,
+                900,
+            ),
+        ]
+    };
+    // Busy for nearly all of its wall time, far past the 30 ms ideal.
+    let bound = report::sweep_sentences(&sweep(1000, 980), &setup).unwrap();
+    assert!(
+        bound.starts_with("At 10000 tasks threads took 2.0x the coroutines' wall time"),
+        "{bound}"
+    );
+    assert!(
+        bound.contains(
+            "on a CPU for 98 % of their wall time, 92 % of that in the kernel, where the TCP \
+             work of 10000 connections is done: at this count that work bounds them, not the \
+             30 ms of waiting"
+        ),
+        "{bound}"
+    );
+    assert!(
+        bound.contains("on 2 cores shared with the slow service")
+            && bound.contains("4321 kernel switches"),
+        "{bound}"
+    );
+    // Too little CPU time for the kernel's tick-sampled split to mean much.
+    let short = vec![
+        step(Mode::Threads, 100, 200, 150, 100),
+        step(Mode::Coroutines, 100, 100, 90, 60),
+    ];
+    let short = report::sweep_sentences(&short, &setup).unwrap();
+    assert!(
+        short.contains(
+            "on a CPU for 90 % of their wall time, running 100 connections: at this count \
+             that work bounds them"
+        ) && !short.contains("in the kernel"),
+        "{short}"
+    );
+    // On a CPU for a fifth of the time: the waits bound them.
+    let waiting = report::sweep_sentences(&sweep(1000, 200), &setup).unwrap();
+    assert!(
+        waiting.ends_with(
+            "The coroutines' one thread was on a CPU for 20 % of their wall time; the rest it \
+             waited for the slow service."
+        ),
+        "{waiting}"
+    );
+    // Busy, but close to the ideal: nothing to explain beyond the waits.
+    let near_ideal = step(Mode::Coroutines, 10, 40, 38, 30);
+    let near = report::sweep_sentences(&[step(Mode::Threads, 10, 50, 3, 2), near_ideal], &setup);
+    assert!(
+        near.unwrap()
+            .contains("the rest it waited for the slow service")
+    );
+    // Only one mode ran: nothing to compare.
+    assert_eq!(
+        report::sweep_sentences(&[step(Mode::Threads, 10, 32, 3, 2)], &setup),
+        None
+    );
 }
 
 #[test]
@@ -1217,6 +1324,7 @@ fn timeline_bars_line_up_whatever_the_mode_names() {
         peak_rss_kib: 1,
         context_switches: 1,
         cpu_ns: 1,
+        system_ns: 1,
         corio_switches: None,
         start_ns: 0,
         records: vec![record(0), record(1)],

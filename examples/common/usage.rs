@@ -37,10 +37,18 @@ pub fn context_switches(usage: &libc::rusage) -> u64 {
 
 /// User + system CPU time of a `getrusage` result.
 pub fn cpu_time(usage: &libc::rusage) -> Duration {
-    [usage.ru_utime, usage.ru_stime]
-        .iter()
-        .map(|t| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64))
-        .sum()
+    duration(usage.ru_utime) + duration(usage.ru_stime)
+}
+
+/// The system part of [`cpu_time`]: time the kernel spent on the process's
+/// behalf (its system calls, and the network and page-fault work done in
+/// them).
+pub fn system_time(usage: &libc::rusage) -> Duration {
+    duration(usage.ru_stime)
+}
+
+fn duration(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
 }
 
 /// The machine's CPU time, all CPUs together, in clock ticks

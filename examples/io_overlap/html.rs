@@ -351,6 +351,9 @@ fn sweep_section(sweep: &Sweep, setup: &Setup) -> String {
     }
     out += "</table>\n";
     out += &warnings(&sweep.runs);
+    if let Some(sentences) = report::sweep_sentences(&sweep.runs, setup) {
+        let _ = writeln!(out, "<p>{}</p>", escape(&sentences));
+    }
     if let Some(why) = &sweep.stopped {
         let _ = writeln!(out, "<p class=\"warning\">{}</p>", escape(why));
     }

@@ -143,10 +143,24 @@ fn machine_busy_ns() -> io::Result<u64> {
 /// runner, this is what the mode cost the CPUs whatever else ran: unlike
 /// wall time, other programs' load does not inflate it.
 pub fn own_cpu_ns() -> u64 {
+    own_cpu().0
+}
+
+/// [`own_cpu_ns`] and its system part (what the kernel spent on this
+/// process's and its waited-for children's behalf), from the same
+/// `getrusage` calls, so that the second never exceeds the first.
+pub fn own_cpu() -> (u64, u64) {
     [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN]
         .into_iter()
-        .map(|who| crate::usage::cpu_time(&crate::usage::rusage(who)).as_nanos() as u64)
-        .sum()
+        .map(|who| {
+            let usage = crate::usage::rusage(who);
+            let ns = |time: std::time::Duration| time.as_nanos() as u64;
+            (
+                ns(crate::usage::cpu_time(&usage)),
+                ns(crate::usage::system_time(&usage)),
+            )
+        })
+        .fold((0, 0), |(cpu, system), (c, s)| (cpu + c, system + s))
 }
 
 /// Measures how much CPU *other programs* used over an interval: the

@@ -61,7 +61,8 @@ pub fn harness_warning(m: &Measurement) -> Option<String> {
 /// sweep's), `ideal_ms` (io: the waits of one task, every wait overlapped;
 /// `null` for cpu), `start_ms` (until the last task started),
 /// `cpu_ms` (CPU time of the mode's processes, user + system, children
-/// included), `listen_overflows` (connections the kernel dropped meanwhile for a full
+/// included), `system_ms` (its system part: the kernel's work on the mode's
+/// behalf), `listen_overflows` (connections the kernel dropped meanwhile for a full
 /// accept queue, `null` if unreadable), `harness_warning` (`null`, or
 /// why those drops make the row measure the harness too) and
 /// `rounds_wall_ms` (`null` for the table's rows; for the sweep's, the
@@ -95,6 +96,7 @@ pub fn json_row(all: &[Measurement], m: &Measurement, setup: &Setup) -> Value {
         "ideal_ms": ideal_ms(m, setup),
         "start_ms": to_us(m.start_ms()),
         "cpu_ms": to_us(m.cpu_ns as f64 / 1e6),
+        "system_ms": to_us(m.system_ns as f64 / 1e6),
         "listen_overflows": m.listen_overflows,
         "harness_warning": harness_warning(m),
         "rounds_wall_ms": m.sweep.then(|| {
@@ -262,7 +264,7 @@ pub fn sweep_table(sweep: &[Measurement], setup: &Setup, stopped: Option<&str>) 
              processes (the service excluded), which other programs' load does not inflate.\n\
              KiB/task: peak RSS over the task count.\n";
     out += &overflow_warning(sweep);
-    if let Some(sentence) = sweep_sentence(sweep) {
+    if let Some(sentence) = sweep_sentences(sweep, setup) {
         out += &format!("\n{}\n", wrap(&sentence, 80));
     }
     if let Some(why) = stopped {
@@ -276,14 +278,15 @@ pub fn kib_per_task(m: &Measurement) -> f64 {
     m.peak_rss_kib as f64 / m.tasks.max(1) as f64
 }
 
-/// What the largest task count that both modes ran says.
-fn sweep_sentence(sweep: &[Measurement]) -> Option<String> {
+/// What the largest task count that both modes ran says: how the two
+/// modes compare there, and what bounds the coroutines.
+pub fn sweep_sentences(sweep: &[Measurement], setup: &Setup) -> Option<String> {
     let at = |mode, tasks| sweep.iter().find(|m| m.mode == mode && m.tasks == tasks);
     let (threads, coroutines) = sweep
         .iter()
         .rev()
         .find_map(|m| Some((at(Mode::Threads, m.tasks)?, at(Mode::Coroutines, m.tasks)?)))?;
-    Some(format!(
+    let comparison = format!(
         "At {} tasks threads took {:.1}x the coroutines' wall time ({:.0} ms against {:.0} \
          ms) and {:.1}x their CPU time ({:.0} ms against {:.0} ms), with {} OS threads against \
          {} and {:.1} KiB per task against {:.1}.",
@@ -298,7 +301,54 @@ fn sweep_sentence(sweep: &[Measurement]) -> Option<String> {
         coroutines.os_threads,
         kib_per_task(threads),
         kib_per_task(coroutines)
+    );
+    Some(format!(
+        "{comparison} {}",
+        coroutine_bound(coroutines, threads, setup)
     ))
+}
+
+/// The share of a CPU the coroutines' one thread above which a sweep step
+/// calls them bound by that work rather than by their waits.
+const BUSY_BOUND: f64 = 0.75;
+
+/// What bounds the coroutines of one sweep step, from their CPU and wall
+/// times: their one thread's work when it was on a CPU for most of their
+/// wall time and they took well over the ideal, else the service's answers.
+fn coroutine_bound(coroutines: &Measurement, threads: &Measurement, setup: &Setup) -> String {
+    let ideal_ms = f64::from(setup.requests) * setup.latency_ms as f64;
+    let busy = coroutines.cpu_ns as f64 / coroutines.wall_ns.max(1) as f64;
+    let kernel = coroutines.system_ns as f64 / coroutines.cpu_ns.max(1) as f64;
+    let percent = |share: f64| (share * 100.0).round().min(100.0);
+    if busy < BUSY_BOUND || coroutines.wall_ms() < 2.0 * ideal_ms {
+        return format!(
+            "The coroutines' one thread was on a CPU for {:.0} % of their wall time; the rest \
+             it waited for the slow service.",
+            percent(busy)
+        );
+    }
+    // The kernel's own split of CPU time into user and system is sampled
+    // at its clock tick: a share of less than a fifth of a second of CPU
+    // time would be a guess.
+    let work = if coroutines.cpu_ns >= 200_000_000 {
+        format!(
+            "{:.0} % of that in the kernel, where the TCP work of {} connections is done",
+            percent(kernel),
+            coroutines.tasks
+        )
+    } else {
+        format!("running {} connections", coroutines.tasks)
+    };
+    format!(
+        "The coroutines' one thread was on a CPU for {:.0} % of their wall time, {work}: at \
+         this count that work bounds them, not the {ideal_ms:.0} ms of waiting. Threads did the \
+         same TCP work on {} core{} shared with the slow service, and paid for a thread per \
+         task and {} kernel switches besides.",
+        percent(busy),
+        setup.cores,
+        plural(setup.cores),
+        threads.context_switches
+    )
 }
 
 /// Plain sentences computed from the figures; one paragraph per workload.

@@ -44,6 +44,9 @@ pub struct Measurement {
     /// CPU time (user + system) of the mode's processes during the mode,
     /// children included; the slow service, in the parent, is not.
     pub cpu_ns: u64,
+    /// The system part of `cpu_ns`: the kernel's work on the mode's behalf
+    /// (system calls, and the TCP processing done inside them).
+    pub system_ns: u64,
     /// Coroutine switches corio counted, for the modes with corio runtimes.
     pub corio_switches: Option<u64>,
     /// When the mode started (`monotonic_ns`), the zero of its timeline.
@@ -96,9 +99,11 @@ pub fn measure_mode(
     progress: Progress,
 ) -> Result<Measurement, String> {
     let switches_before = measure::context_switches();
-    let cpu_before = measure::own_cpu_ns();
+    let (cpu_before, system_before) = measure::own_cpu();
     let run = modes::run_mode(mode, plan, exe, progress)?;
-    let cpu_ns = measure::own_cpu_ns().saturating_sub(cpu_before);
+    let (cpu_after, system_after) = measure::own_cpu();
+    let cpu_ns = cpu_after.saturating_sub(cpu_before);
+    let system_ns = system_after.saturating_sub(system_before);
     let context_switches = measure::context_switches() - switches_before;
     let own_rss_kib =
         measure::peak_rss_kib().map_err(|error| format!("reading peak RSS: {error}"))?;
@@ -112,6 +117,7 @@ pub fn measure_mode(
         peak_rss_kib: own_rss_kib + run.children_rss_kib,
         context_switches,
         cpu_ns,
+        system_ns,
         corio_switches: run.corio_switches,
         start_ns: run.start_ns,
         records: run.records,
@@ -209,14 +215,15 @@ pub fn format_report(measured: &Measurement) -> String {
         report += &format!("record {}\n", r.to_fields());
     }
     report += &format!(
-        "summary {} {} {} {} {} {} {}\n",
+        "summary {} {} {} {} {} {} {} {}\n",
         measured.start_ns,
         measured.wall_ns,
         measured.os_threads,
         measured.processes,
         measured.peak_rss_kib,
         measured.context_switches,
-        measured.cpu_ns
+        measured.cpu_ns,
+        measured.system_ns
     );
     if let Some(switches) = measured.corio_switches {
         report += &format!("corio {switches}\n");
@@ -248,6 +255,7 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         peak_rss_kib,
         context_switches,
         cpu_ns,
+        system_ns,
     ] = summary?.as_slice()
     else {
         return None;
@@ -262,6 +270,7 @@ pub fn parse_report(mode: Mode, plan: &Plan, report: &str) -> Option<Measurement
         peak_rss_kib,
         context_switches,
         cpu_ns,
+        system_ns,
         corio_switches,
         start_ns,
         records,
