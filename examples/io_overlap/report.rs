@@ -308,8 +308,8 @@ pub fn sweep_sentences(sweep: &[Measurement], setup: &Setup) -> Option<String> {
     ))
 }
 
-/// The share of a CPU the coroutines' one thread above which a sweep step
-/// calls them bound by that work rather than by their waits.
+/// How much of their wall time the coroutines' one thread must spend on a
+/// CPU for a sweep step to call them bound by that work, not by their waits.
 const BUSY_BOUND: f64 = 0.75;
 
 /// What bounds the coroutines of one sweep step, from their CPU and wall
