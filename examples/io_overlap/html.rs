@@ -305,7 +305,7 @@ fn timelines(measured: &[&Measurement]) -> String {
 /// The sweep: its table and two charts over the task count (log axis):
 /// wall time (with the ideal), CPU time and peak memory per task.
 fn sweep_section(sweep: &Sweep, setup: &Setup) -> String {
-    let ideal = f64::from(setup.requests) * setup.latency_ms as f64;
+    let ideal = setup.io_ideal_ms();
     let rounds = sweep.runs.first().map_or(1, |m| m.rounds_wall_ns.len());
     let rounds_note = if rounds > 1 {
         format!(

@@ -22,6 +22,14 @@ pub struct Setup {
     pub cpu_task_ms: f64,
 }
 
+impl Setup {
+    /// The io workload's ideal wall time, ms: every task's waits overlapped
+    /// perfectly, so one task's `requests` waits of `latency_ms`.
+    pub fn io_ideal_ms(&self) -> f64 {
+        f64::from(self.requests) * self.latency_ms as f64
+    }
+}
+
 /// `mode`'s wall time over serial's for the same workload and task count,
 /// if serial ran (it never does in the sweep).
 pub fn speedup(all: &[Measurement], measured: &Measurement) -> Option<f64> {
@@ -34,11 +42,10 @@ pub fn speedup(all: &[Measurement], measured: &Measurement) -> Option<f64> {
     Some(serial.wall_ns as f64 / measured.wall_ns.max(1) as f64)
 }
 
-/// An io run's ideal wall time, ms: every task's waits overlapped
-/// perfectly, so one task's `requests` waits of `latency_ms`; `None` for
+/// An io run's ideal wall time, ms ([`Setup::io_ideal_ms`]); `None` for
 /// cpu.
 pub fn ideal_ms(m: &Measurement, setup: &Setup) -> Option<f64> {
-    (m.workload == Workload::Io).then(|| f64::from(setup.requests) * setup.latency_ms as f64)
+    (m.workload == Workload::Io).then(|| setup.io_ideal_ms())
 }
 
 /// Why a run's figures measured the harness too: the kernel dropped
@@ -216,7 +223,7 @@ fn overflow_warning(all: &[Measurement]) -> String {
 /// then what the largest count shows, and why the sweep stopped early if
 /// it did.
 pub fn sweep_table(sweep: &[Measurement], setup: &Setup, stopped: Option<&str>) -> String {
-    let ideal = f64::from(setup.requests) * setup.latency_ms as f64;
+    let ideal = setup.io_ideal_ms();
     let mut out = format!(
         "Sweep: the io workload at growing task counts, threads against coroutines. Ideal: \
          {ideal:.0} ms ({} wait{} of {} ms, every task's overlapped); \"x ideal\" is wall \
@@ -316,7 +323,7 @@ const BUSY_BOUND: f64 = 0.75;
 /// times: their one thread's work when it was on a CPU for most of their
 /// wall time and they took well over the ideal, else the service's answers.
 fn coroutine_bound(coroutines: &Measurement, threads: &Measurement, setup: &Setup) -> String {
-    let ideal_ms = f64::from(setup.requests) * setup.latency_ms as f64;
+    let ideal_ms = setup.io_ideal_ms();
     let busy = coroutines.cpu_ns as f64 / coroutines.wall_ns.max(1) as f64;
     let kernel = coroutines.system_ns as f64 / coroutines.cpu_ns.max(1) as f64;
     let percent = |share: f64| (share * 100.0).round().min(100.0);
