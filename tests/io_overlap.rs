@@ -106,6 +106,31 @@ fn io_plan(tasks: usize, requests: u32, latency_ms: u64) -> Plan {
     }
 }
 
+/// A table row of the io workload in `mode`: `tasks` tasks in `wall_ns`,
+/// no task records, and 1 or nothing in every other figure; a test sets
+/// the fields it looks at.
+fn io_measurement(mode: Mode, tasks: usize, wall_ns: u64) -> runner::Measurement {
+    runner::Measurement {
+        workload: Workload::Io,
+        mode,
+        tasks,
+        wall_ns,
+        os_threads: 1,
+        processes: 0,
+        peak_rss_kib: 1,
+        context_switches: 1,
+        cpu_ns: 1,
+        system_ns: 1,
+        corio_switches: None,
+        start_ns: 0,
+        records: Vec::new(),
+        others: Default::default(),
+        listen_overflows: None,
+        sweep: false,
+        rounds_wall_ns: Vec::new(),
+    }
+}
+
 fn results(records: &[TaskRecord]) -> Vec<u64> {
     records.iter().map(|r| r.result).collect()
 }
@@ -623,24 +648,12 @@ fn timeline_shows_staggering_and_overlap() {
         start_ns,
         end_ns,
     };
-    let measured = |mode, records: Vec<TaskRecord>| runner::Measurement {
-        workload: Workload::Io,
-        mode,
-        tasks: records.len(),
-        wall_ns: records.iter().map(|r| r.end_ns).max().unwrap(),
-        os_threads: 1,
-        processes: 0,
-        peak_rss_kib: 1,
-        context_switches: 1,
-        cpu_ns: 1,
-        system_ns: 1,
-        corio_switches: None,
-        start_ns: 0,
-        records,
-        others: Default::default(),
-        listen_overflows: None,
-        sweep: false,
-        rounds_wall_ns: Vec::new(),
+    let measured = |mode, records: Vec<TaskRecord>| {
+        let (tasks, wall_ns) = (records.len(), records.iter().map(|r| r.end_ns).max());
+        runner::Measurement {
+            records,
+            ..io_measurement(mode, tasks, wall_ns.unwrap())
+        }
     };
     let serial = measured(
         Mode::Serial,
@@ -847,23 +860,9 @@ fn sweep_rows_carry_the_table_keys_and_mark_themselves() {
 #[test]
 fn a_sweep_step_reports_its_median_run_with_every_runs_wall_time() {
     let run = |wall_ns| runner::Measurement {
-        workload: Workload::Io,
-        mode: Mode::Threads,
-        tasks: 1,
-        wall_ns,
-        os_threads: 1,
-        processes: 0,
-        peak_rss_kib: 1,
-        context_switches: 1,
         cpu_ns: wall_ns,
         system_ns: wall_ns / 2,
-        corio_switches: None,
-        start_ns: 0,
-        records: Vec::new(),
-        others: Default::default(),
-        listen_overflows: None,
-        sweep: false,
-        rounds_wall_ns: Vec::new(),
+        ..io_measurement(Mode::Threads, 1, wall_ns)
     };
     let picked = sweep::median(vec![run(300), run(100), run(200)]);
     assert_eq!(
@@ -893,23 +892,11 @@ fn the_sweep_says_what_bounds_the_coroutines_at_its_largest_step() {
     };
     let ms = 1_000_000;
     let step = |mode, tasks, wall_ms: u64, cpu_ms: u64, system_ms: u64| runner::Measurement {
-        workload: Workload::Io,
-        mode,
-        tasks,
-        wall_ns: wall_ms * ms,
-        os_threads: 1,
-        processes: 0,
-        peak_rss_kib: 1,
         context_switches: 4321,
         cpu_ns: cpu_ms * ms,
         system_ns: system_ms * ms,
-        corio_switches: None,
-        start_ns: 0,
-        records: Vec::new(),
-        others: Default::default(),
-        listen_overflows: None,
         sweep: true,
-        rounds_wall_ns: Vec::new(),
+        ..io_measurement(mode, tasks, wall_ms * ms)
     };
     let sweep = |coroutines_wall, coroutines_cpu| {
         vec![
@@ -1315,23 +1302,8 @@ fn timeline_bars_line_up_whatever_the_mode_names() {
         end_ns: 100,
     };
     let measured = |mode| runner::Measurement {
-        workload: Workload::Io,
-        mode,
-        tasks: 2,
-        wall_ns: 100,
-        os_threads: 1,
-        processes: 0,
-        peak_rss_kib: 1,
-        context_switches: 1,
-        cpu_ns: 1,
-        system_ns: 1,
-        corio_switches: None,
-        start_ns: 0,
         records: vec![record(0), record(1)],
-        others: Default::default(),
-        listen_overflows: None,
-        sweep: false,
-        rounds_wall_ns: Vec::new(),
+        ..io_measurement(mode, 2, 100)
     };
     let all: Vec<runner::Measurement> = Mode::ALL.into_iter().map(measured).collect();
     let refs: Vec<&runner::Measurement> = all.iter().collect();
