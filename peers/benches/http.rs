@@ -3,6 +3,10 @@
 //! `wrk` in one invocation with the servers interleaved round by round:
 //!
 //! - `corio`: one coroutine per connection on one runtime;
+//! - `corio-no-watchdog` (only when asked for with `--servers`): the same
+//!   with `stall_threshold(None)`, so no stall watchdog thread: a process
+//!   of one thread, as tokio's is (`scripts/wrk_profile.sh` compares the
+//!   two);
 //! - `tokio`: tokio's current-thread runtime, a task per connection;
 //! - `may`: may with one worker, a coroutine per connection;
 //! - `std`: one OS thread per connection.
@@ -102,6 +106,7 @@ struct Args {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Server {
     Corio,
+    CorioNoWatchdog,
     Tokio,
     May,
     Std,
@@ -111,6 +116,7 @@ impl Server {
     fn name(self) -> &'static str {
         match self {
             Server::Corio => "corio",
+            Server::CorioNoWatchdog => "corio-no-watchdog",
             Server::Tokio => "tokio",
             Server::May => "may",
             Server::Std => "std",
@@ -120,6 +126,7 @@ impl Server {
     fn description(self) -> &'static str {
         match self {
             Server::Corio => "corio, coroutine per connection",
+            Server::CorioNoWatchdog => "corio, no stall watchdog",
             Server::Tokio => "tokio current_thread, task per connection",
             Server::May => "may, 1 worker, coroutine per connection",
             Server::Std => "std, thread per connection",
@@ -165,15 +172,21 @@ fn serve(server: Server, cpu: usize) -> io::Result<()> {
         io::stdout().flush()
     };
     match server {
-        Server::Corio => corio::run(move || {
-            let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
-            announce(listener.local_addr()?)?;
-            loop {
-                let (stream, _) = listener.accept()?;
-                stream.set_nodelay(true)?;
-                corio::spawn(move || http::serve(stream));
+        Server::Corio | Server::CorioNoWatchdog => {
+            let mut builder = corio::Runtime::builder();
+            if server == Server::CorioNoWatchdog {
+                builder = builder.stall_threshold(None);
             }
-        }),
+            builder.build()?.block_on(move || {
+                let listener = corio::net::TcpListener::bind("127.0.0.1:0")?;
+                announce(listener.local_addr()?)?;
+                loop {
+                    let (stream, _) = listener.accept()?;
+                    stream.set_nodelay(true)?;
+                    corio::spawn(move || http::serve(stream));
+                }
+            })
+        }
         Server::Tokio => tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .build()?

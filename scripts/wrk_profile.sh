@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Where the HTTP bench's servers spend their CPU under wrk's load, run in
+# turn round by round, each profiled while it serves:
+#
+#   scripts/wrk_profile.sh CONNECTIONS SERVERS [ROUNDS] [SECONDS]
+#
+#   CONNECTIONS  wrk's keep-alive connections (e.g. 1000)
+#   SERVERS      comma-separated servers of peers/benches/http.rs: corio,
+#                corio-no-watchdog, tokio, may, std
+#   ROUNDS       rounds; each runs every server once (default 3)
+#   SECONDS      seconds profiled per run (default 10), after 2 s of load
+#                that is not counted
+#
+# The server is the bench binary re-executed with `--serve SERVER`, pinned
+# to CPU 0; wrk (-t1) is pinned to CPU 1. Per run it prints the requests
+# wrk completed, the server's CPU time per request (all its threads,
+# /proc/PID/task/*/schedstat: exact, but on a shared machine it moves with
+# the load), and, from `perf record -e cpu-clock -g` of the server, shares
+# of its own samples, which the machine's noise moves far less:
+#
+#   kernel   the share spent in the kernel;
+#   fd refs  the share in fdget and fput: the kernel's look-up of a
+#            system call's descriptor. It takes and drops a reference on
+#            the socket only when more than one thread shares the process's
+#            descriptor table; fput alone is that dropping.
+#
+# The last lines give each server's median over the rounds. Profiles are
+# kept in $OUT (default target/wrk_profile) for `perf report -i`. Build the
+# bench first (cargo bench --bench http --no-run); BIN=PATH picks another
+# build of it. Needs wrk and perf.
+set -euo pipefail
+connections=${1:?usage: wrk_profile.sh CONNECTIONS SERVERS [ROUNDS] [SECONDS]}
+servers=${2:?servers, comma-separated}
+rounds=${3:-3}
+seconds=${4:-10}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${BIN:-$(ls -t "$root"/target/release/deps/http-* | grep -v '\.d$' | head -1)}
+out=${OUT:-$root/target/wrk_profile}
+mkdir -p "$out"
+for tool in wrk perf; do
+    command -v "$tool" >/dev/null || { echo "wrk_profile.sh: needs $tool on the PATH" >&2; exit 2; }
+done
+ulimit -n "$(ulimit -Hn)"
+
+# Server CPU time so far, in ns, summed over its threads.
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat | awk '{ ns += $1 } END { printf "%.0f", ns }'
+}
+
+# run SERVER ROUND: one profiled run; prints its line.
+run() {
+    local server=$1 round=$2 base pid addr=""
+    base=$out/$server-$connections-$round
+    rm -f "$base".*
+    taskset -c 0 "$bin" --serve "$server" --server-cpu 0 >"$base.stdout" 2>"$base.stderr" &
+    pid=$!
+    for _ in $(seq 600); do
+        addr=$(sed -n 's/^listening //p' "$base.stdout" 2>/dev/null)
+        [[ -n $addr ]] && break
+        sleep 0.1
+    done
+    if [[ -z $addr ]]; then
+        echo "wrk_profile.sh: the $server server did not start" >&2
+        cat "$base.stderr" >&2
+        kill "$pid" 2>/dev/null || true
+        exit 1
+    fi
+    taskset -c 1 wrk -t1 -c"$connections" -d2s "http://$addr/" >/dev/null
+    perf record -q -e cpu-clock -g -p "$pid" -o "$base.perf" 2>/dev/null &
+    local tracer=$! before after
+    sleep 0.5
+    before=$(cpu_ns "$pid")
+    taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" "http://$addr/" >"$base.wrk"
+    after=$(cpu_ns "$pid")
+    kill -INT "$tracer"
+    wait "$tracer" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local requests
+    requests=$(awk '/requests in/ { print $1 }' "$base.wrk")
+    [[ -n $requests && $requests -gt 0 ]] || { echo "wrk_profile.sh: wrk completed no request" >&2; cat "$base.wrk" >&2; exit 1; }
+    perf report -i "$base.perf" --no-children --sort sym -n --stdio -g none 2>/dev/null |
+        awk -v server="$server" -v round="$round" -v n="$requests" -v ns=$((after - before)) '
+            $1 ~ /%$/ && $2 ~ /^[0-9]+$/ {
+                all += $2
+                if ($3 == "[k]") kernel += $2
+                if ($4 == "fdget" || $4 == "fput") refs += $2
+                if ($4 == "fput") fput += $2
+            }
+            END {
+                if (all == 0) { print "wrk_profile.sh: no samples for " server > "/dev/stderr"; exit 1 }
+                printf "round %d  %-18s %8d requests  %6.0f ns CPU/request  kernel %5.1f %%  fd refs %4.2f %%  fput %4.2f %%\n",
+                    round, server, n, ns / n, 100 * kernel / all, 100 * refs / all, 100 * fput / all
+            }'
+}
+
+echo "HTTP keep-alive under wrk -t1 -c$connections, ${seconds} s profiled per run; server on CPU 0, wrk on CPU 1; $(nproc) CPUs"
+lines=$(mktemp)
+trap 'rm -f "$lines"' EXIT
+for round in $(seq "$rounds"); do
+    for server in ${servers//,/ }; do
+        run "$server" "$round" | tee -a "$lines"
+    done
+done
+echo
+echo "median of $rounds rounds:"
+for server in ${servers//,/ }; do
+    awk -v server="$server" '$3 == server { r[++n] = $4; c[n] = $6; k[n] = $10; f[n] = $14; p[n] = $17 }
+        function median(a, n,    i, j, t) {
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        END { printf "  %-18s %8d requests  %6.0f ns CPU/request  kernel %5.1f %%  fd refs %4.2f %%  fput %4.2f %%\n",
+                  server, median(r, n), median(c, n), median(k, n), median(f, n), median(p, n) }' "$lines"
+done
