@@ -189,7 +189,17 @@ impl Builder {
     /// started with the first runtime that has a threshold; it wakes every
     /// quarter of the smallest threshold (every 5 ms while a reported stall
     /// lasts), so a reported length can be short by up to a quarter of the
-    /// threshold. The scheduler's cost is one plain store per switch.
+    /// threshold. The scheduler's cost is one plain store per switch. The
+    /// thread itself costs something too, and for the life of the
+    /// process: in a process of more than one thread the kernel takes and
+    /// drops a reference on the socket or file in every system call on a
+    /// descriptor, which a process of one thread skips. In an HTTP server
+    /// at 1,000 connections that counting was 2.10 % of the server's CPU
+    /// with the watchdog and 1.72 % without it, medians of five rounds
+    /// (`docs/results/http_watchdog.md`, which `scripts/wrk_profile.sh`
+    /// writes). A program that wants that back, and has no thread of its
+    /// own, builds every runtime with `stall_threshold(None)`, and gives up
+    /// the reports.
     ///
     /// The same threshold sets the quiet-hang report: when every coroutine
     /// has waited 20 thresholds (2 s by default) and only another OS
