@@ -54,6 +54,7 @@ run() {
     rm -f "$base".*
     taskset -c 0 "$bin" --serve "$server" --server-cpu 0 >"$base.stdout" 2>"$base.stderr" &
     pid=$!
+    server_pid=$pid
     for _ in $(seq 600); do
         addr=$(sed -n 's/^listening //p' "$base.stdout" 2>/dev/null)
         [[ -n $addr ]] && break
@@ -66,21 +67,22 @@ run() {
         exit 1
     fi
     taskset -c 1 wrk -t1 -c"$connections" -d2s "http://$addr/" >/dev/null
-    perf record -q -e cpu-clock -g -p "$pid" -o "$base.perf" 2>/dev/null &
+    perf record -q -e cpu-clock -g -p "$pid" -o "$base.perf" 2>"$base.perf.log" &
     local tracer=$! before after
     sleep 0.5
     before=$(cpu_ns "$pid")
     taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" "http://$addr/" >"$base.wrk"
     after=$(cpu_ns "$pid")
-    kill -INT "$tracer"
+    kill -INT "$tracer" 2>/dev/null || true
     wait "$tracer" 2>/dev/null || true
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    server_pid=""
     local requests
     requests=$(awk '/requests in/ { print $1 }' "$base.wrk")
     [[ -n $requests && $requests -gt 0 ]] || { echo "wrk_profile.sh: wrk completed no request" >&2; cat "$base.wrk" >&2; exit 1; }
     perf report -i "$base.perf" --no-children --sort sym -n --stdio -g none 2>/dev/null |
-        awk -v server="$server" -v round="$round" -v n="$requests" -v ns=$((after - before)) '
+        awk -v server="$server" -v round="$round" -v n="$requests" -v ns=$((after - before)) -v perflog="$base.perf.log" '
             $1 ~ /%$/ && $2 ~ /^[0-9]+$/ {
                 all += $2
                 if ($3 == "[k]") kernel += $2
@@ -88,7 +90,7 @@ run() {
                 if ($4 == "fput") fput += $2
             }
             END {
-                if (all == 0) { print "wrk_profile.sh: no samples for " server > "/dev/stderr"; exit 1 }
+                if (all == 0) { print "wrk_profile.sh: perf recorded no samples of the " server " server (kernel.perf_event_paranoid too high? see " perflog ")" > "/dev/stderr"; exit 1 }
                 printf "round %d  %-18s %8d requests  %6.0f ns CPU/request  kernel %5.1f %%  fd refs %4.2f %%  fput %4.2f %%\n",
                     round, server, n, ns / n, 100 * kernel / all, 100 * refs / all, 100 * fput / all
             }'
@@ -96,10 +98,13 @@ run() {
 
 echo "HTTP keep-alive under wrk -t1 -c$connections, ${seconds} s profiled per run; server on CPU 0, wrk on CPU 1; $(nproc) CPUs"
 lines=$(mktemp)
-trap 'rm -f "$lines"' EXIT
+server_pid=""
+# A failed run must not leave its server behind.
+trap 'rm -f "$lines"; [[ -z $server_pid ]] || kill "$server_pid" 2>/dev/null || true' EXIT
 for round in $(seq "$rounds"); do
     for server in ${servers//,/ }; do
-        run "$server" "$round" | tee -a "$lines"
+        run "$server" "$round" >>"$lines"
+        tail -n 1 "$lines"
     done
 done
 echo
