@@ -102,8 +102,8 @@ result stalls                bash -c 'cargo run -q --release --example stalls </
 result fs_cost               cargo run -q --release --example fs_cost
 result echo                  cargo bench -q --bench echo
 result http                  cargo bench -q --bench http -- --rounds 5
-# Where the HTTP servers' CPU goes at 1,000 connections: shares of each
-# server's own profile, among them the descriptor reference counting that a
-# second thread (corio's stall watchdog) costs every system call.
-result http_watchdog         scripts/wrk_profile.sh 1000 corio,corio-no-watchdog,tokio 5
+# Where the HTTP servers' CPU goes at 100 and 1,000 connections: shares of
+# each server's own profile, among them the descriptor reference counting
+# that a second thread (corio's stall watchdog) costs every system call.
+result http_watchdog         bash -c 'for c in 100 1000; do scripts/wrk_profile.sh $c corio,corio-no-watchdog,tokio 5; echo; done'
 echo "wrote $out/" >&2
