@@ -194,8 +194,9 @@ impl Builder {
     /// process: in a process of more than one thread the kernel takes and
     /// drops a reference on the socket or file in every system call on a
     /// descriptor, which a process of one thread skips. In an HTTP server
-    /// at 1,000 connections that counting was 2.10 % of the server's CPU
-    /// with the watchdog and 1.72 % without it, medians of five rounds
+    /// at 100 and 1,000 connections that counting was 1.97 % and 2.51 % of
+    /// the server's CPU with the watchdog, 1.40 % and 2.06 % without it
+    /// (tokio's: 1.52 % and 2.13 %), medians of five rounds
     /// (`docs/results/http_watchdog.md`, which `scripts/wrk_profile.sh`
     /// writes). A program that wants that back, and has no thread of its
     /// own, builds every runtime with `stall_threshold(None)`, and gives up
