@@ -631,6 +631,13 @@ fn run(args: &Args) -> io::Result<()> {
         Generator::Wrk => wrk(addr, connections, seconds, args.client_cpu),
         _ => corio_load(addr, connections, seconds, args.client_cpu),
     };
+    // The servers' names as wide as the longest, so the rows line up.
+    let width = args
+        .servers
+        .iter()
+        .map(|s| s.name().len())
+        .max()
+        .unwrap_or(0);
     let mut runs = Vec::new();
     for round in 0..args.rounds {
         for &connections in &args.connections {
@@ -657,7 +664,7 @@ fn run(args: &Args) -> io::Result<()> {
                     steal,
                 };
                 println!(
-                    "  round {} {:>5} conns {:6} {:>9.0} req/s  p50 {:>8}  p99 {:>8}  cpu {:>5.2} s  {:>9.0} req/cpu-s  rss {:>6.1} MiB  steal {:>4.1} %{}",
+                    "  round {} {:>5} conns {:width$} {:>9.0} req/s  p50 {:>8}  p99 {:>8}  cpu {:>5.2} s  {:>9.0} req/cpu-s  rss {:>6.1} MiB  steal {:>4.1} %{}",
                     round + 1,
                     connections,
                     server.name(),
