@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/results/*.md: every figure README.md and docs/ quote.
 #
-#   scripts/results.sh                 # everything (about 20 minutes on 2 cores)
+#   scripts/results.sh                 # everything (about 30 minutes on 2 cores; http_watchdog alone takes 8)
 #   scripts/results.sh switch_costs    # only the results whose name contains this
 #
 # Each file holds one command's output as it printed it, under a stamp:
