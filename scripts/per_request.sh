@@ -32,6 +32,8 @@
 # Build the bench first: cargo bench --bench http --no-run (BIN=PATH picks
 # another build of it, to compare two versions of the code).
 set -euo pipefail
+# shellcheck source=bench_server.sh
+source "$(dirname "$0")/bench_server.sh"
 # What the counts mode counts.
 export COUNTED=task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto
 
@@ -42,11 +44,10 @@ if [[ ${1:-} == hook ]]; then
     case $mode/$phase in
         cpu/*|profile/before|profile/after)
             # utime and stime (ticks, the whole process), and the exact
-            # run time (ns) summed over its threads: may serves on worker
-            # threads, not on the one it started with.
+            # run time (ns) summed over its threads.
             awk '{ sub(/.*\) /, ""); split($0, f, " "); printf "%s %s ", f[12], f[13] }' \
                 "/proc/$pid/stat" >"$base.$phase"
-            cat /proc/"$pid"/task/*/schedstat | awk '{ ns += $1 } END { printf "%d\n", ns }' >>"$base.$phase"
+            server_cpu_ns "$pid" >>"$base.$phase"
             ;;&
         instr/before) callgrind_control -z "$pid" >/dev/null 2>&1 ;;
         instr/after) callgrind_control -d "$pid" >/dev/null 2>&1 ;;
@@ -82,7 +83,7 @@ case $mode in
     *) echo "per_request.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BIN:-$(ls -t "$root"/target/release/deps/http-* | grep -v '\.d$' | head -1)}
+bin=$(bench_bin "$root")
 out=${OUT:-$root/target/per_request}
 mkdir -p "$out"
 base=$out/$server-$connections-$mode
@@ -97,12 +98,7 @@ serve=(taskset -c 0 "${serve[@]}")
 "${serve[@]}" >"$base.stdout" 2>"$base.stderr" &
 launcher=$!
 trap 'kill $launcher 2>/dev/null || true' EXIT
-for _ in $(seq 600); do
-    grep -q '^listening ' "$base.stdout" 2>/dev/null && break
-    sleep 0.1
-done
-addr=$(sed -n 's/^listening //p' "$base.stdout")
-[[ -n $addr ]] || { echo "per_request.sh: the server did not start" >&2; cat "$base.stderr" >&2; exit 1; }
+addr=$(server_addr per_request.sh "$launcher" "$base.stdout" "$base.stderr")
 # The pid that the hooks look at: the server itself (valgrind runs it in
 # its own process, so $launcher is the server in every mode).
 pid=$launcher

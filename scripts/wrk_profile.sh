@@ -29,12 +29,14 @@
 # bench first (cargo bench --bench http --no-run); BIN=PATH picks another
 # build of it. Needs wrk and perf.
 set -euo pipefail
+# shellcheck source=bench_server.sh
+source "$(dirname "$0")/bench_server.sh"
 connections=${1:?usage: wrk_profile.sh CONNECTIONS SERVERS [ROUNDS] [SECONDS]}
 servers=${2:?servers, comma-separated}
 rounds=${3:-3}
 seconds=${4:-10}
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BIN:-$(ls -t "$root"/target/release/deps/http-* | grep -v '\.d$' | head -1)}
+bin=$(bench_bin "$root")
 out=${OUT:-$root/target/wrk_profile}
 mkdir -p "$out"
 for tool in wrk perf; do
@@ -42,37 +44,22 @@ for tool in wrk perf; do
 done
 ulimit -n "$(ulimit -Hn)"
 
-# Server CPU time so far, in ns, summed over its threads.
-cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat | awk '{ ns += $1 } END { printf "%.0f", ns }'
-}
-
 # run SERVER ROUND: one profiled run; prints its line.
 run() {
-    local server=$1 round=$2 base pid addr=""
+    local server=$1 round=$2 base pid addr
     base=$out/$server-$connections-$round
     rm -f "$base".*
     taskset -c 0 "$bin" --serve "$server" --server-cpu 0 >"$base.stdout" 2>"$base.stderr" &
     pid=$!
     server_pid=$pid
-    for _ in $(seq 600); do
-        addr=$(sed -n 's/^listening //p' "$base.stdout" 2>/dev/null)
-        [[ -n $addr ]] && break
-        sleep 0.1
-    done
-    if [[ -z $addr ]]; then
-        echo "wrk_profile.sh: the $server server did not start" >&2
-        cat "$base.stderr" >&2
-        kill "$pid" 2>/dev/null || true
-        exit 1
-    fi
+    addr=$(server_addr "wrk_profile.sh: $server" "$pid" "$base.stdout" "$base.stderr")
     taskset -c 1 wrk -t1 -c"$connections" -d2s "http://$addr/" >/dev/null
     perf record -q -e cpu-clock -g -p "$pid" -o "$base.perf" 2>"$base.perf.log" &
     local tracer=$! before after
     sleep 0.5
-    before=$(cpu_ns "$pid")
+    before=$(server_cpu_ns "$pid")
     taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" "http://$addr/" >"$base.wrk"
-    after=$(cpu_ns "$pid")
+    after=$(server_cpu_ns "$pid")
     kill -INT "$tracer" 2>/dev/null || true
     wait "$tracer" 2>/dev/null || true
     kill "$pid" 2>/dev/null || true
