@@ -43,6 +43,9 @@ for tool in wrk perf; do
     command -v "$tool" >/dev/null || { echo "wrk_profile.sh: needs $tool on the PATH" >&2; exit 2; }
 done
 ulimit -n "$(ulimit -Hn)"
+# One server's figures, for a run's line and for the medians (whose awk
+# reads the fields back by position).
+row='%-18s %8d requests  %6.0f ns CPU/request  kernel %5.1f %%  fd refs %4.2f %%  fput %4.2f %%\n'
 
 # run SERVER ROUND: one profiled run; prints its line.
 run() {
@@ -69,7 +72,7 @@ run() {
     requests=$(awk '/requests in/ { print $1 }' "$base.wrk")
     [[ -n $requests && $requests -gt 0 ]] || { echo "wrk_profile.sh: wrk completed no request" >&2; cat "$base.wrk" >&2; exit 1; }
     perf report -i "$base.perf" --no-children --sort sym -n --stdio -g none 2>/dev/null |
-        awk -v server="$server" -v round="$round" -v n="$requests" -v ns=$((after - before)) -v perflog="$base.perf.log" '
+        awk -v server="$server" -v round="$round" -v n="$requests" -v ns=$((after - before)) -v perflog="$base.perf.log" -v row="$row" '
             $1 ~ /%$/ && $2 ~ /^[0-9]+$/ {
                 all += $2
                 if ($3 == "[k]") kernel += $2
@@ -78,8 +81,7 @@ run() {
             }
             END {
                 if (all == 0) { print "wrk_profile.sh: perf recorded no samples of the " server " server (kernel.perf_event_paranoid too high? see " perflog ")" > "/dev/stderr"; exit 1 }
-                printf "round %d  %-18s %8d requests  %6.0f ns CPU/request  kernel %5.1f %%  fd refs %4.2f %%  fput %4.2f %%\n",
-                    round, server, n, ns / n, 100 * kernel / all, 100 * refs / all, 100 * fput / all
+                printf "round %d  " row, round, server, n, ns / n, 100 * kernel / all, 100 * refs / all, 100 * fput / all
             }'
 }
 
@@ -97,11 +99,10 @@ done
 echo
 echo "median of $rounds rounds:"
 for server in ${servers//,/ }; do
-    awk -v server="$server" '$3 == server { r[++n] = $4; c[n] = $6; k[n] = $10; f[n] = $14; p[n] = $17 }
+    awk -v server="$server" -v row="$row" '$3 == server { r[++n] = $4; c[n] = $6; k[n] = $10; f[n] = $14; p[n] = $17 }
         function median(a, n,    i, j, t) {
             for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
         }
-        END { printf "  %-18s %8d requests  %6.0f ns CPU/request  kernel %5.1f %%  fd refs %4.2f %%  fput %4.2f %%\n",
-                  server, median(r, n), median(c, n), median(k, n), median(f, n), median(p, n) }' "$lines"
+        END { printf "  " row, server, median(r, n), median(c, n), median(k, n), median(f, n), median(p, n) }' "$lines"
 done
