@@ -24,7 +24,9 @@
 //!   floor and the cold spawn alternate (`--rounds` pairs: floor, cold,
 //!   floor, cold, ...) and the figure is the median of each pair's
 //!   `cold / floor`, in wall time and in this thread's CPU time (user +
-//!   system; what the row cost, whoever else shared the cores).
+//!   system; what the row cost, whoever else shared the cores). With 6
+//!   rounds or more, each median comes with the range that holds it with
+//!   95 % confidence (order statistics of the pairs' ratios).
 //! - **spawn again**: N more in the first round's runtime, after the first
 //!   N ended. The pool gives memory back after a large drop, so these
 //!   stacks are mostly carved and faulted in again.
@@ -366,7 +368,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{}",
             json!({"row": "summary", "count": args.count, "cold_over_floor": ratio,
                    "cold_over_floor_pairs": ratios, "cold_over_floor_cpu": cpu_ratio,
-                   "cold_over_floor_cpu_pairs": cpu_ratios, "heap_bytes_per": heap_per,
+                   "cold_over_floor_cpu_pairs": cpu_ratios,
+                   "cold_over_floor_95": stats::median_interval(&ratios).map(|(l, h)| [l, h]),
+                   "cold_over_floor_cpu_95": stats::median_interval(&cpu_ratios).map(|(l, h)| [l, h]),
+                   "heap_bytes_per": heap_per,
                    "rss_before_bytes": first.rss_before, "rss_peak_bytes": first.rss_peak,
                    "rss_left_idle_bytes": first.left_idle,
                    "rss_left_dropped_bytes": first.left_dropped,
@@ -374,10 +379,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                    "page_tables_left_bytes": first.pte_left})
         );
     } else {
+        // With rounds enough, the range that holds the median with 95 %
+        // confidence.
+        let interval = |ratios: &[f64]| match stats::median_interval(ratios) {
+            Some((low, high)) => format!(", 95 % {low:.2}-{high:.2}"),
+            None => String::new(),
+        };
         println!(
-            "  cold / floor = {ratio:.2}x in time (median of the pairs: {}), \
-             {cpu_ratio:.2}x in CPU ({})",
+            "  cold / floor = {ratio:.2}x in time{} (median of the pairs: {}), \
+             {cpu_ratio:.2}x in CPU{} ({})",
+            interval(&ratios),
             list(&ratios),
+            interval(&cpu_ratios),
             list(&cpu_ratios)
         );
         println!("  heap / each  = {heap_per:.0} B (RSS / each of a cold row less one page)");

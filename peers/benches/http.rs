@@ -27,7 +27,14 @@
 //! `/proc/PID/stat`), requests per server CPU-second, the server's peak RSS
 //! (`VmHWM`) and the machine's CPU steal during the run. The summary gives
 //! the median of each over the rounds, and per round the ratios of corio to
-//! the others, so a noisy round shows as one.
+//! the others, so a noisy round shows as one. With 6 rounds or more, each
+//! median ratio of requests per second and per server CPU-second comes
+//! with the range that holds it with 95 % confidence ("0.95x, 95 %
+//! 0.89-1.02"), from the order statistics of the rounds' ratios, which
+//! assume nothing about how the machine's noise is spread: a range that
+//! holds 1.00 is a tie as far as those rounds can tell. On a shared VM
+//! one round's ratio often differs from the next by 10 % or more, so a
+//! difference of a few percent takes many rounds to tell apart.
 //!
 //! Without `wrk` on the `PATH` (or with `--generator corio`), the load comes
 //! from a generator written on corio: one coroutine per connection, each
@@ -755,16 +762,24 @@ fn summarize(args: &Args, runs: &[Run]) -> String {
                         .collect::<Vec<_>>()
                         .join(" ")
                 };
+                // The median ratio, and the range that holds it with 95 %
+                // confidence when there are rounds enough.
+                let median = |v: &[f64]| match stats::median_interval(v) {
+                    Some((low, high)) => {
+                        format!("{:.2}x, 95 % {low:.2}-{high:.2}", stats::median(v))
+                    }
+                    None => format!("{:.2}x", stats::median(v)),
+                };
                 let rate = ratios(&|r| r.rate());
                 let cpu = ratios(&|r| r.per_cpu_second());
                 let p99 = ratios(&|r| r.load.p99.as_secs_f64());
                 let _ = writeln!(
                     out,
-                    "  corio / {:5}  req/s {:.2}x (rounds {})  req/cpu-s {:.2}x (rounds {})  p99 {:.2}x (rounds {})",
+                    "  corio / {:5}  req/s {} (rounds {})  req/cpu-s {} (rounds {})  p99 {:.2}x (rounds {})",
                     other.name(),
-                    stats::median(&rate),
+                    median(&rate),
                     list(&rate),
-                    stats::median(&cpu),
+                    median(&cpu),
                     list(&cpu),
                     stats::median(&p99),
                     list(&p99),
@@ -781,6 +796,20 @@ fn summarize(args: &Args, runs: &[Run]) -> String {
             let _ = writeln!(
                 out,
                 "  note: CPU steal reached {worst:.1} % in a run; the machine was busy, ratios of that round mean less"
+            );
+        }
+    }
+    if args.servers.contains(&Server::Corio) && args.servers.len() > 1 {
+        if args.rounds >= stats::INTERVAL_MIN_VALUES {
+            let _ = writeln!(
+                out,
+                "\n95 %: the range that holds the median ratio with 95 % confidence (order statistics of the rounds)"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\n(with {} rounds or more, each median ratio also gets the range that holds it with 95 % confidence)",
+                stats::INTERVAL_MIN_VALUES
             );
         }
     }
