@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/results/*.md: every figure README.md and docs/ quote.
 #
-#   scripts/results.sh                 # everything (about 30 minutes on 2 cores; http_watchdog alone takes 8)
+#   scripts/results.sh                 # everything (about 32 minutes on 2 cores; http_watchdog alone takes 8)
 #   scripts/results.sh switch_costs    # only the results whose name contains this
 #
 # Each file holds one command's output as it printed it, under a stamp:
@@ -89,7 +89,7 @@ result sync_async            cargo run -q --release --example sync_async
 result threads_and_coroutines cargo run -q --release --example threads_and_coroutines
 result trace_cost            cargo run -q --release --example trace_cost
 result yield_instructions    scripts/instructions.sh
-result spawn_scale           cargo run -q --release --example spawn_scale
+result spawn_scale           cargo run -q --release --example spawn_scale -- --rounds 11
 result timers                cargo run -q --release --example timers
 result timer_structures      cargo run -q --release --example timers -- --structures
 result panic_room            cargo run -q --release --example panic_room
