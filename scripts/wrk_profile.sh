@@ -43,8 +43,8 @@ for tool in wrk perf; do
     command -v "$tool" >/dev/null || { echo "wrk_profile.sh: needs $tool on the PATH" >&2; exit 2; }
 done
 ulimit -n "$(ulimit -Hn)"
-# One server's figures, for a run's line and for the medians (whose awk
-# reads the fields back by position).
+# One server's figures, for a run's line and for the medians (which read
+# the fields back by position).
 row='%-18s %8d requests  %6.0f ns CPU/request  kernel %5.1f %%  fd refs %4.2f %%  fput %4.2f %%\n'
 
 # run SERVER ROUND: one profiled run; prints its line.
@@ -98,11 +98,12 @@ for round in $(seq "$rounds"); do
 done
 echo
 echo "median of $rounds rounds:"
-for server in ${servers//,/ }; do
-    awk -v server="$server" -v row="$row" '$3 == server { r[++n] = $4; c[n] = $6; k[n] = $10; f[n] = $14; p[n] = $17 }
-        function median(a, n,    i, j, t) {
-            for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-        }
-        END { printf "  " row, server, median(r, n), median(c, n), median(k, n), median(f, n), median(p, n) }' "$lines"
-done
+python3 - "$lines" "$row" ${servers//,/ } <<'EOF'
+import statistics, sys
+lines, row, servers = sys.argv[1], sys.argv[2].replace("\\n", ""), sys.argv[3:]
+runs = [line.split() for line in open(lines)]
+for server in servers:
+    # Requests, ns CPU/request, kernel, fd refs and fput: the figures of `row`.
+    mine = [[float(f[i]) for i in (3, 5, 9, 13, 16)] for f in runs if f[2] == server]
+    print("  " + row % (server, *(statistics.median(column) for column in zip(*mine))))
+EOF
